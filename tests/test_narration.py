@@ -1,0 +1,112 @@
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from videogen.errors import InvalidInput, UnknownVoice, UnsupportedLanguage
+from videogen.narration import NarrationChain
+from videogen.narration.cache import SpeechCache
+from videogen.narration.espeak_engine import EspeakEngine
+from videogen.narration.gtts_engine import GttsEngine
+from videogen.narration.piper_engine import PiperEngine
+
+
+@pytest.fixture()
+def chain(tmp_path):
+    return NarrationChain([PiperEngine(tmp_path / "voices"), GttsEngine(5.0), EspeakEngine()], SpeechCache(tmp_path))
+
+
+def test_auto_picks_the_best_offline_engine(chain):
+    assert chain.candidates("en")[0].voice_id == "piper:en_US-joe-medium"
+    assert chain.candidates("en-GB")[0].engine == "piper"
+    assert [v.engine for v in chain.candidates("en")] == ["piper", "espeak"]
+    assert chain.candidates("fr")[0].voice_id == "espeak:fr"
+    assert all(v.offline for v in chain.candidates("de"))
+
+
+def test_choices_that_cannot_work_are_clear_errors(chain):
+    with pytest.raises(UnsupportedLanguage, match="'xx'"):
+        chain.candidates("xx")
+    with pytest.raises(InvalidInput, match="piper has no voice for 'fr'"):
+        chain.candidates("fr", tts="piper")
+    with pytest.raises(UnknownVoice):
+        chain.candidates("fr", voice="piper:fr_FR-nobody")
+    with pytest.raises(InvalidInput, match="speaks 'en'"):
+        chain.candidates("fr", voice="piper:en_US-joe-medium")
+
+
+def test_piper_is_deterministic_and_cached(chain, tmp_path):
+    texts = ["The museum opened on Monday.", "Entry is free for visitors under eighteen."]
+    cold = chain.narrate(texts, "en")
+    assert cold.voice.engine == "piper" and cold.cache_hits == 0
+    warm = chain.narrate(texts, "en")
+    assert warm.cache_hits == 2
+    for a, b in zip(cold.speeches, warm.speeches, strict=True):
+        assert np.array_equal(a.samples, b.samples)
+    # A fresh engine and no cache: identical samples again (noise scales are zero).
+    fresh = NarrationChain([PiperEngine(None), EspeakEngine()], SpeechCache(None)).narrate(texts, "en")
+    assert np.array_equal(fresh.speeches[0].samples, cold.speeches[0].samples)
+    assert 1.0 < cold.speeches[0].duration < 4.0
+    assert cold.speeches[1].duration > cold.speeches[0].duration
+
+
+def test_espeak_speaks_french_and_duration_grows_with_text(chain):
+    n = chain.narrate(["Bonjour.", "Bonjour à tous, et bienvenue dans ce journal télévisé du soir."], "fr")
+    assert n.voice.voice_id == "espeak:fr"
+    short, long = n.speeches
+    assert np.abs(short.samples).max() > 0.05
+    assert long.duration > short.duration * 2
+
+
+def test_gtts_failure_falls_back_at_once_when_dns_fails(chain, tmp_path, monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", _no_dns)
+    t0 = time.monotonic()
+    n = chain.narrate(["Bonjour."], "fr", tts="gtts")
+    assert time.monotonic() - t0 < 5
+    assert n.voice.engine == "espeak"
+    assert any("gtts:fr failed" in w for w in n.warnings)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.stat().st_size == 0]
+
+
+def _no_dns(*args, **kwargs):
+    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+def test_gtts_that_never_answers_times_out_and_falls_back(chain, tmp_path, monkeypatch):
+    """A network that accepts the connection and never answers: gTTS must give up within its
+    timeout (5 s), not hang, and the offline chain speaks instead."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    try:
+        t0 = time.monotonic()
+        n = chain.narrate(["Bonjour."], "fr", tts="gtts")
+        elapsed = time.monotonic() - t0
+    finally:
+        stop.set()
+        for c in held:
+            c.close()
+        server.close()
+    assert held, "gTTS never connected to the stalled server"
+    assert 4.0 <= elapsed < 12.0, elapsed
+    assert n.voice.engine == "espeak"
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.stat().st_size == 0]

@@ -1,0 +1,133 @@
+"""Encoding with the ffmpeg that imageio-ffmpeg ships: raw I420 frames on a pipe + a WAV →
+H.264 (High profile, yuv420p, browser-safe) + AAC in an MP4 with ``+faststart``.
+
+Frames are written by a thread, so Python prepares frame n+1 while the pipe and x264 take
+frame n; the ffmpeg process is always waited for or killed (no leaked children)."""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import threading
+from pathlib import Path
+
+import imageio_ffmpeg
+
+from .errors import RenderError
+from .templates import Encoding
+
+
+def ffmpeg_exe() -> str:
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def x264_args(enc: Encoding, fps: float, threads: int | None = None) -> list[str]:
+    """The video encoder settings, shared by the renderer and the benchmark's encode floor."""
+    args = [
+        "-c:v", "libx264", "-preset", enc.preset, "-crf", str(enc.crf),
+        "-profile:v", "high", "-pix_fmt", "yuv420p",
+        # Frames are converted with the BT.601 matrix in limited range (OpenCV's I420); say so,
+        # so players do not guess. Primaries and transfer are sRGB/BT.709 like the sources.
+        "-colorspace", "smpte170m", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+        "-g", str(max(1, round(fps * 2))),  # a keyframe every 2 s: quick, exact seeking in players
+    ]
+    if threads:
+        args += ["-threads", str(threads)]
+    return args
+
+
+class VideoEncoder:
+    """``with VideoEncoder(...) as enc: enc.write(planes.buf)`` → ``path`` on success."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, audio_wav: Path | None,
+                 encoding: Encoding, threads: int | None = None, queue_size: int = 3):
+        self.path = path
+        cmd = [
+            ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", f"{fps}",
+            "-i", "pipe:0",
+        ]
+        if audio_wav is not None:
+            cmd += ["-i", str(audio_wav), "-map", "0:v:0", "-map", "1:a:0"]
+        cmd += x264_args(encoding, fps, threads)
+        if audio_wav is not None:
+            cmd += ["-c:a", "aac", "-b:a", encoding.audio_bitrate, "-ar", "48000", "-ac", "2"]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", str(path)]
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._stderr: list[bytes] = []
+        self._err_thread = threading.Thread(target=self._drain, daemon=True)
+        self._err_thread.start()
+        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=queue_size)
+        self._write_error: BaseException | None = None
+        self._writer = threading.Thread(target=self._write_loop, daemon=True)
+        self._writer.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._stderr.append(line)
+            del self._stderr[:-40]
+
+    def _write_loop(self) -> None:
+        assert self.proc.stdin is not None
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            if self._write_error is not None:
+                continue
+            try:
+                self.proc.stdin.write(item)
+            except (BrokenPipeError, OSError) as e:
+                self._write_error = e
+
+    def write(self, frame: bytes | memoryview) -> None:
+        """Queue one frame; the bytes are copied, so the caller may reuse its buffer."""
+        if self._write_error is not None:
+            raise RenderError(f"ffmpeg stopped taking frames: {self.error_text()}")
+        self._queue.put(bytes(frame))
+
+    def error_text(self) -> str:
+        return b"".join(self._stderr).decode(errors="replace").strip()[-800:] or "no message"
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._writer.join()
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        rc = self.proc.wait()
+        self._err_thread.join(timeout=5)
+        if rc != 0 or self._write_error is not None:
+            raise RenderError(f"ffmpeg failed (exit {rc}): {self.error_text()}")
+
+    def abort(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        # Unblock the writer thread if it waits on a full queue or a dead pipe.
+        self._write_error = self._write_error or RenderError("aborted")
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        self._queue.put(None)
+        self._writer.join(timeout=5)
+        self.proc.wait()
+        if self.proc.stdin:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+    def __enter__(self) -> VideoEncoder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

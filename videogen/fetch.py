@@ -1,0 +1,121 @@
+"""Fetching images from the internet without becoming a proxy into the newsroom's network.
+
+Only http(s). The host is resolved once, every address is checked (no loopback, private,
+link-local such as 169.254.169.254, multicast, reserved), and the connection goes to the
+checked address (DNS cannot change between check and connect). Redirects are followed by
+hand, each hop checked the same way. Connect/read timeouts, a byte limit and a content-type
+check apply. Hosts on the allow-list (``VIDEOGEN_IMAGE_HOSTS_ALLOW``) skip the address check,
+for newsrooms whose image servers are internal."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from .errors import ImageError, TransientImageError
+
+if TYPE_CHECKING:
+    from .images import ImageLimits
+
+MAX_REDIRECTS = 3
+USER_AGENT = "videogen/0.1 (+https://github.com/videogen)"
+
+
+def _allowed_hosts() -> set[str]:
+    import os
+
+    raw = os.environ.get("VIDEOGEN_IMAGE_HOSTS_ALLOW", "")
+    return {h.strip().lower() for h in raw.split(",") if h.strip()}
+
+
+def is_public_address(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return not (
+        addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
+        or addr.is_reserved or addr.is_unspecified or not addr.is_global
+    )
+
+
+def resolve_checked(host: str, port: int, allowed: set[str]) -> str:
+    """One address of ``host`` that may be connected to, or an error naming why not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise ImageError(f"cannot resolve {host}: {e.strerror}") from None
+    addresses = [info[4][0] for info in infos]
+    if host.lower() in allowed:
+        return addresses[0]
+    bad = [a for a in addresses if not is_public_address(a)]
+    if bad:
+        raise ImageError(f"{host} resolves to a non-public address ({bad[0]}); refused")
+    return addresses[0]
+
+
+def check_url(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ImageError(f"only http(s) URLs are fetched, not {parts.scheme or 'a bare path'}")
+    if not parts.hostname:
+        raise ImageError("URL has no host")
+    if parts.username or parts.password:
+        raise ImageError("URLs with credentials are refused")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, parts.hostname, port
+
+
+def fetch_image_bytes(url: str, limits: ImageLimits) -> bytes:
+    from .images import RASTER_CONTENT_TYPES
+
+    allowed = _allowed_hosts()
+    deadline = time.monotonic() + limits.timeout * 2
+    for _hop in range(MAX_REDIRECTS + 1):
+        scheme, host, port = check_url(url)
+        ip = resolve_checked(host, port, allowed)
+        parts = urlsplit(url)
+        netloc = f"[{ip}]" if ":" in ip else ip
+        pinned = parts._replace(netloc=f"{netloc}:{port}").geturl()
+        headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT, "Accept": "image/*"}
+        timeout = httpx.Timeout(limits.timeout, connect=min(5.0, limits.timeout))
+        try:
+            with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+                req = client.build_request("GET", pinned, headers=headers, extensions={"sni_hostname": host})
+                resp = client.send(req, stream=True)
+                try:
+                    if resp.status_code in (301, 302, 303, 307, 308):
+                        location = resp.headers.get("location")
+                        if not location:
+                            raise ImageError(f"redirect without a Location from {host}")
+                        url = urljoin(url, location)
+                        continue
+                    if resp.status_code >= 500 or resp.status_code == 429:
+                        raise TransientImageError(f"{host} answered {resp.status_code}")
+                    if resp.status_code != 200:
+                        raise ImageError(f"{host} answered {resp.status_code}")
+                    ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+                    if ctype not in RASTER_CONTENT_TYPES:
+                        raise ImageError(f"content type {ctype or 'missing'} is not a raster image")
+                    declared = resp.headers.get("content-length")
+                    if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+                        raise ImageError(f"image is {declared} bytes; the limit is {limits.max_bytes}")
+                    body = bytearray()
+                    for chunk in resp.iter_bytes(65536):
+                        body += chunk
+                        if len(body) > limits.max_bytes:
+                            raise ImageError(f"image is larger than {limits.max_bytes} bytes")
+                        if time.monotonic() > deadline:
+                            raise TransientImageError(f"{host} is too slow (over {limits.timeout * 2:.0f} s)")
+                    return bytes(body)
+                finally:
+                    resp.close()
+        except (httpx.TimeoutException, httpx.NetworkError) as e:
+            raise TransientImageError(f"{host}: {type(e).__name__}") from None
+        except httpx.HTTPError as e:
+            raise ImageError(f"{host}: {e}") from None
+    raise ImageError(f"more than {MAX_REDIRECTS} redirects")
