@@ -114,6 +114,274 @@ def cmd_voices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- service ---------------------------------------------------------------------------------
+
+def _service():  # type: ignore[no-untyped-def]
+    from workers.dispatch import make_service
+
+    return make_service(get_settings())
+
+
+def _job_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .service import JobOptions
+
+    return JobOptions(template=args.template, voice=args.voice, tts=args.tts or "auto", priority=args.priority,
+                      force=args.force, webhook_url=args.webhook_url, max_duration=args.max_duration,
+                      height=args.height, fps=args.fps)
+
+
+@command("enqueue")
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    from .article import load_articles
+
+    try:
+        articles = [a for path in args.articles for a in load_articles(path)]
+        options = _job_options(args)
+    except InvalidInput as e:
+        _error(str(e))
+        return EXIT_BAD_INPUT
+    svc = _service()
+    for article in articles:  # check the whole batch before queueing any of it
+        svc.check(article, options, local=True)
+    jobs = []
+    for article in articles:
+        job, created = svc.enqueue(article, options, local=True)
+        jobs.append(job)
+        print(job.id, flush=True)
+        if not created:
+            print(f"videogen: {article.id}: already {job.status} as job {job.id} (use --force to render again)", file=sys.stderr)
+    if not args.wait:
+        return EXIT_OK
+    return _wait(svc, [j.id for j in jobs])
+
+
+def _wait(svc, job_ids: list[str], stop=None) -> int:  # type: ignore[no-untyped-def]
+    import time
+
+    from .progress import ProgressBar
+
+    bars = {}
+    pending = set(job_ids)
+    failed = 0
+    while pending and not (stop and stop.is_set()):
+        for job_id in sorted(pending):
+            job = svc.store.get(job_id)
+            bar = bars.setdefault(job_id, ProgressBar(f"{job.article_id[:22]} {job_id[:8]}"))
+            bar.update(job.stage or job.status, job.percent / 100)
+            if job.finished:
+                pending.discard(job_id)
+                if job.status == "done":
+                    bar.done(f"{job.duration:.1f}s clip, {job.engine}")
+                else:
+                    failed += 1
+                    bar.fail(f"{job.status}: {job.error or ''}")
+        time.sleep(0.5)
+    return EXIT_RENDER if failed else EXIT_OK
+
+
+@command("status")
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from .jobs import JobNotFound
+    from .service import public_job
+
+    svc = _service()
+    try:
+        job = svc.store.get(args.job_id)
+    except JobNotFound:
+        _error(f"no job {args.job_id}")
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(public_job(job, get_settings().public_url.rstrip("/")), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{job.id}  {job.status}  {job.stage or ''} {job.percent:.0f}%  {job.article_id}  {job.template}")
+    if job.error:
+        print(f"error: {job.error}")
+    if job.status == "done":
+        print(f"{job.duration:.1f}s clip, spoken by {job.engine}, rendered in {job.render_seconds:.1f}s by {job.worker}")
+    return EXIT_OK
+
+
+@command("download")
+def cmd_download(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+
+    from .jobs import JobNotFound
+
+    svc = _service()
+    try:
+        job = svc.store.get(args.job_id)
+    except JobNotFound:
+        _error(f"no job {args.job_id}")
+        return EXIT_BAD_INPUT
+    if job.status != "done" or not job.output:
+        _error(f"job {job.id} is {job.status}, not done")
+        return EXIT_RENDER
+    target = Path(args.output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in svc.storage.read(job.output, args.file):
+                f.write(chunk)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    print(target)
+    return EXIT_OK
+
+
+@command("cancel")
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from .jobs import JobNotFound
+
+    try:
+        job = _service().cancel(args.job_id)
+    except JobNotFound:
+        _error(f"no job {args.job_id}")
+        return EXIT_BAD_INPUT
+    print(f"{job.id} {job.status}")
+    return EXIT_OK if job.status == "cancelled" else EXIT_RENDER
+
+
+@command("worker")
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.main import run_worker
+
+    _service()  # create the job store's schema before the first task arrives
+    run_worker(args.name, args.concurrency, "INFO" if not args.quiet else "WARNING")
+    return EXIT_OK
+
+
+def _make_app(settings):  # type: ignore[no-untyped-def]
+    from workers.dispatch import check_broker
+
+    from .api import create_app
+
+    return create_app(settings, _service(), broker_check=check_broker)
+
+
+@command("api")
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(_make_app(settings), host=args.host or settings.api_host, port=args.port or settings.api_port,
+                log_level="info", access_log=False)
+    return EXIT_OK
+
+
+@command("serve")
+def cmd_serve(args: argparse.Namespace) -> int:
+    """API + worker(s) on this machine, embedded broker by default; renders the given articles."""
+    import os
+    import signal
+    import subprocess
+    import threading
+
+    import uvicorn
+
+    from .article import load_articles
+
+    settings = get_settings()
+    try:
+        articles = [a for path in args.articles for a in load_articles(path)]
+    except InvalidInput as e:
+        _error(str(e))
+        return EXIT_BAD_INPUT
+    host, port = args.host or settings.api_host, args.port or settings.api_port
+    env = dict(os.environ)
+    workers = [subprocess.Popen([sys.executable, "-m", "videogen.cli", "worker", "--quiet", "--name", f"serve{i}-{os.getpid()}@%h"], env=env)
+               for i in range(args.workers)]
+    server = uvicorn.Server(uvicorn.Config(_make_app(settings), host=host, port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name="api", daemon=True)
+    thread.start()
+    print(f"videogen: API on http://{host}:{port}/ (docs /docs), {args.workers} worker(s), "
+          f"broker {'embedded' if settings.embedded_broker else settings.broker}", file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    code = EXIT_OK
+    try:
+        if articles:
+            svc = _service()
+            options = _job_options(args)
+            ids = []
+            for article in articles:
+                job, _ = svc.enqueue(article, options, local=True)
+                ids.append(job.id)
+                print(job.id, flush=True)
+            code = _wait(svc, ids, stop)
+            print(f"videogen: {len(ids)} article(s) rendered; files in {settings.media_path}", file=sys.stderr)
+        if args.exit_when_done:
+            return code
+        print("videogen: serving; press Ctrl-C to stop", file=sys.stderr)
+        while not stop.wait(1.0) and thread.is_alive():
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.should_exit = True
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        thread.join(timeout=10)
+    return code
+
+
+def _service_parsers(sub) -> None:  # type: ignore[no-untyped-def]
+    def render_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--template", "-t", default="news")
+        p.add_argument("--voice")
+        p.add_argument("--tts", choices=["auto", "piper", "espeak", "gtts"], default=None)
+        p.add_argument("--priority", type=int, default=5, choices=range(10), metavar="0-9")
+        p.add_argument("--force", action="store_true", help="render again even if already rendered")
+        p.add_argument("--webhook-url")
+        p.add_argument("--max-duration", type=float)
+        p.add_argument("--height", type=int, help="render smaller than the template (previews)")
+        p.add_argument("--fps", type=float)
+
+    e = sub.add_parser("enqueue", help="queue article files (JSON or JSONL) for the workers; prints job ids")
+    e.add_argument("articles", nargs="+", type=Path, metavar="ARTICLE.json|BATCH.jsonl")
+    render_opts(e)
+    e.add_argument("--wait", action="store_true", help="wait for the renders, with progress bars on stderr")
+
+    s = sub.add_parser("status", help="show a job")
+    s.add_argument("job_id")
+    s.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("download", help="save a finished job's file")
+    d.add_argument("job_id")
+    d.add_argument("--output", "-o", required=True, help="where to write it")
+    d.add_argument("--file", default="video.mp4", choices=["video.mp4", "poster.jpg", "captions.vtt", "manifest.json"])
+
+    c = sub.add_parser("cancel", help="cancel a queued or rendering job")
+    c.add_argument("job_id")
+
+    w = sub.add_parser("worker", help="run a render worker (Celery; broker from VIDEOGEN_BROKER_URL)")
+    w.add_argument("--concurrency", type=int, default=None)
+    w.add_argument("--name", default=None, help="Celery node name (default videogen-PID@host)")
+    w.add_argument("--quiet", action="store_true")
+
+    a = sub.add_parser("api", help="run the HTTP API")
+    a.add_argument("--host")
+    a.add_argument("--port", type=int)
+
+    sv = sub.add_parser("serve", help="run the API and a worker here (embedded broker by default) and render the given articles")
+    sv.add_argument("articles", nargs="*", type=Path, metavar="ARTICLE.json|BATCH.jsonl")
+    sv.add_argument("--host")
+    sv.add_argument("--port", type=int)
+    sv.add_argument("--workers", type=int, default=1)
+    sv.add_argument("--exit-when-done", action="store_true", help="stop once the given articles are rendered")
+    render_opts(sv)
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,12 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("templates", help="list templates")
     v = sub.add_parser("voices", help="list voices per language and which are offline")
     v.add_argument("--language", "-l", help="only this language")
-    for extra in _EXTRA_PARSERS:
-        extra(sub)
+    _service_parsers(sub)
     return p
-
-
-_EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:

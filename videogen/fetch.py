@@ -26,10 +26,10 @@ MAX_REDIRECTS = 3
 USER_AGENT = "videogen/0.1 (+https://github.com/videogen)"
 
 
-def _allowed_hosts() -> set[str]:
+def _allowed_hosts(variable: str) -> set[str]:
     import os
 
-    raw = os.environ.get("VIDEOGEN_IMAGE_HOSTS_ALLOW", "")
+    raw = os.environ.get(variable, "")
     return {h.strip().lower() for h in raw.split(",") if h.strip()}
 
 
@@ -70,23 +70,31 @@ def check_url(url: str) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname, port
 
 
+def pinned_request(client: httpx.Client, method: str, url: str, allowed: set[str], headers: dict[str, str],
+                   content: bytes | None = None) -> httpx.Response:
+    """Send one request to the checked address of ``url``'s host (no DNS rebinding), with the
+    original Host header and TLS name. The response is streamed: close it."""
+    _scheme, host, port = check_url(url)
+    ip = resolve_checked(host, port, allowed)
+    parts = urlsplit(url)
+    netloc = f"[{ip}]" if ":" in ip else ip
+    pinned = parts._replace(netloc=f"{netloc}:{port}").geturl()
+    headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT, **headers}
+    req = client.build_request(method, pinned, headers=headers, content=content, extensions={"sni_hostname": host})
+    return client.send(req, stream=True)
+
+
 def fetch_image_bytes(url: str, limits: ImageLimits) -> bytes:
     from .images import RASTER_CONTENT_TYPES
 
-    allowed = _allowed_hosts()
+    allowed = _allowed_hosts("VIDEOGEN_IMAGE_HOSTS_ALLOW")
     deadline = time.monotonic() + limits.timeout * 2
+    timeout = httpx.Timeout(limits.timeout, connect=min(5.0, limits.timeout))
     for _hop in range(MAX_REDIRECTS + 1):
-        scheme, host, port = check_url(url)
-        ip = resolve_checked(host, port, allowed)
-        parts = urlsplit(url)
-        netloc = f"[{ip}]" if ":" in ip else ip
-        pinned = parts._replace(netloc=f"{netloc}:{port}").geturl()
-        headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT, "Accept": "image/*"}
-        timeout = httpx.Timeout(limits.timeout, connect=min(5.0, limits.timeout))
+        host = check_url(url)[1]
         try:
             with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-                req = client.build_request("GET", pinned, headers=headers, extensions={"sni_hostname": host})
-                resp = client.send(req, stream=True)
+                resp = pinned_request(client, "GET", url, allowed, {"Accept": "image/*"})
                 try:
                     if resp.status_code in (301, 302, 303, 307, 308):
                         location = resp.headers.get("location")

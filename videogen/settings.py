@@ -35,6 +35,28 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(25_000_000, gt=0, description="Images larger than this are skipped.")
     image_timeout: float = Field(10.0, gt=0, description="Seconds allowed to fetch one image.")
 
+    # --- service -------------------------------------------------------------------------
+    broker_url: str | None = Field(None, description="Celery broker, e.g. redis://host:6379/0 (default: embedded SQLite in HOME).")
+    database_url: str | None = Field(None, description="Job store, e.g. postgresql+psycopg://user@host/db (default: SQLite in HOME).")
+    storage_url: str | None = Field(None, description="Where finished videos go (default: HOME/media).")
+    public_url: str = Field("", description="Public base URL of the API, used in links (default: relative links).")
+    api_keys: str = Field("", description="Comma-separated API keys; when set, write endpoints require one.")
+    api_host: str = Field("127.0.0.1", description="Address `videogen api` and `serve` listen on.")
+    api_port: int = Field(8000, ge=1, le=65535)
+    worker_concurrency: int = Field(1, ge=1, le=16, description="Renders at once per worker process (each uses both cores).")
+    worker_max_tasks: int = Field(50, ge=1, description="A worker process is replaced after this many renders.")
+    heartbeat_interval: float = Field(2.0, gt=0, le=60, description="Seconds between a rendering worker's heartbeats.")
+    stale_after: float = Field(20.0, gt=0, description="A job whose heartbeat is older than this is given to another worker.")
+    sweep_interval: float = Field(5.0, gt=0, description="Seconds between two sweeps for stale or undispatched jobs.")
+    redispatch_after: float = Field(120.0, gt=0, description="Re-send a queued job's wake-up call after this many seconds.")
+    max_attempts: int = Field(3, ge=1, le=20, description="Attempts before a job fails for good.")
+    task_soft_time_limit: float = Field(900.0, gt=0, description="Seconds a render may take before it is stopped.")
+    task_time_limit: float = Field(960.0, gt=0, description="Hard kill after this many seconds.")
+    retry_backoff: float = Field(10.0, gt=0, description="First retry delay for transient failures (doubles each time).")
+    webhook_secret: str = Field("", description="Default HMAC-SHA256 secret for webhook signatures.")
+    webhook_timeout: float = Field(10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(6, ge=1, le=20)
+
     @field_validator("home", mode="after")
     @classmethod
     def _absolute_home(cls, v: Path) -> Path:
@@ -51,6 +73,22 @@ class Settings(BaseSettings):
     @property
     def voices_path(self) -> Path:
         return (self.voices_dir or self.home / "voices").expanduser().resolve()
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.home / 'broker.sqlite'}"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'jobs.sqlite'}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker.startswith(("sqla+", "filesystem:"))
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
 
 
 @functools.lru_cache(maxsize=1)

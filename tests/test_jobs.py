@@ -1,0 +1,166 @@
+"""The job store against SQLite and the real PostgreSQL server, and local storage."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from videogen.errors import StorageError
+from videogen.jobs import JobStore, LeaseLost
+from videogen.storage import LocalStorage
+
+PG_ADMIN = os.environ.get("VIDEOGEN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    from sqlalchemy import create_engine, text
+
+    name = f"videogen_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN} ({e}); the test command starts it")
+    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    s = JobStore(url)
+    s.migrate()
+    s.migrate()  # idempotent
+    if request.param == "postgresql":
+        with s.engine.begin() as c:
+            from videogen.jobs import jobs
+
+            c.execute(jobs.delete())
+    yield s
+    s.engine.dispose()
+
+
+def new(store: JobStore, key: str = "k" * 64, force: bool = False):
+    return store.create(article_id="a", content_key=key, template="news", voice=None, tts="auto",
+                        options={}, article={"title": "t"}, force=force)
+
+
+def test_same_content_is_one_job_unless_forced(store):
+    a, created = new(store)
+    b, again = new(store)
+    assert created and not again and a.id == b.id
+    c, forced = new(store, force=True)
+    assert not forced and c.id == a.id, "an active job is not duplicated even with force"
+    lease = store.claim(a.id, "w1")
+    store.finish(a.id, lease, output="o", duration=1.0, render_seconds=1.0, engine="e")
+    d, created = new(store)
+    assert not created and d.id == a.id and d.status == "done"
+    e, created = new(store, force=True)
+    assert created and e.id != a.id and e.status == "queued"
+
+
+def test_concurrent_enqueues_of_the_same_content_create_one_job(store):
+    ids = []
+
+    def go():
+        ids.append(new(store, key="c" * 64)[0].id)
+
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 1
+    assert store.counts()["queued"] == 1
+
+
+def test_only_one_worker_claims_and_a_lost_lease_is_noticed(store):
+    job, _ = new(store)
+    leases = [store.claim(job.id, f"w{i}") for i in range(3)]
+    assert sum(lease is not None for lease in leases) == 1
+    lease = next(x for x in leases if x)
+    store.heartbeat(job.id, lease, "frames", 40)
+    assert store.get(job.id).percent == 40
+    store.cancel(job.id)
+    with pytest.raises(LeaseLost):
+        store.heartbeat(job.id, lease)
+    with pytest.raises(LeaseLost):
+        store.finish(job.id, lease, output="o", duration=1, render_seconds=1, engine="e")
+    assert store.get(job.id).status == "cancelled"
+
+
+def test_stale_jobs_are_requeued_once_even_by_concurrent_sweepers(store):
+    jobs = [new(store, key=f"{i:064d}")[0] for i in range(5)]
+    leases = {j.id: store.claim(j.id, "dead") for j in jobs}
+    time.sleep(1.2)
+    results = []
+
+    def sweep():
+        results.append(store.requeue_stale(stale_after=1.0, max_attempts=3))
+
+    threads = [threading.Thread(target=sweep) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    requeued = [j for r, _ in results for j in r]
+    assert sorted(requeued) == sorted(leases), "each stale job requeued exactly once"
+    for j in jobs:
+        assert store.get(j.id).status == "queued"
+        with pytest.raises(LeaseLost):  # the dead worker's lease no longer works
+            store.heartbeat(j.id, leases[j.id])
+    # The worker that comes back to life cannot finish; a new claim can.
+    new_lease = store.claim(jobs[0].id, "alive")
+    assert new_lease and store.get(jobs[0].id).attempts == 2
+
+
+def test_a_job_that_keeps_killing_workers_fails(store):
+    job, _ = new(store)
+    for _ in range(2):
+        store.claim(job.id, "w")
+        time.sleep(1.05)
+        store.requeue_stale(1.0, max_attempts=2)
+    assert store.get(job.id).status == "failed"
+    assert "stopped responding during 2 attempts" in store.get(job.id).error
+
+
+def test_undispatched_jobs_are_found(store):
+    job, _ = new(store)
+    assert [j.id for j in store.undispatched(0)] == [job.id]
+    store.mark_dispatched(job.id)
+    assert store.undispatched(60) == []
+
+
+def test_local_storage_publishes_a_whole_set(tmp_path: Path):
+    st = LocalStorage(tmp_path / "media")
+    key = "ab" * 16
+
+    def staged(content: bytes) -> Path:
+        d = st.staging_dir()
+        for n in ("video.mp4", "poster.jpg", "captions.vtt"):
+            (d / n).write_bytes(content)
+        (d / "manifest.json").write_text("{}")
+        return d
+
+    assert st.publish(key, staged(b"first"))
+    assert b"".join(st.read(key, "video.mp4")) == b"first"
+    assert not st.publish(key, staged(b"second")), "an existing set is kept without replace"
+    assert st.publish(key, staged(b"third"), replace=True)
+    assert b"".join(st.read(key, "video.mp4", 1, 3)) == b"hir"
+    assert not list((tmp_path / "media" / ".staging").iterdir()), "staging folders cleaned up"
+    incomplete = st.staging_dir()
+    (incomplete / "video.mp4").write_bytes(b"x")
+    with pytest.raises(StorageError, match="missing"):
+        st.publish("cd" * 16, incomplete)
+    assert not st.exists("cd" * 16)
+    with pytest.raises(StorageError):
+        st.stat("../../etc", "passwd")

@@ -1,0 +1,335 @@
+"""The HTTP API (FastAPI). Thin: validation and HTTP semantics here, everything else in
+``videogen.service``. OpenAPI docs at ``/docs``. Errors are problem JSON (RFC 9457) naming the
+field at fault."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from pydantic import ValidationError
+
+from . import __version__
+from .article import parse_article
+from .errors import InvalidArticle, InvalidInput, StorageError
+from .jobs import STATUSES, Job, JobNotFound
+from .service import JobOptions, VideoService, public_job
+from .settings import Settings
+from .storage import CONTENT_TYPES, FILES
+from .templates import available_templates, load_template
+
+log = logging.getLogger(__name__)
+
+JOB_ID = r"^[a-f0-9]{32}$"
+MAX_BATCH = 100
+HISTOGRAM_BUCKETS = (5, 10, 20, 30, 60, 120, 300, 600)
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str = "", errors: list[dict[str, str]] | None = None,
+                 headers: dict[str, str] | None = None):
+        self.status, self.title, self.detail, self.errors, self.headers = status, title, detail, errors, headers or {}
+
+
+def problem_response(p: Problem) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": p.title, "status": p.status}
+    if p.detail:
+        body["detail"] = p.detail
+    if p.errors:
+        body["errors"] = p.errors
+    return JSONResponse(body, status_code=p.status, headers=p.headers, media_type="application/problem+json")
+
+
+def _check_id(job_id: str) -> str:
+    if not re.match(JOB_ID, job_id):
+        raise Problem(404, "Not Found", f"no video {job_id[:40]!r}")
+    return job_id
+
+
+def create_app(settings: Settings, service: VideoService, run_sweeper: bool = True,
+               broker_check: Callable[[], None] | None = None) -> FastAPI:
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        service.migrate()
+        if run_sweeper:
+            service.start_sweeper(stop)
+        yield
+        stop.set()
+
+    app = FastAPI(
+        title="videogen", version=__version__, lifespan=lifespan,
+        description="Turn news articles into short narrated video clips. Enqueue articles, follow their "
+                    "progress, download the MP4, poster, WebVTT captions and manifest.",
+    )
+    app.state.service = service
+    base = settings.public_url.rstrip("/")
+
+    @app.exception_handler(Problem)
+    async def _problem(_req: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "body",
+                   "message": e["msg"]} for e in exc.errors()]
+        return problem_response(Problem(422, "Invalid request", errors[0]["message"] if errors else "", errors))
+
+    # --- auth ---------------------------------------------------------------------------
+    keys = [k.encode() for k in settings.api_key_list]
+
+    def require_key(request: Request) -> None:
+        if not keys:
+            return
+        given = request.headers.get("x-api-key", "")
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        ok = False
+        for k in keys:  # compare with every key, in constant time: no early exit to time
+            ok |= hmac.compare_digest(k, given.encode())
+        if not ok:
+            raise Problem(401, "Unauthorized", "a valid API key is required (Authorization: Bearer <key>)",
+                          headers={"WWW-Authenticate": "Bearer"})
+
+    def job_or_404(job_id: str) -> Job:
+        try:
+            return service.store.get(_check_id(job_id))
+        except JobNotFound:
+            raise Problem(404, "Not Found", f"no video {job_id}") from None
+
+    # --- enqueue ---------------------------------------------------------------------------
+    def _parse_options(raw: Any, where: str) -> JobOptions:
+        if raw is None:
+            return JobOptions()
+        try:
+            return JobOptions.model_validate(raw)
+        except ValidationError as e:
+            errors = [{"field": f"{where}." + ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in e.errors()]
+            raise Problem(422, "Invalid options", errors[0]["message"], errors) from None
+
+    def _enqueue(articles: list[tuple[dict[str, Any], str]], options: JobOptions) -> list[tuple[Job, bool]]:
+        parsed = []
+        errors: list[dict[str, str]] = []
+        for data, prefix in articles:
+            data = dict(data)
+            own = _parse_options(data.pop("options"), f"{prefix}options") if "options" in data else options
+            try:
+                parsed.append((parse_article(data, prefix=prefix), own))
+            except InvalidArticle as e:
+                errors += [{"field": f, "message": m} for f, m in e.errors]
+        if errors:
+            raise Problem(422, "Invalid article", f"{errors[0]['field']}: {errors[0]['message']}", errors)
+        # Check every job's options before queueing any: a batch is all or nothing.
+        for article, own in parsed:
+            try:
+                service.check(article, own)
+            except InvalidInput as e:
+                raise Problem(422, "Invalid request", str(e), [{"field": e.field, "message": e.message}]) from None
+        out = []
+        for article, own in parsed:
+            try:
+                out.append(service.enqueue(article, own))
+            except InvalidInput as e:
+                raise Problem(422, "Invalid request", str(e), [{"field": e.field, "message": e.message}]) from None
+        return out
+
+    enqueue_schema = {
+        "description": "One article (its fields at the top level, plus optional `options`), "
+                       "or a batch: `{\"articles\": [...], \"options\": {...}}`.",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+
+    @app.post("/v1/videos", status_code=202, dependencies=[Depends(require_key)],
+              openapi_extra={"requestBody": enqueue_schema}, summary="Enqueue one article or a batch")
+    async def enqueue(request: Request) -> Response:
+        try:
+            payload = await request.json()
+        except ValueError:
+            raise Problem(400, "Bad Request", "the body is not valid JSON") from None
+        if not isinstance(payload, dict):
+            raise Problem(422, "Invalid article", "the body must be a JSON object", [{"field": "body", "message": "must be an object"}])
+        options = _parse_options(payload.get("options"), "options")
+        if "articles" in payload and "title" not in payload:
+            items = payload["articles"]
+            if not isinstance(items, list) or not items:
+                raise Problem(422, "Invalid batch", "articles must be a non-empty list", [{"field": "articles", "message": "must be a non-empty list"}])
+            if len(items) > MAX_BATCH:
+                raise Problem(413, "Batch too large", f"at most {MAX_BATCH} articles per request")
+            extra = set(payload) - {"articles", "options"}
+            if extra:
+                raise Problem(422, "Invalid batch", f"unknown field {sorted(extra)[0]!r}", [{"field": sorted(extra)[0], "message": "unknown field"}])
+            results = _enqueue([(a if isinstance(a, dict) else {"_": a}, f"articles[{i}].") for i, a in enumerate(items)], options)
+            body = {"jobs": [dict(public_job(j, base), deduplicated=not created) for j, created in results]}
+            return JSONResponse(body, status_code=202)
+        data = {k: v for k, v in payload.items() if k != "options"}
+        [(job, created)] = _enqueue([(data, "")], options)
+        body = dict(public_job(job, base), deduplicated=not created)
+        return JSONResponse(body, status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
+
+    # --- jobs -------------------------------------------------------------------------------
+    @app.get("/v1/videos", summary="List jobs")
+    def list_jobs(status: str | None = Query(None, pattern="^(" + "|".join(STATUSES) + ")$"),
+                  limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000),
+                  article_id: str | None = Query(None, max_length=128)) -> dict[str, Any]:
+        items = service.store.list(status=status, limit=limit + 1, offset=offset, article_id=article_id)
+        more = len(items) > limit
+        nxt = None
+        if more:
+            q = f"limit={limit}&offset={offset + limit}" + (f"&status={status}" if status else "")
+            nxt = f"{base}/v1/videos?{q}"
+        return {"items": [public_job(j, base) for j in items[:limit]], "next": nxt, "counts": service.store.counts()}
+
+    @app.get("/v1/videos/{job_id}", summary="Status, stage, percent, error and links of a job")
+    def get_job(job_id: str) -> dict[str, Any]:
+        return public_job(job_or_404(job_id), base)
+
+    @app.delete("/v1/videos/{job_id}", dependencies=[Depends(require_key)], summary="Cancel a queued or rendering job")
+    def cancel(job_id: str) -> dict[str, Any]:
+        job = job_or_404(job_id)
+        if job.status not in ("queued", "rendering"):
+            raise Problem(409, "Conflict", f"the job is {job.status}; only queued or rendering jobs can be cancelled")
+        return public_job(service.cancel(job.id), base)
+
+    @app.post("/v1/videos/{job_id}/rerender", status_code=202, dependencies=[Depends(require_key)], summary="Render a job's article again")
+    def rerender(job_id: str) -> Response:
+        job_or_404(job_id)
+        try:
+            job, created = service.rerender(job_id)
+        except InvalidInput as e:
+            raise Problem(422, "Invalid request", str(e)) from None
+        return JSONResponse(dict(public_job(job, base), deduplicated=not created), status_code=202,
+                            headers={"Location": f"{base}/v1/videos/{job.id}"})
+
+    # --- media -------------------------------------------------------------------------------
+    @app.head("/v1/videos/{job_id}/{name}", include_in_schema=False)
+    def media_head(job_id: str, name: str, request: Request) -> Response:
+        return media(job_id, name, request)
+
+    @app.get("/v1/videos/{job_id}/{name}", summary="Download a finished file (Range supported)",
+                   responses={200: {"content": {t: {} for t in CONTENT_TYPES.values()}}, 206: {"description": "Partial content"},
+                              304: {"description": "Not modified"}, 404: {"description": "Unknown job or not done yet"},
+                              416: {"description": "Range not satisfiable"}})
+    def media(job_id: str, name: str, request: Request) -> Response:
+        if name not in FILES:
+            raise Problem(404, "Not Found", f"no file {name[:40]!r}; files are {', '.join(FILES)}")
+        job = job_or_404(job_id)
+        if job.status != "done" or not job.output:
+            raise Problem(404, "Not Found", f"the video is {job.status}, not done", headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
+        return serve_file(service, job.output, name, request)
+
+    # --- service -------------------------------------------------------------------------------
+    @app.get("/v1/templates", summary="Templates available")
+    def templates() -> list[dict[str, Any]]:
+        out = []
+        for n in available_templates(settings.templates_dir):
+            t = load_template(n, settings.templates_dir)
+            out.append({"name": t.name, "width": t.width, "height": t.height, "fps": t.fps, "aspect": t.aspect, "description": t.description})
+        return out
+
+    @app.get("/health", summary="Broker, job store and storage reachable")
+    def health() -> Response:
+        checks: dict[str, str] = {}
+        for name, fn in (("job_store", service.store.ping), ("storage", service.storage.check), ("broker", broker_check)):
+            if fn is None:
+                checks[name] = "not checked"
+                continue
+            try:
+                fn()
+                checks[name] = "ok"
+            except Exception as e:  # noqa: BLE001 - report any failure of a dependency
+                checks[name] = f"error: {type(e).__name__}: {str(e)[:200]}"
+        ok = all(v in ("ok", "not checked") for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks, "version": __version__},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(prometheus_text(service), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def prometheus_text(service: VideoService) -> str:
+    counts = service.store.counts()
+    lines = ["# HELP videogen_jobs Jobs in the job store by status.", "# TYPE videogen_jobs gauge"]
+    lines += [f'videogen_jobs{{status="{s}"}} {n}' for s, n in counts.items()]
+    lines += ["# HELP videogen_queue_depth Jobs waiting for a worker.", "# TYPE videogen_queue_depth gauge",
+              f"videogen_queue_depth {counts['queued']}"]
+    secs = service.store.render_seconds()
+    lines += ["# HELP videogen_render_seconds Wall time of finished renders.", "# TYPE videogen_render_seconds histogram"]
+    for b in HISTOGRAM_BUCKETS:
+        lines.append(f'videogen_render_seconds_bucket{{le="{b}"}} {sum(1 for s in secs if s <= b)}')
+    lines.append(f'videogen_render_seconds_bucket{{le="+Inf"}} {len(secs)}')
+    lines += [f"videogen_render_seconds_sum {sum(secs):.3f}", f"videogen_render_seconds_count {len(secs)}"]
+    lines += ["# HELP videogen_worker_renders_total Renders finished per worker.", "# TYPE videogen_worker_renders_total counter"]
+    workers = service.store.workers()
+    lines += [f'videogen_worker_renders_total{{worker="{_label(w)}"}} {n}' for w, n, _ in workers]
+    lines += ["# HELP videogen_worker_render_seconds_total Render seconds per worker.", "# TYPE videogen_worker_render_seconds_total counter"]
+    lines += [f'videogen_worker_render_seconds_total{{worker="{_label(w)}"}} {s:.3f}' for w, _, s in workers]
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+# --- media with Range, ETag and caching -----------------------------------------------------------
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def serve_file(service: VideoService, key: str, name: str, request: Request) -> Response:
+    try:
+        st = service.storage.stat(key, name)
+        etag = st.etag
+        if name != "manifest.json":
+            sha = service.storage.manifest(key).get("files", {}).get(name, {}).get("sha256")
+            if sha:
+                etag = f'"{sha[:32]}"'
+    except StorageError:
+        raise Problem(404, "Not Found", f"{name} is missing from storage") from None
+    headers = {
+        "ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": "public, max-age=86400",
+        "Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Content-Range, Content-Length, ETag",
+        "X-Content-Type-Options": "nosniff",
+    }
+    inm = request.headers.get("if-none-match")
+    if inm and (inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")]):
+        return Response(status_code=304, headers=headers)
+    size = st.size
+    start, end, status = 0, size - 1, 200
+    rng = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if rng and (not if_range or if_range.strip() == etag):
+        m = _RANGE.match(rng.strip().replace(" ", ""))
+        if m and (m.group(1) or m.group(2)):
+            a, b = m.group(1), m.group(2)
+            if a == "":
+                length = int(b)
+                start, end = max(0, size - length), size - 1
+            else:
+                start, end = int(a), min(int(b), size - 1) if b else size - 1
+            if start >= size or start > end or size == 0:
+                return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        # A malformed or multi-range header is ignored: the whole file is sent (RFC 9110).
+    headers["Content-Length"] = str(end - start + 1)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=st.content_type)
+
+    def body() -> Iterator[bytes]:
+        yield from service.storage.read(key, name, start, end)
+
+    return StreamingResponse(body(), status_code=status, headers=headers, media_type=st.content_type)
+

@@ -1,0 +1,398 @@
+"""The job store: the source of truth for every render job (the broker only carries wake-up
+calls). SQLAlchemy over SQLite by default, PostgreSQL by URL.
+
+State machine::
+
+    queued ──claim──► rendering ──finish──► done
+      ▲                  │  └──fail──────► failed
+      └──requeue (stale heartbeat, transient error)
+    queued/rendering ──cancel──► cancelled
+
+A worker *claims* a queued job with a fresh lease token; every later write it makes (progress,
+heartbeat, finish) names that lease, so a worker whose job was taken from it (stale heartbeat,
+cancellation) learns it at its next write and stops. Every transition is one conditional
+UPDATE, so concurrent sweepers, API processes and workers cannot double-apply it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+STATUSES = ("queued", "rendering", "done", "failed", "cancelled")
+ACTIVE = ("queued", "rendering")
+
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("article_id", String(128), nullable=False, index=True),
+    Column("content_key", String(64), nullable=False, index=True),
+    Column("template", String(64), nullable=False),
+    Column("voice", String(128)),
+    Column("tts", String(16)),
+    Column("options", Text, nullable=False),  # JSON: render options
+    Column("article", Text, nullable=False),  # JSON: the validated article
+    Column("status", String(16), nullable=False, index=True),
+    Column("stage", String(32)),
+    Column("percent", Float, nullable=False, default=0.0),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("priority", Integer, nullable=False, default=5),
+    Column("worker", String(200)),
+    Column("lease", String(32)),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("dispatched_at", DateTime(timezone=True)),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("output", String(128)),  # storage key of the published files
+    Column("duration", Float),  # seconds of video
+    Column("render_seconds", Float),
+    Column("engine", String(64)),  # who spoke, from the manifest
+    Column("webhook_url", Text),
+    Column("webhook_secret", String(256)),
+    Column("webhook_status", String(64)),
+    # At most one active job per content key: enqueueing the same thing twice renders once.
+    Index(
+        "one_active_job_per_content", "content_key", unique=True,
+        sqlite_where=text("status IN ('queued', 'rendering')"),
+        postgresql_where=text("status IN ('queued', 'rendering')"),
+    ),
+    Index("jobs_by_created", "created_at"),
+)
+
+schema_version = Table(
+    "videogen_schema",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+SCHEMA_VERSION = 1
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they are UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(16)
+
+
+@dataclass
+class Job:
+    id: str
+    article_id: str
+    content_key: str
+    template: str
+    voice: str | None
+    tts: str | None
+    options: dict[str, Any]
+    article: dict[str, Any]
+    status: str
+    stage: str | None
+    percent: float
+    error: str | None
+    attempts: int
+    priority: int
+    worker: str | None
+    lease: str | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    dispatched_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    output: str | None
+    duration: float | None
+    render_seconds: float | None
+    engine: str | None
+    webhook_url: str | None
+    webhook_secret: str | None = field(repr=False, default=None)
+    webhook_status: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Job:
+        d = dict(row._mapping)
+        d["options"] = json.loads(d["options"])
+        d["article"] = json.loads(d["article"])
+        for k in ("heartbeat_at", "created_at", "dispatched_at", "started_at", "finished_at"):
+            d[k] = _aware(d[k])
+        return cls(**d)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed", "cancelled")
+
+
+class JobNotFound(KeyError):
+    pass
+
+
+class LeaseLost(Exception):
+    """The job was taken from this worker (cancelled, or requeued after a stale heartbeat)."""
+
+
+class JobStore:
+    def __init__(self, url: str, pool_size: int = 5):
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            path = url.split(":///", 1)[-1]
+            if path and path != ":memory:":
+                from pathlib import Path
+
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800)
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._lock = threading.Lock()
+
+    # --- schema -------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Create or upgrade the schema. Idempotent and safe to run from several processes."""
+        with self._lock:
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+            except (IntegrityError, OperationalError) as e:  # another process won the race
+                if "already exists" not in str(e):
+                    raise
+            with self.engine.begin() as c:
+                current = c.execute(select(func.max(schema_version.c.version))).scalar()
+                if current is None:
+                    try:
+                        c.execute(insert(schema_version).values(version=SCHEMA_VERSION, applied_at=now()))
+                    except IntegrityError:
+                        pass
+
+    def ping(self) -> None:
+        with self.engine.connect() as c:
+            c.execute(text("SELECT 1"))
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        with self.engine.begin() as c:
+            yield c
+
+    # --- reads ----------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job:
+        with self.engine.connect() as c:
+            row = c.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise JobNotFound(job_id)
+        return Job.from_row(row)
+
+    def list(self, status: str | None = None, limit: int = 50, offset: int = 0, article_id: str | None = None) -> list[Job]:
+        q = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit).offset(offset)
+        if status:
+            q = q.where(jobs.c.status == status)
+        if article_id:
+            q = q.where(jobs.c.article_id == article_id)
+        with self.engine.connect() as c:
+            return [Job.from_row(r) for r in c.execute(q)]
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()
+        out = dict.fromkeys(STATUSES, 0)
+        out.update({s: n for s, n in rows})
+        return out
+
+    def find_reusable(self, content_key: str) -> Job | None:
+        """The job to return for a duplicate enqueue: an active one, else the latest done one."""
+        q = (
+            select(jobs)
+            .where(jobs.c.content_key == content_key, jobs.c.status.in_(("queued", "rendering", "done")))
+            .order_by(jobs.c.created_at.desc())
+            .limit(5)
+        )
+        with self.engine.connect() as c:
+            found = [Job.from_row(r) for r in c.execute(q)]
+        active = [j for j in found if j.status in ACTIVE]
+        return active[0] if active else (found[0] if found else None)
+
+    def render_seconds(self) -> list[float]:
+        with self.engine.connect() as c:
+            return [r[0] for r in c.execute(select(jobs.c.render_seconds).where(jobs.c.status == "done", jobs.c.render_seconds.is_not(None)))]
+
+    def workers(self) -> list[tuple[str, int, float]]:
+        """(worker, renders done, render seconds) per worker name."""
+        q = select(jobs.c.worker, func.count(), func.coalesce(func.sum(jobs.c.render_seconds), 0.0)).where(
+            jobs.c.status == "done", jobs.c.worker.is_not(None)).group_by(jobs.c.worker)
+        with self.engine.connect() as c:
+            return [(w, int(n), float(s)) for w, n, s in c.execute(q)]
+
+    # --- writes ---------------------------------------------------------------------------------
+    def create(self, *, article_id: str, content_key: str, template: str, voice: str | None, tts: str | None,
+               options: dict[str, Any], article: dict[str, Any], priority: int = 5, webhook_url: str | None = None,
+               webhook_secret: str | None = None, force: bool = False) -> tuple[Job, bool]:
+        """Insert a queued job, or return the existing one for the same content (unless
+        ``force``). Returns (job, created)."""
+        for _ in range(3):
+            if not force:
+                existing = self.find_reusable(content_key)
+                if existing is not None:
+                    return existing, False
+            else:
+                active = self.find_reusable(content_key)
+                if active is not None and active.status in ACTIVE:
+                    return active, False  # already being rendered again
+            values = dict(
+                id=new_job_id(), article_id=article_id, content_key=content_key, template=template, voice=voice,
+                tts=tts, options=json.dumps(options, sort_keys=True), article=json.dumps(article, ensure_ascii=False),
+                status="queued", percent=0.0, attempts=0, priority=priority, created_at=now(),
+                webhook_url=webhook_url, webhook_secret=webhook_secret,
+            )
+            try:
+                with self._tx() as c:
+                    c.execute(insert(jobs).values(**values))
+                return self.get(values["id"]), True
+            except IntegrityError:
+                continue  # another process inserted the same content at the same moment
+        raise RuntimeError(f"could not create a job for {content_key}")
+
+    def mark_dispatched(self, job_id: str) -> None:
+        with self._tx() as c:
+            c.execute(update(jobs).where(jobs.c.id == job_id).values(dispatched_at=now()))
+
+    def claim(self, job_id: str, worker: str) -> str | None:
+        """Take a queued job for ``worker``; returns the lease token, or None if the job is not
+        queued (already taken, finished or cancelled)."""
+        lease = secrets.token_hex(8)
+        t = now()
+        with self._tx() as c:
+            res = c.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == "queued")
+                .values(status="rendering", worker=worker, lease=lease, heartbeat_at=t, started_at=t,
+                        attempts=jobs.c.attempts + 1, stage="starting", percent=0.0, error=None)
+            )
+        return lease if res.rowcount == 1 else None
+
+    def _owned(self, job_id: str, lease: str):  # type: ignore[no-untyped-def]
+        return and_(jobs.c.id == job_id, jobs.c.lease == lease, jobs.c.status == "rendering")
+
+    def heartbeat(self, job_id: str, lease: str, stage: str | None = None, percent: float | None = None) -> None:
+        values: dict[str, Any] = {"heartbeat_at": now()}
+        if stage is not None:
+            values["stage"] = stage
+        if percent is not None:
+            values["percent"] = round(max(0.0, min(100.0, percent)), 1)
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(self._owned(job_id, lease)).values(**values))
+        if res.rowcount != 1:
+            raise LeaseLost(job_id)
+
+    def finish(self, job_id: str, lease: str, *, output: str, duration: float, render_seconds: float, engine: str) -> None:
+        with self._tx() as c:
+            res = c.execute(
+                update(jobs).where(self._owned(job_id, lease)).values(
+                    status="done", stage="done", percent=100.0, output=output, duration=duration,
+                    render_seconds=render_seconds, engine=engine, finished_at=now(), lease=None, error=None)
+            )
+        if res.rowcount != 1:
+            raise LeaseLost(job_id)
+
+    def fail(self, job_id: str, lease: str | None, error: str) -> bool:
+        cond = self._owned(job_id, lease) if lease else and_(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE))
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(cond).values(status="failed", error=error[:2000], finished_at=now(), lease=None))
+        return res.rowcount == 1
+
+    def release(self, job_id: str, lease: str, error: str) -> bool:
+        """Give a job back to the queue after a transient failure (it will be retried)."""
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(self._owned(job_id, lease)).values(
+                status="queued", lease=None, worker=None, error=error[:2000], stage="waiting to retry", dispatched_at=now()))
+        return res.rowcount == 1
+
+    def cancel(self, job_id: str) -> Job:
+        with self._tx() as c:
+            c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE)).values(
+                status="cancelled", finished_at=now(), lease=None, stage="cancelled"))
+        return self.get(job_id)
+
+    def set_webhook_status(self, job_id: str, status: str) -> None:
+        with self._tx() as c:
+            c.execute(update(jobs).where(jobs.c.id == job_id).values(webhook_status=status[:64]))
+
+    # --- recovery ---------------------------------------------------------------------------------
+    def requeue_stale(self, stale_after: float, max_attempts: int) -> tuple[list[str], list[str]]:
+        """Jobs whose worker stopped heartbeating: back to the queue, or failed when they have
+        used all their attempts. Returns (requeued ids, failed ids). Each row changes in one
+        conditional UPDATE, so sweepers running at once never requeue a job twice."""
+        cutoff = now() - timedelta(seconds=stale_after)
+        with self.engine.connect() as c:
+            stale = [r[0] for r in c.execute(select(jobs.c.id).where(jobs.c.status == "rendering", jobs.c.heartbeat_at < cutoff))]
+        requeued, failed = [], []
+        for job_id in stale:
+            with self._tx() as c:
+                res = c.execute(update(jobs).where(
+                    jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.heartbeat_at < cutoff,
+                    jobs.c.attempts >= max_attempts).values(
+                    status="failed", lease=None, finished_at=now(),
+                    error=f"the worker stopped responding during {max_attempts} attempts"))
+                if res.rowcount == 1:
+                    failed.append(job_id)
+                    continue
+                res = c.execute(update(jobs).where(
+                    jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.heartbeat_at < cutoff).values(
+                    status="queued", lease=None, worker=None, stage="requeued: worker lost", dispatched_at=None))
+                if res.rowcount == 1:
+                    requeued.append(job_id)
+        return requeued, failed
+
+    def undispatched(self, older_than: float) -> list[Job]:
+        """Queued jobs whose wake-up call may be lost (never sent, or sent long ago)."""
+        cutoff = now() - timedelta(seconds=older_than)
+        q = select(jobs).where(jobs.c.status == "queued", or_(jobs.c.dispatched_at.is_(None), jobs.c.dispatched_at < cutoff))
+        with self.engine.connect() as c:
+            return [Job.from_row(r) for r in c.execute(q.order_by(jobs.c.created_at).limit(200))]
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

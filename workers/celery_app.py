@@ -1,0 +1,67 @@
+"""The Celery app. Broker from ``VIDEOGEN_BROKER_URL`` (Redis in production); by default an
+embedded SQLite broker in the home folder, so one machine needs no Redis.
+
+Reliability settings: late acks, one message prefetched at a time, rejected-on-worker-lost
+messages requeued; the job store (not the broker) decides whether a delivered message still
+has work to do, and a sweeper in every worker and API process recovers jobs whose worker died
+(see ``videogen.service``)."""
+
+from __future__ import annotations
+
+import functools
+
+from celery import Celery
+
+from videogen.settings import Settings, get_settings
+
+RENDER_TASK = "videogen.render"
+WEBHOOK_TASK = "videogen.webhook"
+QUEUE = "videogen"
+
+
+def make_app(settings: Settings) -> Celery:
+    app = Celery("videogen", broker=settings.broker, include=["workers.tasks"])
+    transport: dict = {}
+    if settings.broker.startswith(("redis://", "rediss://")):
+        # Crash recovery is the sweeper's job (heartbeats), so Redis's own redelivery of
+        # unacknowledged messages only needs to catch what the sweeper could not: keep it long
+        # so a long render is not delivered to a second worker while it runs.
+        transport = {"visibility_timeout": 3600, "priority_steps": list(range(10)), "sep": ":",
+                     "queue_order_strategy": "priority", "socket_connect_timeout": 3, "socket_timeout": 10}
+    if settings.broker.startswith("sqla+"):
+        # The SQL transport polls; 0.1 s gives ~50 ms latency (kombu's default is 1 s). It must
+        # be set on the class: transport options go to create_engine and break it.
+        from kombu.transport import sqlalchemy as kombu_sql
+
+        kombu_sql.Transport.polling_interval = 0.1
+        settings.home.mkdir(parents=True, exist_ok=True)
+    app.conf.update(
+        task_default_queue=QUEUE,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        broker_transport_options=transport,
+        broker_connection_timeout=3,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        worker_max_tasks_per_child=settings.worker_max_tasks,
+        worker_concurrency=settings.worker_concurrency,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        enable_utc=True,
+    )
+    return app
+
+
+@functools.lru_cache(maxsize=1)
+def default_app() -> Celery:
+    return make_app(get_settings())
+
+
+app = default_app()
