@@ -222,11 +222,3 @@ def needs_complex_layout(text: str) -> bool:
         if 0x0590 <= cp <= 0x08FF or 0x0900 <= cp <= 0x0DFF or 0xFB1D <= cp <= 0xFEFF:
             return True
     return False
-
-
-def text_direction(lang: str | None) -> str:
-    """'rtl' for languages written right to left, else 'ltr'."""
-    return "rtl" if primary_language(lang) in RTL_LANGUAGES else "ltr"
-
-
-RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv", "ckb", "iw"})
