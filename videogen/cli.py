@@ -95,22 +95,26 @@ def cmd_templates(args: argparse.Namespace) -> int:
 @command("voices")
 def cmd_voices(args: argparse.Namespace) -> int:
     from .narration import NarrationChain
+    from .text.normalize import speaks_numbers
 
     chain = NarrationChain.from_settings(get_settings())
     voices = chain.voices()
     langs = sorted({v.language for v in voices})
     if args.language:
         langs = [args.language.split("-")[0].lower()]
-    print(f"{'lang':<5} {'default (auto)':<34} {'offline':<8} all voices")
+    print(f"{'lang':<5} {'default (auto)':<30} {'engine voice':<22} {'offline':<8} {'numbers':<8} all voices")
     for lang in langs:
         here = sorted((v for v in voices if v.language == lang), key=lambda v: -v.quality)
         if not here:
-            print(f"{lang:<5} {'(none: unsupported)':<34}")
+            print(f"{lang:<5} {'(none: unsupported)':<30}")
             continue
         offline = [v for v in here if v.offline]
-        default = offline[0].voice_id if offline else "(none offline)"
+        default = offline[0] if offline else None
+        detail = _engine_voice(default) if default else "-"
+        numbers = "words" if speaks_numbers(lang) else "digits"
         others = ", ".join(v.voice_id + ("" if v.offline else " (online)") for v in here)
-        print(f"{lang:<5} {default:<34} {'yes' if offline else 'no':<8} {others}")
+        print(f"{lang:<5} {default.voice_id if default else '(none offline)':<30} {detail:<22} "
+              f"{'yes' if offline else 'no':<8} {numbers:<8} {others}")
     return EXIT_OK
 
 
@@ -380,6 +384,16 @@ def _service_parsers(sub) -> None:  # type: ignore[no-untyped-def]
     sv.add_argument("--workers", type=int, default=1)
     sv.add_argument("--exit-when-done", action="store_true", help="stop once the given articles are rendered")
     render_opts(sv)
+
+
+def _engine_voice(v) -> str:  # type: ignore[no-untyped-def]
+    """What speaks inside the engine: espeak-ng's voice file (``sit/cmn`` for Chinese), the
+    Piper model, or gTTS's language code."""
+    if v.engine == "espeak":
+        return f"espeak-ng {v.extra.get('espeak_voice', '?')}"
+    if v.engine == "piper" and v.model_path is not None:
+        return f"piper {v.model_path.name[: -len('.onnx')]}"[:22]
+    return v.voice_id
 
 
 # --- parser ---------------------------------------------------------------------------------

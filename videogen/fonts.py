@@ -1,11 +1,23 @@
-"""Fonts shipped with videogen (permissively licensed, in ``videogen/fonts/``): rendering never
-depends on the fonts installed on the machine."""
+"""Fonts shipped with videogen, permissively licensed (SIL OFL 1.1), so rendering never depends
+on the fonts installed on the machine:
+
+- ``videogen/fonts/``: Noto Sans (Latin, Greek, Cyrillic), Noto Sans Arabic, Hebrew and
+  Devanagari (static Regular and Bold instances of the Noto variable fonts);
+- the ``rendercv-fonts`` wheel (a dependency): Noto Sans SC, JP and KR (Chinese, Japanese,
+  Korean), too large to keep in git.
+
+A template names one font (e.g. ``NotoSans-Bold``); text is set in it where it has the glyphs,
+and every other character falls back, one character at a time, to the first font of the same
+weight that covers it, the article language's own script first (``FontStack``)."""
 
 from __future__ import annotations
 
 import functools
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from PIL import ImageFont, features
 
 from .errors import InvalidInput
@@ -13,10 +25,31 @@ from .errors import InvalidInput
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 HAS_RAQM = features.check("raqm")
 
+# Fallback families, in the order tried for a character the template's font lacks.
+FALLBACK_FAMILIES = ("NotoSans", "NotoSansArabic", "NotoSansHebrew", "NotoSansDevanagari",
+                     "NotoSansSC", "NotoSansJP", "NotoSansKR")
+# Families tried first for a language (Han characters look different in China and Japan).
+LANGUAGE_FAMILIES: dict[str, tuple[str, ...]] = {
+    "ar": ("NotoSansArabic",), "fa": ("NotoSansArabic",), "ur": ("NotoSansArabic",),
+    "he": ("NotoSansHebrew",), "yi": ("NotoSansHebrew",),
+    "hi": ("NotoSansDevanagari",), "mr": ("NotoSansDevanagari",), "ne": ("NotoSansDevanagari",),
+    "zh": ("NotoSansSC",), "ja": ("NotoSansJP",), "ko": ("NotoSansKR",),
+}
+WEIGHTS = ("Regular", "Bold")
 
+
+def _cjk_font_files() -> dict[str, Path]:
+    import rendercv_fonts
+
+    folder = Path(rendercv_fonts.__file__).resolve().parent / "Noto Sans"
+    return {p.stem: p for p in sorted(folder.glob("NotoSans[JKS][PRC]-*.ttf"))}
+
+
+@functools.lru_cache(maxsize=1)
 def font_files() -> dict[str, Path]:
     """Font name (file stem, e.g. ``NotoSans-Bold``) → file."""
-    return {p.stem: p for p in sorted(FONTS_DIR.iterdir()) if p.suffix.lower() in (".ttf", ".otf", ".ttc")}
+    shipped = {p.stem: p for p in sorted(FONTS_DIR.iterdir()) if p.suffix.lower() in (".ttf", ".otf", ".ttc")}
+    return {**_cjk_font_files(), **shipped}
 
 
 @functools.lru_cache(maxsize=256)
@@ -26,3 +59,166 @@ def get_font(name: str, size: int) -> ImageFont.FreeTypeFont:
         raise InvalidInput("template", f"unknown font {name!r} (shipped: {', '.join(files)})")
     layout = ImageFont.Layout.RAQM if HAS_RAQM else ImageFont.Layout.BASIC
     return ImageFont.truetype(str(files[name]), size=max(1, int(size)), layout_engine=layout)
+
+
+@functools.lru_cache(maxsize=32)
+def charset(name: str) -> frozenset[int]:
+    """Code points the font ``name`` has a glyph for (its best cmap)."""
+    files = font_files()
+    if name not in files:
+        raise InvalidInput("template", f"unknown font {name!r}")
+    with TTFont(str(files[name]), lazy=True) as f:
+        return frozenset(f.getBestCmap())
+
+
+def weight_of(name: str) -> str:
+    return "Bold" if "bold" in name.lower() else "Regular"
+
+
+def primary_language(lang: str | None) -> str | None:
+    return lang.split("-")[0].lower() if lang else None
+
+
+def fallback_names(primary: str, lang: str | None = None) -> tuple[str, ...]:
+    """The template's font, then the fallbacks of its weight, the language's own first."""
+    weight = weight_of(primary)
+    preferred = LANGUAGE_FAMILIES.get(primary_language(lang) or "", ())
+    families = list(preferred) + [f for f in FALLBACK_FAMILIES if f not in preferred]
+    files = font_files()
+    names = [primary] + [f"{fam}-{weight}" for fam in families]
+    return tuple(dict.fromkeys(n for n in names if n in files))
+
+
+def ignorable(ch: str) -> bool:
+    """Characters that need no glyph of their own: controls, format characters (ZWJ, ZWNJ,
+    bidi marks, variation selectors) and line breaks."""
+    cat = unicodedata.category(ch)
+    return cat in ("Cc", "Cf") or 0xFE00 <= ord(ch) <= 0xFE0F or ch in "\n\r\t"
+
+
+def missing_glyphs(text: str, names: tuple[str, ...] | list[str]) -> list[str]:
+    """Characters of ``text`` that none of the fonts ``names`` can draw (they would show as
+    tofu boxes), in order of first appearance."""
+    sets = [charset(n) for n in names]
+    missing: dict[str, None] = {}
+    for ch in text:
+        if not ignorable(ch) and not any(ord(ch) in s for s in sets):
+            missing[ch] = None
+    return list(missing)
+
+
+def covers(text: str, primary: str = "NotoSans-Regular", lang: str | None = None) -> bool:
+    """Whether the shipped fonts (``primary`` and its fallbacks) draw every character."""
+    return not missing_glyphs(text, fallback_names(primary, lang))
+
+
+def infer_language(text: str) -> str | None:
+    """A language hint from the text alone, for choosing among the CJK fonts: kana → Japanese,
+    Hangul → Korean, other Han → Chinese."""
+    han = False
+    for ch in text:
+        cp = ord(ch)
+        if 0x3040 <= cp <= 0x30FF or 0x31F0 <= cp <= 0x31FF or 0xFF66 <= cp <= 0xFF9F:
+            return "ja"
+        if 0xAC00 <= cp <= 0xD7AF or 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F:
+            return "ko"
+        if 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF:
+            han = True
+    return "zh" if han else None
+
+
+def _sticky(ch: str) -> bool:
+    """Characters that stay in the font of the run they are in when it has them: marks,
+    joiners, digits, punctuation, symbols and spaces (not letters)."""
+    return unicodedata.category(ch)[0] != "L"
+
+
+def assign_fonts(text: str, sets: list[frozenset[int]]) -> list[int]:
+    """Index of the font that draws each character: the first that covers it, except that
+    marks, digits, punctuation and spaces stay in the current run's font when it has them, so
+    a run of Arabic keeps its own comma and spaces. 0 when no font covers a character."""
+    out: list[int] = []
+    cur: int | None = None
+    for ch in text:
+        cp = ord(ch)
+        if cur is not None and (_sticky(ch) and (cp in sets[cur] or ignorable(ch))):
+            out.append(cur)
+            continue
+        pick = next((i for i, s in enumerate(sets) if cp in s), None)
+        if pick is None:
+            pick = cur if cur is not None else 0
+        out.append(pick)
+        cur = pick
+    return out
+
+
+@dataclass(frozen=True)
+class FontStack:
+    """A font and its per-character fallbacks at one size: measures and splits text into
+    runs each drawn with one font."""
+
+    names: tuple[str, ...]
+    size: int
+    language: str | None = None  # BCP 47, passed to raqm (shaping, localised forms)
+
+    @property
+    def fonts(self) -> list[ImageFont.FreeTypeFont]:
+        return [get_font(n, self.size) for n in self.names]
+
+    @property
+    def primary(self) -> ImageFont.FreeTypeFont:
+        return get_font(self.names[0], self.size)
+
+    def runs(self, text: str) -> list[tuple[str, int]]:
+        """(text, font index) runs in logical order."""
+        return _runs(self.names, text)
+
+    def getlength(self, text: str, direction: str | None = None) -> float:
+        return sum(self.run_length(t, i, direction) for t, i in self.runs(text))
+
+    def run_length(self, text: str, index: int, direction: str | None) -> float:
+        return _run_length(self.names[index], self.size, text, direction, self.language)
+
+    def metrics(self, text: str | None = None) -> tuple[int, int]:
+        """(ascent, descent): the largest of the fonts ``text`` uses (of the primary font when
+        no text is given)."""
+        used = {i for _, i in self.runs(text)} if text else {0}
+        ms = [get_font(self.names[i], self.size).getmetrics() for i in used or {0}]
+        return max(a for a, _ in ms), max(d for _, d in ms)
+
+
+@functools.lru_cache(maxsize=4096)
+def _runs(names: tuple[str, ...], text: str) -> list[tuple[str, int]]:
+    idx = assign_fonts(text, [charset(n) for n in names])
+    runs: list[tuple[str, int]] = []
+    for ch, i in zip(text, idx, strict=True):
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0] + ch, i)
+        else:
+            runs.append((ch, i))
+    return runs
+
+
+@functools.lru_cache(maxsize=16384)
+def _run_length(name: str, size: int, text: str, direction: str | None, language: str | None) -> float:
+    font = get_font(name, size)
+    if not HAS_RAQM:
+        return font.getlength(text)
+    return font.getlength(text, direction=direction, language=language)
+
+
+@functools.lru_cache(maxsize=512)
+def font_stack(primary: str, size: int, lang: str | None = None) -> FontStack:
+    """The stack for a template font at a size, for text in ``lang``."""
+    if primary not in font_files():
+        raise InvalidInput("template", f"unknown font {primary!r} (shipped: {', '.join(font_files())})")
+    return FontStack(fallback_names(primary, lang), max(1, int(size)), lang)
+
+
+def needs_complex_layout(text: str) -> bool:
+    """Whether ``text`` needs shaping or bidi (Arabic, Hebrew, Indic...)."""
+    for ch in text:
+        cp = ord(ch)
+        if 0x0590 <= cp <= 0x08FF or 0x0900 <= cp <= 0x0DFF or 0xFB1D <= cp <= 0xFEFF:
+            return True
+    return False

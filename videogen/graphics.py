@@ -6,64 +6,50 @@ from __future__ import annotations
 import math
 import random
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
-from .fonts import get_font
+from .errors import RenderError
+from .fonts import HAS_RAQM, FontStack, font_stack, infer_language, needs_complex_layout
 from .templates import Template, hex_to_rgb
+from .text import linebreak
+from .text.bidi import visual_runs
 
 RGB = tuple[int, int, int]
 
 
 # --- text layout -------------------------------------------------------------------------
 
-def text_width(text: str, font: ImageFont.FreeTypeFont) -> float:
-    return font.getlength(text)
+def stack_for(font_name: str, size: float, text: str, language: str | None = None) -> FontStack:
+    """The template font ``font_name`` at ``size`` with its fallbacks, for ``text`` in
+    ``language`` (guessed from the text's script when not given, to pick among CJK fonts)."""
+    return font_stack(font_name, max(1, int(size)), language or infer_language(text))
 
 
-def _tokens(text: str) -> list[str]:
-    """Words with their trailing spaces; scripts without spaces (CJK) break between characters."""
-    parts = re.findall(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef][、。，！？」』）]*|[^\s\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+\s*|\s+", text)
-    return [p for p in parts if p]
+def text_width(text: str, stack: FontStack, direction: str | None = None) -> float:
+    return stack.getlength(text, direction)
 
 
-def wrap_text(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
-    """Greedy wrap by rendered width; a word wider than the line is broken by characters."""
-    lines: list[str] = []
-    cur = ""
-    for tok in _tokens(text):
-        cand = cur + tok
-        if text_width(cand.rstrip(), font) <= max_width or not cur.strip():
-            if not cur.strip() and text_width(tok.rstrip(), font) > max_width:
-                # A single word too wide for a line (a German compound, a URL): split it.
-                for ch in tok:
-                    if text_width((cur + ch).rstrip(), font) > max_width and cur.strip():
-                        lines.append(cur.rstrip())
-                        cur = ""
-                    cur += ch
-                continue
-            cur = cand
-        else:
-            lines.append(cur.rstrip())
-            cur = tok.lstrip()
-    if cur.strip():
-        lines.append(cur.rstrip())
-    return lines
+def wrap_text(text: str, stack: FontStack, max_width: float) -> list[str]:
+    """Greedy wrap by rendered width, breaking where the script allows (spaces; between CJK
+    characters but not before closing punctuation); a word wider than the line is cut."""
+    return linebreak.wrap(text, stack.getlength, max_width)
 
 
-def balance_lines(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
+def balance_lines(text: str, stack: FontStack, max_width: float) -> list[str]:
     """Wrap into as few lines as greedy wrapping needs, but with lengths evened out
     (no long first line followed by a lone last word)."""
-    lines = wrap_text(text, font, max_width)
+    lines = wrap_text(text, stack, max_width)
     if len(lines) < 2:
         return lines
     lo, hi = max_width * 0.5, max_width
     best = lines
     for _ in range(12):
         mid = (lo + hi) / 2
-        trial = wrap_text(text, font, mid)
+        trial = wrap_text(text, stack, mid)
         if len(trial) <= len(lines):
             best, hi = trial, mid
         else:
@@ -74,42 +60,103 @@ def balance_lines(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> 
 @dataclass(frozen=True)
 class FittedText:
     lines: list[str]
-    font: ImageFont.FreeTypeFont
+    stack: FontStack
     line_height: int
+
+    @property
+    def size(self) -> int:
+        return self.stack.size
+
+
+def _cut_to_width(text: str, stack: FontStack, max_width: float, suffix: str = "…") -> str:
+    """``text`` shortened by whole graphemes until it fits with ``suffix``."""
+    starts = linebreak.grapheme_starts(text)
+    k = len(starts)
+    while k > 0 and stack.getlength(text[: starts[k - 1]].rstrip() + suffix) > max_width:
+        k -= 1
+    return text[: starts[k - 1]].rstrip() if k > 0 else ""
 
 
 def fit_text(text: str, font_name: str, max_width: float, max_height: float, max_lines: int,
-             max_size: int, min_size: int, line_spacing: float = 1.18) -> FittedText:
+             max_size: int, min_size: int, line_spacing: float = 1.18, language: str | None = None) -> FittedText:
     """The largest font size in [min_size, max_size] at which ``text`` fits the box in at most
     ``max_lines`` lines. At the minimum size, extra lines are cut with an ellipsis."""
     size = max_size
     while True:
-        font = get_font(font_name, size)
-        lines = balance_lines(text, font, max_width)
-        lh = int(round(size * line_spacing))
+        stack = stack_for(font_name, size, text, language)
+        lines = balance_lines(text, stack, max_width)
+        lh = line_height(stack, text, line_spacing)
         if (len(lines) <= max_lines and lh * len(lines) <= max_height) or size <= min_size:
             break
         size = max(min_size, int(size * 0.94))
     if len(lines) > max_lines:
         lines = lines[:max_lines]
-        last = lines[-1]
-        while last and text_width(last + "…", font) > max_width:
-            last = last[:-1].rstrip()
-        lines[-1] = last + "…"
-    return FittedText(lines, font, lh)
+        lines[-1] = _cut_to_width(lines[-1], stack, max_width) + "…"
+    return FittedText(lines, stack, lh)
+
+
+def line_height(stack: FontStack, text: str, line_spacing: float = 1.18) -> int:
+    """Distance between baselines: ``line_spacing`` times the size, more for scripts whose
+    glyphs reach far above and below (Devanagari, Arabic, CJK fonts' taller metrics)."""
+    ascent, descent = stack.metrics(text)
+    primary_a, primary_d = stack.metrics()
+    extra = max(0, (ascent + descent) - (primary_a + primary_d))
+    return int(round(stack.size * line_spacing + extra * 0.8))
+
+
+def _check_layout(text: str) -> None:
+    if not HAS_RAQM and needs_complex_layout(text):
+        raise RenderError(
+            "this text needs complex shaping (Arabic, Hebrew, Indic) but Pillow was built without "
+            "raqm: reinstall Pillow from its wheel (`pip install --force-reinstall pillow`)"
+        )
+
+
+def draw_text(draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, stack: FontStack,
+              fill: tuple[int, ...], direction: str = "ltr") -> float:
+    """Draw one line whose left edge is ``x``, on ``baseline``, each run of characters in the
+    font that has them, runs in bidi visual order; returns the width drawn."""
+    _check_layout(text)
+    runs = stack.runs(text)
+    fonts = stack.fonts
+    if len(runs) == 1 and not (direction == "ltr" and needs_complex_layout(text) and _has_rtl(text)):
+        font = fonts[runs[0][1]]
+        draw.text((x, baseline), text, font=font, fill=fill, anchor="ls", **_layout_args(direction, stack))
+        return stack.getlength(text, direction)
+    keys = [i for t, i in runs for _ in t]
+    start = x
+    for piece, idx, rtl in visual_runs(text, keys, rtl=direction == "rtl"):
+        d = "rtl" if rtl else "ltr"
+        draw.text((x, baseline), piece, font=fonts[idx], fill=fill, anchor="ls", **_layout_args(d, stack))
+        x += stack.run_length(piece, idx, d)
+    return x - start
+
+
+def _has_rtl(text: str) -> bool:
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+def _layout_args(direction: str, stack: FontStack) -> dict[str, str]:
+    if not HAS_RAQM:
+        return {}
+    args = {"direction": direction}
+    if stack.language:
+        args["language"] = stack.language
+    return args
 
 
 def draw_lines(draw: ImageDraw.ImageDraw, fitted: FittedText, x: float, y: float, width: float,
-               fill: tuple[int, ...], align: str = "left", shadow: tuple[int, ...] | None = None) -> float:
+               fill: tuple[int, ...], align: str = "left", shadow: tuple[int, ...] | None = None,
+               direction: str = "ltr") -> float:
     """Draw fitted lines in a box starting at (x, y); returns the y below the last line."""
-    ascent, descent = fitted.font.getmetrics()
+    ascent, descent = fitted.stack.metrics()
     for line in fitted.lines:
-        w = text_width(line, fitted.font)
+        w = text_width(line, fitted.stack, direction)
         lx = x + (width - w) / 2 if align == "center" else (x + width - w if align == "right" else x)
         if shadow is not None:
-            off = max(1, fitted.font.size // 22)
-            draw.text((lx + off, y + off), line, font=fitted.font, fill=shadow)
-        draw.text((lx, y), line, font=fitted.font, fill=fill)
+            off = max(1, fitted.size // 22)
+            draw_text(draw, lx + off, y + ascent + off, line, fitted.stack, shadow, direction)
+        draw_text(draw, lx, y + ascent, line, fitted.stack, fill, direction)
         y += fitted.line_height
     # The last line's descenders reach below its line box: leave room for them.
     return y + max(0, ascent + descent - fitted.line_height)
@@ -240,17 +287,21 @@ class TitleCardText:
     kicker: str | None = None  # the source name, above the title
     meta: str | None = None  # the date, below the title
     direction: str = "ltr"
+    language: str | None = None  # BCP 47; guessed from the title's script when missing
 
 
 def title_card(template: Template, text: TitleCardText, seed: int = 0, photo: Image.Image | None = None) -> Image.Image:
-    """The opening card: source name, accent bar, the title auto-fitted, the date."""
+    """The opening card: source name, accent bar, the title auto-fitted, the date. Right to
+    left titles are right-aligned, with the darkened side on the right."""
     w, h = template.size
     lay = template.layout
     u = template.unit
+    rtl = text.direction == "rtl"
+    lang = text.language or infer_language(text.title)
     img = _card_background(template, seed, photo)
     # Darken the text side for legibility on any background.
-    shade = np.linspace(0.55, 0.0, w, dtype=np.float32)[None, :, None] if text.direction == "ltr" else np.linspace(0.0, 0.55, w, dtype=np.float32)[None, :, None]
-    arr = np.asarray(img, np.float32) * (1 - shade * 0.6)
+    shade = np.linspace(0.0, 0.55, w, dtype=np.float32) if rtl else np.linspace(0.55, 0.0, w, dtype=np.float32)
+    arr = np.asarray(img, np.float32) * (1 - shade[None, :, None] * 0.6)
     img = Image.fromarray(arr.astype(np.uint8))
     d = ImageDraw.Draw(img)
     mx, my = int(w * lay.margin_x), int(h * lay.margin_y)
@@ -258,53 +309,61 @@ def title_card(template: Template, text: TitleCardText, seed: int = 0, photo: Im
     text_rgb = template.palette.rgb("text")
     muted = template.palette.rgb("muted")
     accent = template.palette.rgb("accent")
-    meta_font = get_font(template.fonts.body, u * lay.meta_size)
-    kicker_font = get_font(template.fonts.title, u * lay.meta_size)
+    kicker = text.kicker.upper() if text.kicker else None
+    meta_stack = stack_for(template.fonts.body, u * lay.meta_size, text.meta or "", lang)
+    kicker_stack = stack_for(template.fonts.title, u * lay.meta_size, kicker or "", lang)
     bar_h = max(2, int(u * 0.008))
-    top_block = (kicker_font.size * 1.6 if text.kicker else 0) + bar_h * 4
-    bottom_block = meta_font.size * 2.0 if text.meta else 0
+    top_block = (kicker_stack.size * 1.6 if kicker else 0) + bar_h * 4
+    bottom_block = meta_stack.size * 2.0 if text.meta else 0
     avail_h = h - 2 * my - top_block - bottom_block
     fitted = fit_text(text.title, template.fonts.title, box_w, avail_h, lay.title_max_lines,
-                      int(u * lay.title_max_size), int(u * lay.title_min_size))
+                      int(u * lay.title_max_size), int(u * lay.title_min_size), language=lang)
     block_h = top_block + len(fitted.lines) * fitted.line_height + bottom_block
     y = max(my, (h - block_h) / 2)
-    align = lay.title_align if text.direction == "ltr" else "right"
-    if text.kicker:
-        kx = mx if align == "left" else (w - mx - text_width(text.kicker.upper(), kicker_font) if align == "right" else (w - text_width(text.kicker.upper(), kicker_font)) / 2)
-        d.text((kx, y), text.kicker.upper(), font=kicker_font, fill=accent)
-        y += kicker_font.size * 1.6
+    align = "right" if rtl else lay.title_align
+    if kicker:
+        kicker_fit = FittedText([kicker], kicker_stack, kicker_stack.size)
+        draw_lines(d, kicker_fit, mx, y, box_w, accent, align, direction=text.direction)
+        y += kicker_stack.size * 1.6
     bar_w = int(u * 0.12)
     bx = mx if align == "left" else (w - mx - bar_w if align == "right" else (w - bar_w) / 2)
     d.rectangle([bx, y, bx + bar_w, y + bar_h], fill=accent)
     y += bar_h * 4
-    y = draw_lines(d, fitted, mx, y, box_w, text_rgb, align, shadow=(0, 0, 0))
+    y = draw_lines(d, fitted, mx, y, box_w, text_rgb, align, shadow=(0, 0, 0), direction=text.direction)
     if text.meta:
-        y += meta_font.size * 0.6
-        draw_lines(d, FittedText([text.meta], meta_font, meta_font.size), mx, y, box_w, muted, align)
+        y += meta_stack.size * 0.6
+        draw_lines(d, FittedText([text.meta], meta_stack, meta_stack.size), mx, y, box_w, muted, align,
+                   direction=text.direction)
     return img
 
 
-def outro_card(template: Template, headline: str, lines: list[str], seed: int = 0, direction: str = "ltr") -> Image.Image:
+def outro_card(template: Template, headline: str, lines: list[str], seed: int = 0, direction: str = "ltr",
+               language: str | None = None) -> Image.Image:
     """The closing card: the source's name large, then a few short lines (where to read more)."""
     w, h = template.size
     lay = template.layout
     u = template.unit
+    lang = language or infer_language(" ".join([headline, *lines]))
     img = generated_background(template, seed, (w, h))
     d = ImageDraw.Draw(img)
     mx = int(w * lay.margin_x)
     box_w = w - 2 * mx
-    big = fit_text(headline, template.fonts.title, box_w, h * 0.3, 2, int(u * lay.title_max_size), int(u * lay.title_min_size))
-    small_font = get_font(template.fonts.body, u * lay.meta_size * 1.1)
-    small = [FittedText(balance_lines(t, small_font, box_w), small_font, int(small_font.size * 1.35)) for t in lines if t]
+    big = fit_text(headline, template.fonts.title, box_w, h * 0.3, 2, int(u * lay.title_max_size),
+                   int(u * lay.title_min_size), language=lang)
+    small = []
+    for t in lines:
+        if t:
+            st = stack_for(template.fonts.body, u * lay.meta_size * 1.1, t, lang)
+            small.append(FittedText(balance_lines(t, st, box_w), st, line_height(st, t, 1.35)))
     bar_h = max(2, int(u * 0.008))
     total = len(big.lines) * big.line_height + bar_h * 5 + sum(len(s.lines) * s.line_height for s in small)
     y = (h - total) / 2
-    y = draw_lines(d, big, mx, y, box_w, template.palette.rgb("text"), "center", shadow=(0, 0, 0))
+    y = draw_lines(d, big, mx, y, box_w, template.palette.rgb("text"), "center", shadow=(0, 0, 0), direction=direction)
     bar_w = int(u * 0.12)
     d.rectangle([(w - bar_w) / 2, y + bar_h * 1.5, (w + bar_w) / 2, y + bar_h * 2.5], fill=template.palette.rgb("accent"))
     y += bar_h * 5
     for s in small:
-        y = draw_lines(d, s, mx, y, box_w, template.palette.rgb("muted"), "center")
+        y = draw_lines(d, s, mx, y, box_w, template.palette.rgb("muted"), "center", direction=direction)
     return img
 
 
@@ -319,37 +378,52 @@ class Overlay:
     y: int
 
 
-def caption_pages(text: str, template: Template) -> list[str]:
+def _caption_stack(text: str, template: Template, language: str | None) -> FontStack:
+    return stack_for(template.fonts.caption, template.unit * template.layout.caption_size, text, language)
+
+
+def _caption_max_width(template: Template) -> float:
+    return template.width * (1 - 2 * template.layout.margin_x) - _caption_pad(template)[0] * 2
+
+
+def caption_pages(text: str, template: Template, language: str | None = None) -> list[str]:
     """Split one spoken sentence into pages of at most ``caption_max_lines`` lines each, with
-    pages of even length and breaks after punctuation where possible."""
-    font = get_font(template.fonts.caption, template.unit * template.layout.caption_size)
-    max_w = template.width * (1 - 2 * template.layout.margin_x) - _caption_pad(template)[0] * 2
+    pages of even display width and breaks after punctuation where possible. Scripts without
+    spaces (Chinese, Japanese) split between characters, never before closing punctuation."""
+    stack = _caption_stack(text, template, language)
+    max_w = _caption_max_width(template)
     max_lines = template.layout.caption_max_lines
-    if len(wrap_text(text, font, max_w)) <= max_lines:
+    n_lines = len(wrap_text(text, stack, max_w))
+    if n_lines <= max_lines:
         return [text]
-    words = _tokens(text)
-    total = sum(len(t) for t in words)
-    n_pages = max(2, math.ceil(len(wrap_text(text, font, max_w)) / max_lines))
+    words = linebreak.tokens(" ".join(text.split()))
+    widths = [stack.getlength(t) for t in words]
+    n_pages = max(2, math.ceil(n_lines / max_lines))
     while True:
-        pages = _split_even(words, total, n_pages)
-        if all(len(wrap_text(p, font, max_w)) <= max_lines for p in pages) or n_pages > len(words):
+        pages = _split_even(words, widths, n_pages)
+        if all(len(wrap_text(p, stack, max_w)) <= max_lines for p in pages) or n_pages > len(words):
             return pages
         n_pages += 1
 
 
-def _split_even(tokens: list[str], total: int, n: int) -> list[str]:
+_PAGE_BREAK_AFTER = re.compile(r"[,;:—–)»”，、；：，」』）،؛]\s*$")
+
+
+def _split_even(tokens: list[str], widths: list[float], n: int) -> list[str]:
+    """Group tokens into ``n`` pages of about equal display width, preferring to end a page
+    after punctuation."""
+    total = sum(widths)
     pages: list[str] = []
     cur: list[str] = []
-    done = 0
-    for i, tok in enumerate(tokens):
+    done = 0.0
+    for i, (tok, tw) in enumerate(zip(tokens, widths, strict=True)):
         cur.append(tok)
-        done += len(tok)
+        done += tw
         remaining_pages = n - len(pages) - 1
         if remaining_pages <= 0 or i == len(tokens) - 1:
             continue
         target = total * (len(pages) + 1) / n
-        at_punct = bool(re.search(r"[,;:—–)»”]\s*$", tok))
-        slack = total * 0.12 if at_punct else 0
+        slack = total * 0.12 if _PAGE_BREAK_AFTER.search(tok) else 0
         if done >= target - slack:
             pages.append("".join(cur).strip())
             cur = []
@@ -363,17 +437,18 @@ def _caption_pad(template: Template) -> tuple[int, int]:
     return int(size * 0.6), int(size * 0.32)
 
 
-def caption_overlay(text: str, template: Template, direction: str = "ltr") -> Overlay:
-    """A caption page: at most two centred lines on a rounded translucent box, placed in the
-    lower part of the safe area; readable on any background."""
+def caption_overlay(text: str, template: Template, direction: str = "ltr", language: str | None = None) -> Overlay:
+    """A caption page: at most two lines on a rounded translucent box, placed in the lower
+    part of the safe area; readable on any background. Lines are centred, right-aligned in
+    right-to-left languages."""
     lay = template.layout
-    font = get_font(template.fonts.caption, template.unit * lay.caption_size)
+    stack = _caption_stack(text, template, language)
     pad_x, pad_y = _caption_pad(template)
-    max_w = template.width * (1 - 2 * lay.margin_x) - 2 * pad_x
-    lines = balance_lines(text, font, max_w)[: lay.caption_max_lines + 1]
-    ascent, descent = font.getmetrics()
+    max_w = _caption_max_width(template)
+    lines = balance_lines(text, stack, max_w)[: lay.caption_max_lines + 1]
+    ascent, descent = stack.metrics(text)
     lh = int((ascent + descent) * 1.08)
-    text_w = max(text_width(line, font) for line in lines)
+    text_w = max(text_width(line, stack, direction) for line in lines)
     bw = int(text_w + 2 * pad_x)
     bh = int(lh * len(lines) + 2 * pad_y)
     img = Image.new("RGBA", (bw, bh), (0, 0, 0, 0))
@@ -382,55 +457,67 @@ def caption_overlay(text: str, template: Template, direction: str = "ltr") -> Ov
     d.rounded_rectangle([0, 0, bw - 1, bh - 1], radius=int(pad_y * 1.2), fill=box)
     y = pad_y
     for line in lines:
-        lw = text_width(line, font)
-        d.text(((bw - lw) / 2, y), line, font=font, fill=(*template.palette.rgb("text"), 255))
+        lw = text_width(line, stack, direction)
+        lx = bw - pad_x - lw if direction == "rtl" else (bw - lw) / 2
+        draw_text(d, lx, y + ascent, line, stack, (*template.palette.rgb("text"), 255), direction)
         y += lh
     x = (template.width - bw) // 2
     y = int(template.height * lay.caption_bottom - bh)
     return Overlay(img, x, y)
 
 
-def credit_overlay(text: str, template: Template, direction: str = "ltr") -> Overlay:
-    """A small photo credit in the bottom corner, under the captions, with a soft shadow."""
+def credit_overlay(text: str, template: Template, direction: str = "ltr", language: str | None = None) -> Overlay:
+    """A small photo credit in the bottom corner (left in right-to-left languages), under the
+    captions, with a soft shadow."""
     lay = template.layout
-    font = get_font(template.fonts.body, template.unit * lay.credit_size)
-    tw = int(text_width(text, font)) + 8
-    ascent, descent = font.getmetrics()
+    stack = stack_for(template.fonts.body, template.unit * lay.credit_size, text, language)
+    tw = int(text_width(text, stack, direction)) + 8
+    ascent, descent = stack.metrics(text)
     th = ascent + descent + 8
     img = Image.new("RGBA", (tw, th), (0, 0, 0, 0))
     shadow = Image.new("RGBA", (tw, th), (0, 0, 0, 0))
-    ImageDraw.Draw(shadow).text((4, 4), text, font=font, fill=(0, 0, 0, 220))
+    draw_text(ImageDraw.Draw(shadow), 4, 4 + ascent, text, stack, (0, 0, 0, 220), direction)
     img = Image.alpha_composite(img, shadow.filter(ImageFilter.GaussianBlur(2)))
-    ImageDraw.Draw(img).text((4, 4), text, font=font, fill=(*template.palette.rgb("muted"), 255))
+    draw_text(ImageDraw.Draw(img), 4, 4 + ascent, text, stack, (*template.palette.rgb("muted"), 255), direction)
     mx, my = int(template.width * lay.margin_x), int(template.height * lay.margin_y * 0.5)
     x = template.width - mx - tw if direction == "ltr" else mx
     return Overlay(img, x, template.height - my - th)
 
 
-def header_overlay(template: Template, kicker: str | None, title: str, direction: str = "ltr") -> Overlay:
+def header_overlay(template: Template, kicker: str | None, title: str, direction: str = "ltr",
+                   language: str | None = None) -> Overlay:
     """A small one-line header shown over scenes: the source in the accent colour, then the
-    title cut to fit. Tells a viewer who joins mid-clip what it is about."""
+    title cut to fit (mirrored in right-to-left languages). Tells a viewer who joins mid-clip
+    what it is about."""
     lay = template.layout
     size = template.unit * lay.credit_size * 1.15
-    bold = get_font(template.fonts.title, size)
-    body = get_font(template.fonts.body, size)
+    lang = language or infer_language(title)
+    k = kicker.upper() if kicker else ""
+    bold = stack_for(template.fonts.title, size, k, lang)
+    body = stack_for(template.fonts.body, size, title, lang)
     max_w = template.width * (1 - 2 * lay.margin_x) * 0.62
     pad_x, pad_y = int(size * 0.5), int(size * 0.3)
-    k = (kicker.upper() + "  ") if kicker else ""
-    kw = text_width(k, bold)
+    gap = bold.getlength("  ") if k else 0.0
+    kw = (text_width(k, bold, direction) + gap) if k else 0.0
     t = title
-    while t and kw + text_width(t + "…", body) > max_w:
-        t = t[:-1]
-    t = t.rstrip() + ("…" if t != title else "")
-    ascent, descent = body.getmetrics()
-    w = int(kw + text_width(t, body) + 2 * pad_x)
+    if kw + text_width(t, body, direction) > max_w:
+        t = _cut_to_width(title, body, max_w - kw) + "…"
+    ascent, descent = body.metrics(title + k)
+    tw = text_width(t, body, direction)
+    w = int(kw + tw + 2 * pad_x)
     h = int(ascent + descent + 2 * pad_y)
     img = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
     d.rounded_rectangle([0, 0, w - 1, h - 1], radius=pad_y, fill=(*template.palette.rgb("caption_box"), int(255 * 0.55)))
-    if k:
-        d.text((pad_x, pad_y), k, font=bold, fill=(*template.palette.rgb("accent"), 255))
-    d.text((pad_x + kw, pad_y), t, font=body, fill=(*template.palette.rgb("text"), 235))
+    accent, text_rgb = (*template.palette.rgb("accent"), 255), (*template.palette.rgb("text"), 235)
+    if direction == "rtl":
+        if k:
+            draw_text(d, w - pad_x - (kw - gap), pad_y + ascent, k, bold, accent, direction)
+        draw_text(d, w - pad_x - kw - tw, pad_y + ascent, t, body, text_rgb, direction)
+    else:
+        if k:
+            draw_text(d, pad_x, pad_y + ascent, k, bold, accent, direction)
+        draw_text(d, pad_x + kw, pad_y + ascent, t, body, text_rgb, direction)
     mx, my = int(template.width * lay.margin_x), int(template.height * lay.margin_y * 0.6)
     x = mx if direction == "ltr" else template.width - mx - w
     return Overlay(img, x, my)

@@ -1,4 +1,5 @@
-"""The few words videogen puts on screen and on pages, per language (English as fallback)."""
+"""The few words videogen puts on screen and on pages, per language (English as fallback),
+the direction each language is written in, and dates in the article's language."""
 
 from __future__ import annotations
 
@@ -36,7 +37,70 @@ STRINGS: dict[str, dict[str, str]] = {
         "thanks": "Gracias por ver",
         "video": "Vídeo",
     },
+    "ru": {
+        "watch_video_about": "Смотреть видео: {title}",
+        "read_more": "Читайте полностью на {site}",
+        "photo": "Фото: {credit}",
+        "thanks": "Спасибо за просмотр",
+        "video": "Видео",
+    },
+    "el": {
+        "watch_video_about": "Δείτε το βίντεο: {title}",
+        "read_more": "Διαβάστε ολόκληρο το άρθρο στο {site}",
+        "photo": "Φωτογραφία: {credit}",
+        "thanks": "Ευχαριστούμε που παρακολουθήσατε",
+        "video": "Βίντεο",
+    },
+    "ar": {
+        "watch_video_about": "شاهد الفيديو عن {title}",
+        "read_more": "اقرأ القصة كاملة على {site}",
+        "photo": "صورة: {credit}",
+        "thanks": "شكرًا للمشاهدة",
+        "video": "فيديو",
+    },
+    "he": {
+        "watch_video_about": "צפו בסרטון על {title}",
+        "read_more": "לכתבה המלאה באתר {site}",
+        "photo": "צילום: {credit}",
+        "thanks": "תודה על הצפייה",
+        "video": "וידאו",
+    },
+    "hi": {
+        "watch_video_about": "{title} के बारे में वीडियो देखें",
+        "read_more": "पूरी ख़बर {site} पर पढ़ें",
+        "photo": "फ़ोटो: {credit}",
+        "thanks": "देखने के लिए धन्यवाद",
+        "video": "वीडियो",
+    },
+    "zh": {
+        "watch_video_about": "观看视频：{title}",
+        "read_more": "在 {site} 阅读全文",
+        "photo": "图片：{credit}",
+        "thanks": "感谢收看",
+        "video": "视频",
+    },
+    "ja": {
+        "watch_video_about": "動画を見る：{title}",
+        "read_more": "記事の全文は {site} で",
+        "photo": "写真：{credit}",
+        "thanks": "ご覧いただきありがとうございました",
+        "video": "動画",
+    },
+    "ko": {
+        "watch_video_about": "{title} 관련 영상 보기",
+        "read_more": "{site}에서 기사 전문 읽기",
+        "photo": "사진: {credit}",
+        "thanks": "시청해 주셔서 감사합니다",
+        "video": "영상",
+    },
 }
+
+RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv", "ckb"})
+
+
+def text_direction(lang: str) -> str:
+    """'rtl' for languages written right to left (Arabic, Hebrew, Persian, Urdu...), else 'ltr'."""
+    return "rtl" if lang.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
 
 
 def text(key: str, lang: str, **values: str) -> str:

@@ -146,7 +146,7 @@ def build_layers(template: Template, article: Article, script: Script, scenes, i
     mz = m.max_zoom
     canvas_size = (round(w * mz / 2) * 2, round(h * mz / 2) * 2)
     lang = article.lang
-    direction = "ltr"
+    direction = i18n.text_direction(lang)
     meta_parts = []
     if article.published_at:
         meta_parts.append(i18n.long_date(article.published_at, lang))

@@ -17,6 +17,9 @@ from .base import Speech, VoiceInfo
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 24000
+# gTTS still names some languages by their withdrawn ISO 639 codes: the voice keeps gTTS's code
+# (it is what gTTS is asked for) and speaks the article language's current code.
+LEGACY_CODES = {"iw": "he", "jw": "jv", "in": "id"}
 
 
 def decode_mp3(data: bytes, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -48,6 +51,7 @@ class GttsEngine:
             family = code.split("-")[0].lower()
             if code != family:
                 continue
+            family = LEGACY_CODES.get(family, family)
             out.append(VoiceInfo(engine="gtts", voice_id=f"gtts:{code}", language=family,
                                  name=f"gTTS {label} (online)", offline=False, quality=20, extra={"tld": "com"}))
         return out

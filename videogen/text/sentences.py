@@ -1,6 +1,7 @@
-"""Sentence splitting that survives news copy: abbreviations ("M.", "Dr.", "U.S."), initials,
-decimal and grouped numbers ("1.5", "3 000"), quotes (« », “ ”, ’), ellipses, and scripts whose
-sentences end with 。！？ (CJK), । (Devanagari) or ؟ (Arabic)."""
+"""Sentence splitting that survives news copy: abbreviations ("M.", "Dr.", "U.S.", "т.е."),
+initials, decimal and grouped numbers ("1.5", "3 000"), German ordinals ("am 3. März"), quotes
+(« », “ ”, „ “, ’, 「」), ellipses, and scripts whose sentences end with 。！？ and no space
+(Chinese, Japanese), । (Devanagari), ؟ (Arabic) or ; (the Greek question mark)."""
 
 from __future__ import annotations
 
@@ -25,16 +26,27 @@ ABBREVIATIONS: dict[str, set[str]] = {
     },
     "de": _ABBREV_COMMON | {"hr", "fr", "dr", "prof", "bzw", "usw", "z.b", "d.h", "ca", "nr", "str", "st"},
     "es": _ABBREV_COMMON | {"sr", "sra", "srta", "dr", "dra", "ud", "uds", "pág", "núm", "av", "avda"},
+    "ru": _ABBREV_COMMON | {"т.е", "т.д", "т.п", "т.к", "т.н", "и.о", "г", "гг", "им", "ул", "пр", "д", "млн",
+                            "млрд", "тыс", "руб", "коп", "долл", "см", "рис", "стр", "проф", "акад", "в", "вв"},
+    "el": _ABBREV_COMMON | {"κ", "κα", "δρ", "π.χ", "κτλ", "χλμ", "εκατ", "δισ", "αι", "μ.χ"},
 }
+# Abbreviations that also end a sentence when a capital follows ("… в 2025 г. Посетители").
+_SENTENCE_FINAL_ABBREV = {"etc", "al", "inc", "ltd", "co", "corp", "г", "гг", "руб", "долл", "κτλ"}
+# The Greek question mark is ';' (U+037E, usually typed as U+003B).
+_QUESTION_SEMICOLON = {"el"}
 
 _TERMINAL_CJK = "。！？!?．"
-_TERMINALS_NO_SPACE = _TERMINAL_CJK + "।॥؟۔"
+_TERMINALS_NO_SPACE = _TERMINAL_CJK + "।॥؟۔\u037e"
 _CLOSERS = "\"'»”’)]}」』）›"
 _OPENERS = "\"'«“‘([{「『（‹¡¿—–-"
 
 # A run of terminal punctuation, optional closing quotes/brackets, then whitespace.
 _BOUNDARY = re.compile(
     r"(\.\.\.|…|[.!?]+|[" + re.escape(_TERMINALS_NO_SPACE) + r"]+)"
+    r"((?:[\s\u00a0\u202f]?[" + re.escape(_CLOSERS) + r"])*)(\s+|$)"
+)
+_BOUNDARY_SEMICOLON = re.compile(
+    r"(\.\.\.|…|[.!?;]+|[" + re.escape(_TERMINALS_NO_SPACE) + r"]+)"
     r"((?:[\s\u00a0\u202f]?[" + re.escape(_CLOSERS) + r"])*)(\s+|$)"
 )
 _NO_SPACE_BOUNDARY = re.compile(r"([" + re.escape(_TERMINALS_NO_SPACE) + r"]+)([" + re.escape(_CLOSERS) + r"]*)(?=\S)")
@@ -91,17 +103,27 @@ def split_sentences(text: str, lang: str = "en") -> list[str]:
 
 def _split_paragraph(para: str, lang: str) -> list[str]:
     # Scripts without spaces between sentences: cut after 。！？ etc. even with no space.
-    para = _NO_SPACE_BOUNDARY.sub(lambda m: m.group(1) + m.group(2) + "\n", para)
+    para = _NO_SPACE_BOUNDARY.sub(_no_space_cut, para)
     out: list[str] = []
     for chunk in para.split("\n"):
         out.extend(_split_spaced(chunk.strip(), lang))
     return [s for s in out if s]
 
 
+def _no_space_cut(m: re.Match[str]) -> str:
+    """A sentence end with no space after it (CJK). A quotation closed after its full stop
+    and followed by kana goes on: 「…です。」と語った is one sentence."""
+    rest = m.string[m.end():]
+    if m.group(2) and rest and 0x3040 <= ord(rest[0]) <= 0x309F:
+        return m.group(0)
+    return m.group(1) + m.group(2) + "\n"
+
+
 def _split_spaced(para: str, lang: str) -> list[str]:
     out: list[str] = []
     start = 0
-    for m in _BOUNDARY.finditer(para):
+    boundary = _BOUNDARY_SEMICOLON if lang in _QUESTION_SEMICOLON else _BOUNDARY
+    for m in boundary.finditer(para):
         punct, end = m.group(1), m.end()
         rest = para[end:]
         if not rest:
@@ -112,6 +134,8 @@ def _split_spaced(para: str, lang: str) -> list[str]:
                 continue
             if re.search(r"\d$", token) and rest[:1].isdigit():
                 continue  # "1. 5" style numbering oddities
+            if lang == "de" and re.fullmatch(r"\d{1,2}", token):
+                continue  # German ordinal: "am 3. März", "der 2. Teil"
         if not _starts_sentence(rest):
             continue
         # French puts a space before ? ! : « Vraiment ? » — the boundary comes after the closer.
@@ -128,7 +152,7 @@ def _split_spaced(para: str, lang: str) -> list[str]:
 def _abbrev_then_capital_sentence(token: str, rest: str, lang: str) -> bool:
     """'etc.' and similar can end a sentence: treat it as one when a capital follows."""
     word = token.lower().strip(_OPENERS + _CLOSERS)
-    return word in {"etc", "al", "inc", "ltd", "co", "corp"} and _starts_sentence(rest) and rest.lstrip(_OPENERS)[:1].isupper()
+    return word in _SENTENCE_FINAL_ABBREV and _starts_sentence(rest) and rest.lstrip(_OPENERS)[:1].isupper()
 
 
 def _merge_fragments(sentences: list[str]) -> list[str]:
