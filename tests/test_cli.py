@@ -87,3 +87,27 @@ def test_voices_shows_engine_voice_offline_and_numbers_per_language(tmp_path, se
     for lang, engine_voice in expected.items():
         assert engine_voice in rows[lang] and " yes " in rows[lang], rows[lang]
     assert " digits " in rows["zh"] and " words " in rows["ru"]
+
+
+def test_serve_renders_the_given_articles_with_the_embedded_broker(tmp_path, session_home):
+    """The README's run command in small: API + worker + embedded broker, no Redis."""
+    import os
+
+    from .stack import free_port
+
+    article = write(tmp_path, "a.json", short_article("fr"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}
+    env["VIDEOGEN_CACHE_DIR"] = str(session_home / "cache")
+    r = subprocess.run([sys.executable, "-m", "videogen.cli", "serve", str(article), "--height", "120", "--fps", "8",
+                        "--exit-when-done", "--port", str(free_port())], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    job_id = r.stdout.strip()
+    assert len(job_id) == 32
+    home = tmp_path / ".videogen"
+    assert (home / "broker.sqlite").exists() and (home / "jobs.sqlite").exists()
+    status = run("status", job_id, "--json", cwd=tmp_path, env_home=home)
+    assert json.loads(status.stdout)["status"] == "done"
+    out = tmp_path / "clip.mp4"
+    d = run("download", job_id, "-o", str(out), cwd=tmp_path, env_home=home)
+    assert d.returncode == 0 and out.stat().st_size > 1000

@@ -164,3 +164,14 @@ def test_local_storage_publishes_a_whole_set(tmp_path: Path):
     assert not st.exists("cd" * 16)
     with pytest.raises(StorageError):
         st.stat("../../etc", "passwd")
+
+
+def test_old_staging_folders_of_killed_workers_are_removed(tmp_path: Path):
+    st = LocalStorage(tmp_path / "media")
+    old, fresh = st.staging_dir(), st.staging_dir()
+    (old / "video.mp4").write_bytes(b"half")
+    past = time.time() - 3600
+    for p in (old / "video.mp4", old):
+        os.utime(p, (past, past))
+    assert st.clean_staging(older_than=600) == 1
+    assert not old.exists() and fresh.exists()

@@ -159,7 +159,8 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     return _wait(svc, [j.id for j in jobs])
 
 
-def _wait(svc, job_ids: list[str], stop=None) -> int:  # type: ignore[no-untyped-def]
+def _wait(svc, job_ids: list[str], stop=None, alive=None) -> int:  # type: ignore[no-untyped-def]
+    """Show progress until every job is finished; ``alive()`` returning a message stops early."""
     import time
 
     from .progress import ProgressBar
@@ -168,6 +169,10 @@ def _wait(svc, job_ids: list[str], stop=None) -> int:  # type: ignore[no-untyped
     pending = set(job_ids)
     failed = 0
     while pending and not (stop and stop.is_set()):
+        problem = alive() if alive else None
+        if problem:
+            _error(f"{problem}; {len(pending)} job(s) left queued (they are kept and will render later)")
+            return EXIT_RENDER
         for job_id in sorted(pending):
             job = svc.store.get(job_id)
             bar = bars.setdefault(job_id, ProgressBar(f"{job.article_id[:22]} {job_id[:8]}"))
@@ -251,6 +256,23 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK if job.status == "cancelled" else EXIT_RENDER
 
 
+@command("health")
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when the job store, the storage and the broker answer (for container health checks)."""
+    from workers.dispatch import check_broker
+
+    svc = _service()
+    failed = 0
+    for name, fn in (("job store", svc.store.ping), ("storage", svc.storage.check), ("broker", check_broker)):
+        try:
+            fn()
+            print(f"{name}: ok")
+        except Exception as e:  # noqa: BLE001 - report any failing dependency
+            failed += 1
+            print(f"{name}: {type(e).__name__}: {e}")
+    return EXIT_RENDER if failed else EXIT_OK
+
+
 @command("worker")
 def cmd_worker(args: argparse.Namespace) -> int:
     from workers.main import run_worker
@@ -298,7 +320,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     host, port = args.host or settings.api_host, args.port or settings.api_port
     env = dict(os.environ)
-    workers = [subprocess.Popen([sys.executable, "-m", "videogen.cli", "worker", "--quiet", "--name", f"serve{i}-{os.getpid()}@%h"], env=env)
+    workers = [subprocess.Popen([sys.executable, "-m", "videogen.cli", "worker", "--quiet", "--name", f"serve{i}-{os.getpid()}@%h"], env=env,
+                                stdout=sys.stderr)  # stdout carries only job ids
                for i in range(args.workers)]
     server = uvicorn.Server(uvicorn.Config(_make_app(settings), host=host, port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="api", daemon=True)
@@ -317,8 +340,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 job, _ = svc.enqueue(article, options, local=True)
                 ids.append(job.id)
                 print(job.id, flush=True)
-            code = _wait(svc, ids, stop)
-            print(f"videogen: {len(ids)} article(s) rendered; files in {settings.media_path}", file=sys.stderr)
+            def alive() -> str | None:
+                dead = [w for w in workers if w.poll() is not None]
+                if dead:
+                    return f"worker exited with code {dead[0].returncode}"
+                return None if thread.is_alive() else "the API stopped"
+
+            code = _wait(svc, ids, stop, alive)
+            if code == EXIT_OK and not stop.is_set():
+                print(f"videogen: {len(ids)} article(s) rendered; files in {settings.media_path}", file=sys.stderr)
         if args.exit_when_done:
             return code
         print("videogen: serving; press Ctrl-C to stop", file=sys.stderr)
@@ -372,6 +402,8 @@ def _service_parsers(sub) -> None:  # type: ignore[no-untyped-def]
     w.add_argument("--concurrency", type=int, default=None)
     w.add_argument("--name", default=None, help="Celery node name (default videogen-PID@host)")
     w.add_argument("--quiet", action="store_true")
+
+    sub.add_parser("health", help="check the job store, storage and broker (exit 0 when all answer)")
 
     a = sub.add_parser("api", help="run the HTTP API")
     a.add_argument("--host")

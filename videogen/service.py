@@ -164,6 +164,9 @@ class VideoService:
             job = self.store.get(job_id)
             log.error("job %s failed: %s", job_id, job.error)
             self._notify(job)
+        clean = getattr(self.storage, "clean_staging", None)
+        if clean is not None:
+            clean(s.task_time_limit + 60)
         sent = 0
         for job in self.store.undispatched(s.redispatch_after):
             sent += self.send(job)

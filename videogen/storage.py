@@ -116,6 +116,26 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return (self._dir(key) / "manifest.json").is_file()
 
+    def clean_staging(self, older_than: float) -> int:
+        """Remove staging folders untouched for ``older_than`` seconds (left by killed
+        workers). Returns how many were removed."""
+        import time
+
+        base = self.root / ".staging"
+        if not base.is_dir():
+            return 0
+        removed = 0
+        cutoff = time.time() - older_than
+        for d in base.iterdir():
+            try:
+                newest = max([d.stat().st_mtime] + [p.stat().st_mtime for p in d.rglob("*")])
+            except OSError:
+                continue
+            if newest < cutoff:
+                shutil.rmtree(d, ignore_errors=True)
+                removed += 1
+        return removed
+
     def stat(self, key: str, name: str) -> StoredFile:
         path = self._dir(key) / check_name(name)
         try:
