@@ -4,6 +4,7 @@ field at fault."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import re
@@ -21,6 +22,7 @@ from . import __version__
 from .article import parse_article
 from .errors import InvalidArticle, InvalidInput, StorageError
 from .jobs import STATUSES, Job, JobNotFound
+from .ratelimit import RateLimiter, retry_after
 from .service import JobOptions, VideoService, public_job
 from .settings import Settings
 from .storage import CONTENT_TYPES, FILES
@@ -29,7 +31,6 @@ from .templates import available_templates, load_template
 log = logging.getLogger(__name__)
 
 JOB_ID = r"^[a-f0-9]{32}$"
-MAX_BATCH = 100
 HISTOGRAM_BUCKETS = (5, 10, 20, 30, 60, 120, 300, 600)
 
 
@@ -84,22 +85,31 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
                    "message": e["msg"]} for e in exc.errors()]
         return problem_response(Problem(422, "Invalid request", errors[0]["message"] if errors else "", errors))
 
-    # --- auth ---------------------------------------------------------------------------
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    # --- auth and rate limit ------------------------------------------------------------
     keys = [k.encode() for k in settings.api_key_list]
+    limiter = RateLimiter(settings.rate_limit)
 
     def require_key(request: Request) -> None:
-        if not keys:
-            return
         given = request.headers.get("x-api-key", "")
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             given = auth[7:].strip()
-        ok = False
-        for k in keys:  # compare with every key, in constant time: no early exit to time
-            ok |= hmac.compare_digest(k, given.encode())
-        if not ok:
-            raise Problem(401, "Unauthorized", "a valid API key is required (Authorization: Bearer <key>)",
-                          headers={"WWW-Authenticate": "Bearer"})
+        if keys:
+            ok = False
+            for k in keys:  # compare with every key, in constant time: no early exit to time
+                ok |= hmac.compare_digest(k, given.encode())
+            if not ok:
+                raise Problem(401, "Unauthorized", "a valid API key is required (Authorization: Bearer <key>)",
+                              headers={"WWW-Authenticate": "Bearer"})
+            who = "key:" + hashlib.sha256(given.encode()).hexdigest()[:16]  # never keep the key itself
+        else:
+            who = "addr:" + (request.client.host if request.client else "?")
+        wait = limiter.take(who)
+        if wait > 0:
+            raise Problem(429, "Too Many Requests", f"at most {settings.rate_limit} write requests a minute",
+                          headers={"Retry-After": retry_after(wait)})
 
     def job_or_404(job_id: str) -> Job:
         try:
@@ -163,8 +173,8 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
             items = payload["articles"]
             if not isinstance(items, list) or not items:
                 raise Problem(422, "Invalid batch", "articles must be a non-empty list", [{"field": "articles", "message": "must be a non-empty list"}])
-            if len(items) > MAX_BATCH:
-                raise Problem(413, "Batch too large", f"at most {MAX_BATCH} articles per request")
+            if len(items) > settings.max_batch:
+                raise Problem(413, "Batch too large", f"{len(items)} articles; at most {settings.max_batch} per request")
             extra = set(payload) - {"articles", "options"}
             if extra:
                 raise Problem(422, "Invalid batch", f"unknown field {sorted(extra)[0]!r}", [{"field": sorted(extra)[0], "message": "unknown field"}])
@@ -333,3 +343,38 @@ def serve_file(service: VideoService, key: str, name: str, request: Request) -> 
 
     return StreamingResponse(body(), status_code=status, headers=headers, media_type=st.content_type)
 
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether or not they declare a
+    Content-Length, before the application reads them."""
+
+    def __init__(self, app, limit: int):  # type: ignore[no-untyped-def]
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = Problem(413, "Payload Too Large", f"request bodies are limited to {self.limit} bytes")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await problem_response(too_big)(scope, receive, send)
+        seen = 0
+
+        async def counted():  # type: ignore[no-untyped-def]
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooBig()
+            return message
+
+        try:
+            return await self.app(scope, counted, send)
+        except _TooBig:
+            return await problem_response(too_big)(scope, receive, send)
+
+
+class _TooBig(Exception):
+    pass

@@ -24,16 +24,27 @@ from .errors import InvalidArticle
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-MAX_TITLE_CHARS = 400
-MAX_TEXT_CHARS = 20_000
-MAX_IMAGES = 30
+
+
+def _limits():  # type: ignore[no-untyped-def]
+    """The configured input limits (VIDEOGEN_MAX_TITLE_CHARS, _MAX_TEXT_CHARS, _MAX_IMAGES)."""
+    from .settings import get_settings
+
+    return get_settings()
+
+
+# Bidi embeddings, overrides and isolates can make text display in an order other than it
+# reads (a spoofing trick); layout gets direction from the text itself.
+_BIDI_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def clean_text(text: str) -> str:
-    """NFC-normalise, drop control characters (keep newlines), collapse runs of spaces."""
+    """NFC-normalise, drop control characters and bidi overrides (keep newlines), collapse
+    runs of spaces."""
     text = unicodedata.normalize("NFC", text)
     text = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co")
+        ch for ch in text
+        if ch in "\n\t" or (unicodedata.category(ch) not in ("Cc", "Cs", "Co") and ch not in _BIDI_OVERRIDES)
     )
     text = re.sub(r"[ \t\u00a0\u202f]+", lambda m: " " if "\u202f" not in m.group() else "\u202f", text)
     return re.sub(r"\n\s*\n+", "\n\n", text).strip()
@@ -106,8 +117,9 @@ class Article(BaseModel):
         v = clean_text(v).replace("\n", " ")
         if not v:
             raise ValueError("must not be empty")
-        if len(v) > MAX_TITLE_CHARS:
-            raise ValueError(f"is {len(v)} characters long; at most {MAX_TITLE_CHARS} are allowed")
+        limit = _limits().max_title_chars
+        if len(v) > limit:
+            raise ValueError(f"is {len(v)} characters long; at most {limit} are allowed")
         if not any(c.isalnum() for c in v):
             raise ValueError("has no letters or digits")
         return v
@@ -118,8 +130,9 @@ class Article(BaseModel):
         if v is None:
             return None
         v = clean_text(v)
-        if len(v) > MAX_TEXT_CHARS:
-            raise ValueError(f"is {len(v)} characters long; at most {MAX_TEXT_CHARS} are allowed")
+        limit = _limits().max_text_chars
+        if len(v) > limit:
+            raise ValueError(f"is {len(v)} characters long; at most {limit} are allowed")
         return v or None
 
     @field_validator("language")
@@ -134,8 +147,9 @@ class Article(BaseModel):
     @field_validator("images")
     @classmethod
     def _images(cls, v: list[ArticleImage]) -> list[ArticleImage]:
-        if len(v) > MAX_IMAGES:
-            raise ValueError(f"has {len(v)} images; at most {MAX_IMAGES} are allowed")
+        limit = _limits().max_images
+        if len(v) > limit:
+            raise ValueError(f"has {len(v)} images; at most {limit} are allowed")
         return v
 
     @field_validator("url")

@@ -113,7 +113,7 @@ def fetch_image_bytes(url: str, limits: ImageLimits) -> bytes:
                     if declared and declared.isdigit() and int(declared) > limits.max_bytes:
                         raise ImageError(f"image is {declared} bytes; the limit is {limits.max_bytes}")
                     body = bytearray()
-                    for chunk in resp.iter_bytes(65536):
+                    for chunk in resp.iter_bytes():  # as data arrives: the deadline is checked often
                         body += chunk
                         if len(body) > limits.max_bytes:
                             raise ImageError(f"image is larger than {limits.max_bytes} bytes")

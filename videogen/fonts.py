@@ -107,6 +107,19 @@ def missing_glyphs(text: str, names: tuple[str, ...] | list[str]) -> list[str]:
     return list(missing)
 
 
+def drop_missing(text: str, primary: str = "NotoSans-Regular", lang: str | None = None) -> tuple[str, list[str]]:
+    """``text`` without the characters no shipped font can draw (emoji, rare symbols), so
+    nothing shows as a tofu box; and the characters dropped."""
+    missing = missing_glyphs(text, fallback_names(primary, lang))
+    if not missing:
+        return text, []
+    gone = set(missing)
+    kept = "".join(ch for ch in text if ch not in gone)
+    # An emoji may carry a skin-tone modifier or variation selector: drop what it leaves.
+    kept = "".join(ch for ch in kept if not (0x1F3FB <= ord(ch) <= 0x1F3FF or ord(ch) in (0xFE0F, 0x200D)))
+    return " ".join(kept.split()), missing
+
+
 def covers(text: str, primary: str = "NotoSans-Regular", lang: str | None = None) -> bool:
     """Whether the shipped fonts (``primary`` and its fallbacks) draw every character."""
     return not missing_glyphs(text, fallback_names(primary, lang))

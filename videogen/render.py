@@ -193,6 +193,28 @@ def build_layers(template: Template, article: Article, script: Script, scenes, i
     return SceneLayers(title_layer, scene_layers, outro_layer, pages, credits, header), title
 
 
+def _on_screen(article: Article, lines: list[str], template: Template, warnings: list[str]) -> tuple[Article, list[str]]:
+    """What is drawn: the texts without characters no shipped font has (emoji, rare symbols),
+    so nothing shows as a tofu box. Captions files and narration keep the original text."""
+    from .fonts import drop_missing
+
+    dropped: dict[str, None] = {}
+
+    def shown(text: str | None, font: str) -> str | None:
+        if text is None:
+            return None
+        kept, missing = drop_missing(text, font, article.lang)
+        dropped.update(dict.fromkeys(missing))
+        return kept
+
+    title = shown(article.title, template.fonts.title) or article.title
+    source = shown(article.source, template.fonts.title) or None
+    screen_lines = [shown(t, template.fonts.caption) or t for t in lines]
+    if dropped:
+        warnings.append(f"not drawn on screen (no font has them): {' '.join(dropped)}")
+    return article.model_copy(update={"title": title, "source": source}), screen_lines
+
+
 # --- the render ---------------------------------------------------------------------------------
 
 def render_article(article: Article, options: RenderOptions, out_dir: Path, settings: Settings | None = None,
@@ -253,7 +275,8 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
     used_images = {s.visual.image for s in scenes if s.visual.image is not None}
     if images and len(used_images) < len(images):
         warnings.append(f"{len(images) - len(used_images)} image(s) not shown: more images than sentences")
-    pages_per_line = [graphics.caption_pages(ln.text, template) for ln in script.lines]
+    screen_article, screen_lines = _on_screen(article, [ln.text for ln in script.lines], template, warnings)
+    pages_per_line = [graphics.caption_pages(t, template) for t in screen_lines]
     timeline = build_timeline(script.title.text, LineAudio(speeches[0].duration), [ln.text for ln in script.lines],
                               lines_audio, pages_per_line, [s.lines for s in scenes], template.timing, template.fps)
     expected = clip_length(speeches[0].duration, [a.duration for a in lines_audio], template.timing)
@@ -272,7 +295,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
             track = audio.limit(track, sr, template.audio.peak_dbfs)
         wav = staging / "narration.wav"
         audio.write_wav(wav, track, sr)
-        layers, title_card = build_layers(template, article, script, scenes, images, timeline)
+        layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline)
         renderer = FrameRenderer(timeline, layers, template.width, template.height)
         st.finish("layers", t3)
 

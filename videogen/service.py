@@ -98,10 +98,11 @@ class VideoService:
                 if not img.is_url:
                     raise InvalidInput(f"images[{i}].src", "must be an http(s) URL (file paths are accepted from the CLI only)")
         if options.webhook_url:
-            from .fetch import check_url
+            from .fetch import _allowed_hosts, check_url, resolve_checked
 
             try:
-                check_url(options.webhook_url)
+                _scheme, host, port = check_url(options.webhook_url)
+                resolve_checked(host, port, _allowed_hosts("VIDEOGEN_WEBHOOK_HOSTS_ALLOW"))
             except VideogenError as e:
                 raise InvalidInput("options.webhook_url", str(e)) from None
         max_duration = options.max_duration or self.settings.max_duration

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(25_000_000, gt=0, description="Images larger than this are skipped.")
     image_timeout: float = Field(10.0, gt=0, description="Seconds allowed to fetch one image.")
 
+    # --- input limits (article.py and api.py read them) ------------------------------------
+    max_title_chars: int = Field(400, ge=20, le=10_000, description="Longest title accepted.")
+    max_text_chars: int = Field(20_000, ge=100, le=1_000_000, description="Longest summary or body accepted.")
+    max_images: int = Field(30, ge=0, le=500, description="Most images per article.")
+    max_batch: int = Field(100, ge=1, le=10_000, description="Most articles per POST /v1/videos.")
+    max_body_bytes: int = Field(2_000_000, ge=1000, description="Largest request body the API reads.")
+    rate_limit: int = Field(120, ge=0, description="Write requests per minute per API key (or client address); 0: no limit.")
+
     # --- service -------------------------------------------------------------------------
     broker_url: str | None = Field(None, description="Celery broker, e.g. redis://host:6379/0 (default: embedded SQLite in HOME).")
     database_url: str | None = Field(None, description="Job store, e.g. postgresql+psycopg://user@host/db (default: SQLite in HOME).")
