@@ -17,8 +17,10 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
+from .api_models import BatchOut, Health, JobList, JobOut, TemplateOut, problems
 from .article import parse_article
 from .errors import InvalidArticle, InvalidInput, StorageError
 from .jobs import STATUSES, Job, JobNotFound
@@ -78,6 +80,23 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     @app.exception_handler(Problem)
     async def _problem(_req: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # List every method of the path, not just those of the route that matched first.
+            from starlette.routing import Match
+
+            allowed = set()
+            for route in app.routes:
+                match, _ = route.matches({**request.scope, "method": "GET"})
+                methods = getattr(route, "methods", None)
+                if methods and match != Match.NONE:
+                    allowed |= methods
+            headers["Allow"] = ", ".join(sorted(allowed))
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
+        return problem_response(Problem(exc.status_code, title, str(exc.detail), headers=headers))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -156,11 +175,14 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     enqueue_schema = {
         "description": "One article (its fields at the top level, plus optional `options`), "
                        "or a batch: `{\"articles\": [...], \"options\": {...}}`.",
-        "content": {"application/json": {"schema": {"type": "object"}}},
+        "content": {"application/json": {"schema": enqueue_body_schema(settings.max_batch)}},
     }
 
     @app.post("/v1/videos", status_code=202, dependencies=[Depends(require_key)],
-              openapi_extra={"requestBody": enqueue_schema}, summary="Enqueue one article or a batch")
+              openapi_extra={"requestBody": enqueue_schema}, summary="Enqueue one article or a batch",
+              responses={202: {"description": "Queued (or the existing job for the same content)",
+                               "model": JobOut | BatchOut},
+                         **problems(400, 401, 413, 422, 429)})
     async def enqueue(request: Request) -> Response:
         try:
             payload = await request.json()
@@ -187,7 +209,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
         return JSONResponse(body, status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
 
     # --- jobs -------------------------------------------------------------------------------
-    @app.get("/v1/videos", summary="List jobs")
+    @app.get("/v1/videos", summary="List jobs", response_model=JobList, responses=problems(422))
     def list_jobs(status: str | None = Query(None, pattern="^(" + "|".join(STATUSES) + ")$"),
                   limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000),
                   article_id: str | None = Query(None, max_length=128)) -> dict[str, Any]:
@@ -199,18 +221,22 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
             nxt = f"{base}/v1/videos?{q}"
         return {"items": [public_job(j, base) for j in items[:limit]], "next": nxt, "counts": service.store.counts()}
 
-    @app.get("/v1/videos/{job_id}", summary="Status, stage, percent, error and links of a job")
+    @app.get("/v1/videos/{job_id}", summary="Status, stage, percent, error and links of a job",
+             response_model=JobOut, responses=problems(404, 422))
     def get_job(job_id: str) -> dict[str, Any]:
         return public_job(job_or_404(job_id), base)
 
-    @app.delete("/v1/videos/{job_id}", dependencies=[Depends(require_key)], summary="Cancel a queued or rendering job")
+    @app.delete("/v1/videos/{job_id}", dependencies=[Depends(require_key)], summary="Cancel a queued or rendering job",
+                response_model=JobOut, responses=problems(401, 404, 409, 422, 429))
     def cancel(job_id: str) -> dict[str, Any]:
         job = job_or_404(job_id)
         if job.status not in ("queued", "rendering"):
             raise Problem(409, "Conflict", f"the job is {job.status}; only queued or rendering jobs can be cancelled")
         return public_job(service.cancel(job.id), base)
 
-    @app.post("/v1/videos/{job_id}/rerender", status_code=202, dependencies=[Depends(require_key)], summary="Render a job's article again")
+    @app.post("/v1/videos/{job_id}/rerender", status_code=202, dependencies=[Depends(require_key)],
+              summary="Render a job's article again",
+              responses={202: {"model": JobOut, "description": "Queued"}, **problems(401, 404, 422, 429)})
     def rerender(job_id: str) -> Response:
         job_or_404(job_id)
         try:
@@ -221,24 +247,27 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
                             headers={"Location": f"{base}/v1/videos/{job.id}"})
 
     # --- media -------------------------------------------------------------------------------
-    @app.head("/v1/videos/{job_id}/{name}", include_in_schema=False)
-    def media_head(job_id: str, name: str, request: Request) -> Response:
-        return media(job_id, name, request)
-
-    @app.get("/v1/videos/{job_id}/{name}", summary="Download a finished file (Range supported)",
-                   responses={200: {"content": {t: {} for t in CONTENT_TYPES.values()}}, 206: {"description": "Partial content"},
-                              304: {"description": "Not modified"}, 404: {"description": "Unknown job or not done yet"},
-                              416: {"description": "Range not satisfiable"}})
     def media(job_id: str, name: str, request: Request) -> Response:
-        if name not in FILES:
-            raise Problem(404, "Not Found", f"no file {name[:40]!r}; files are {', '.join(FILES)}")
         job = job_or_404(job_id)
         if job.status != "done" or not job.output:
             raise Problem(404, "Not Found", f"the video is {job.status}, not done", headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
         return serve_file(service, job.output, name, request)
 
+    for file_name in FILES:  # one route per file: no pattern that could match other paths
+        def handler(job_id: str, request: Request, _name: str = file_name) -> Response:
+            return media(job_id, _name, request)
+
+        ctype = CONTENT_TYPES[file_name].split(";")[0]
+        op = file_name.replace(".", "_")
+        app.add_api_route(f"/v1/videos/{{job_id}}/{file_name}", handler, methods=["GET"], operation_id=f"get_{op}",
+                          summary=f"Download {file_name} of a finished job (Range supported)",
+                          responses={200: {"content": {ctype: {}}, "description": file_name},
+                                     206: {"content": {ctype: {}}, "description": "Partial content"},
+                                     304: {"description": "Not modified"}, **problems(404, 416, 422)})
+        app.add_api_route(f"/v1/videos/{{job_id}}/{file_name}", handler, methods=["HEAD"], include_in_schema=False)
+
     # --- service -------------------------------------------------------------------------------
-    @app.get("/v1/templates", summary="Templates available")
+    @app.get("/v1/templates", summary="Templates available", response_model=list[TemplateOut])
     def templates() -> list[dict[str, Any]]:
         out = []
         for n in available_templates(settings.templates_dir):
@@ -246,7 +275,8 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
             out.append({"name": t.name, "width": t.width, "height": t.height, "fps": t.fps, "aspect": t.aspect, "description": t.description})
         return out
 
-    @app.get("/health", summary="Broker, job store and storage reachable")
+    @app.get("/health", summary="Broker, job store and storage reachable",
+             responses={200: {"model": Health}, 503: {"model": Health, "description": "A dependency is down"}})
     def health() -> Response:
         checks: dict[str, str] = {}
         for name, fn in (("job_store", service.store.ping), ("storage", service.storage.check), ("broker", broker_check)):
@@ -267,6 +297,33 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
         return PlainTextResponse(prometheus_text(service), media_type="text/plain; version=0.0.4")
 
     return app
+
+
+def enqueue_body_schema(max_batch: int) -> dict[str, Any]:
+    """JSON schema of POST /v1/videos, from the Article and JobOptions models (self-contained)."""
+    from .article import Article
+
+    def inline(schema: dict[str, Any]) -> dict[str, Any]:
+        defs = schema.pop("$defs", {})
+
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                if "$ref" in node:
+                    return walk(dict(defs[node["$ref"].rsplit("/", 1)[-1]]))
+                return {k: walk(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [walk(v) for v in node]
+            return node
+
+        return walk(schema)
+
+    single = inline(Article.model_json_schema())
+    options = inline(JobOptions.model_json_schema())
+    single["properties"] = {**single["properties"], "options": options}
+    batch = {"type": "object", "additionalProperties": False, "required": ["articles"],
+             "properties": {"articles": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": single},
+                            "options": options}}
+    return {"oneOf": [single, batch]}
 
 
 def prometheus_text(service: VideoService) -> str:

@@ -133,6 +133,8 @@ class Article(BaseModel):
         limit = _limits().max_text_chars
         if len(v) > limit:
             raise ValueError(f"is {len(v)} characters long; at most {limit} are allowed")
+        if v and not any(c.isalnum() for c in v):
+            raise ValueError("has no letters or digits to read aloud")
         return v or None
 
     @field_validator("language")

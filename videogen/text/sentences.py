@@ -49,7 +49,10 @@ _BOUNDARY_SEMICOLON = re.compile(
     r"(\.\.\.|…|[.!?;]+|[" + re.escape(_TERMINALS_NO_SPACE) + r"]+)"
     r"((?:[\s\u00a0\u202f]?[" + re.escape(_CLOSERS) + r"])*)(\s+|$)"
 )
-_NO_SPACE_BOUNDARY = re.compile(r"([" + re.escape(_TERMINALS_NO_SPACE) + r"]+)([" + re.escape(_CLOSERS) + r"]*)(?=\S)")
+_NO_SPACE_BOUNDARY = re.compile(
+    r"([" + re.escape(_TERMINALS_NO_SPACE) + r"]+)([" + re.escape(_CLOSERS) + r"]*)"
+    r"(?=[^\s.,;:!?…" + re.escape(_TERMINALS_NO_SPACE) + r"])"  # not before more punctuation
+)
 
 
 def _word_before(text: str, end: int) -> str:
@@ -107,7 +110,7 @@ def _split_paragraph(para: str, lang: str) -> list[str]:
     out: list[str] = []
     for chunk in para.split("\n"):
         out.extend(_split_spaced(chunk.strip(), lang))
-    return [s for s in out if s]
+    return _merge_fragments([s for s in out if s])
 
 
 def _no_space_cut(m: re.Match[str]) -> str:
@@ -156,11 +159,19 @@ def _abbrev_then_capital_sentence(token: str, rest: str, lang: str) -> bool:
 
 
 def _merge_fragments(sentences: list[str]) -> list[str]:
-    """Glue pieces with no letter or digit (a lone '»' or '...') to the sentence before."""
+    """Glue pieces with no letter or digit (a lone '»' or '...') to the sentence before, or to
+    the one after when they come first: no text is dropped, none stands alone."""
     merged: list[str] = []
+    pending = ""
     for s in sentences:
-        if merged and not any(c.isalnum() for c in s):
-            merged[-1] = f"{merged[-1]} {s}"
-        else:
-            merged.append(s)
+        if not any(c.isalnum() for c in s):
+            if merged:
+                merged[-1] = f"{merged[-1]} {s}"
+            else:
+                pending = f"{pending} {s}".strip()
+            continue
+        merged.append(f"{pending} {s}".strip() if pending else s)
+        pending = ""
+    if pending:
+        merged.append(pending)
     return merged
