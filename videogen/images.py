@@ -37,6 +37,7 @@ class ImageLimits:
     timeout: float = 10.0
     allow_paths: bool = True  # False for articles that came through the API
     allow_outside: bool = False  # CLI paths may leave the article's folder only when asked
+    skip_unreachable: bool = False  # last attempt: an image host that times out is skipped, not retried
 
 
 def read_source(img: ArticleImage, base_dir: Path | None, limits: ImageLimits) -> bytes:
@@ -121,16 +122,21 @@ def load_images(article: Article, limits: ImageLimits, target: tuple[int, int] |
                 background: tuple[int, int, int] = (24, 24, 28)) -> tuple[list[LoadedImage], list[str]]:
     """Every usable image of the article, and a warning for each one skipped.
 
-    A transient failure (an image host that times out) is raised, so the job can be retried;
-    a permanent one (404, not an image) only skips that image."""
+    A transient failure (an image host that times out) is raised, so the job can be retried,
+    unless ``limits.skip_unreachable`` (the last attempt: better a clip without that photo than
+    no clip); a permanent one (404, not an image) only skips that image."""
     loaded: list[LoadedImage] = []
     notes: list[str] = []
     for i, img in enumerate(article.images):
         try:
             data = read_source(img, article.base_dir, limits)
             rgb = decode_image(data, limits, target, background)
-        except TransientImageError:
-            raise
+        except TransientImageError as e:
+            if not limits.skip_unreachable:
+                raise
+            notes.append(f"images[{i}] skipped: {e}")
+            log.warning("images[%d] (%s) skipped after retries: %s", i, img.src[:200], e)
+            continue
         except ImageError as e:
             notes.append(f"images[{i}] skipped: {e}")
             log.warning("images[%d] (%s) skipped: %s", i, img.src[:200], e)

@@ -5,6 +5,7 @@ in order, times them, reports progress and publishes the files atomically."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -65,6 +66,7 @@ class RenderOptions:
     engine: Literal["fast", "moviepy"] = "fast"
     allow_local_images: bool = True  # False for articles that came through the API
     allow_outside_paths: bool = False
+    skip_unreachable_images: bool = False  # the service's last attempt: skip hosts that time out
 
     def resolved(self, settings: Settings) -> RenderOptions:
         from dataclasses import replace
@@ -248,7 +250,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
     # Narration (CPU) and images (network, decoding) at the same time.
     t1 = time.perf_counter()
     limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.image_timeout,
-                         options.allow_local_images, options.allow_outside_paths)
+                         options.allow_local_images, options.allow_outside_paths, options.skip_unreachable_images)
     canvas_hint = (int(template.width * template.motion.max_zoom), int(template.height * template.motion.max_zoom))
     with ThreadPoolExecutor(1, thread_name_prefix="images") as pool:
         images_future = pool.submit(load_images, article, limits, canvas_hint)
@@ -321,6 +323,10 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
         _write_json(staging / "manifest.json", manifest)
         publish(staging, out_dir)
         st.finish("publish", t5)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageError(f"no space left on device in {out_dir.parent}") from e
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return RenderResult(out_dir, manifest)

@@ -206,6 +206,7 @@ class VideoService:
                 template=o.get("template", "news"), voice=o.get("voice"), tts=o.get("tts"),
                 max_duration=o.get("max_duration"), height=o.get("height"), fps=o.get("fps"),
                 allow_local_images="base_dir" in o, allow_outside_paths=False,
+                skip_unreachable_images=job.attempts >= self.settings.max_attempts,
             )
             staging = self.storage.staging_dir()
 

@@ -1,0 +1,111 @@
+"""Soak: 100 short articles enqueued in bursts to 2 workers while workers are SIGKILLed and
+restarted at random and the broker (a Redis of our own, on loopback) is restarted once.
+Afterwards every job is done exactly once (one set of files, checksums valid) or failed with
+a reason; none is stuck. Bounded: at most ~6 minutes, then it fails."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import subprocess
+import time
+
+import pytest
+
+from .stack import free_port, make_stack
+
+KEY = "soak-key-000000000000"
+AUTH = {"X-API-Key": KEY}
+N_JOBS, BURST = 100, 20
+DEADLINE = 360
+
+
+def start_redis(port: int, workdir) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return p
+
+
+@pytest.mark.slow
+def test_soak_with_worker_kills_and_a_broker_restart(tmp_path_factory, settings):
+    rng = random.Random(20261128)
+    tmp = tmp_path_factory.mktemp("soak")
+    port = free_port()
+    redis_proc = start_redis(port, tmp)
+    stack = make_stack(tmp, f"redis://127.0.0.1:{port}/0", {"VIDEOGEN_API_KEYS": KEY}, cache_dir=settings.cache_path)
+    events: list[str] = []
+    t0 = time.monotonic()
+    try:
+        stack.start_worker()
+        stack.start_worker()
+        stack.start_api()
+        stack.wait_workers_ready()
+        ids: list[str] = []
+        broker_restarted = False
+        with stack.client() as c:
+            next_kill = time.monotonic() + 6
+            while time.monotonic() - t0 < DEADLINE:
+                if len(ids) < N_JOBS:  # a burst of articles
+                    batch = [{"id": f"soak{i}", "language": "fr", "title": f"Dépêche numéro {i}",
+                              "summary": f"Une information brève numéro {i} tombe ce matin."}
+                             for i in range(len(ids), min(N_JOBS, len(ids) + BURST))]
+                    r = c.post("/v1/videos", json={"articles": batch, "options": {"height": 90, "fps": 5}}, headers=AUTH)
+                    assert r.status_code == 202, r.text
+                    ids += [j["id"] for j in r.json()["jobs"]]
+                if time.monotonic() > next_kill and len(stack.workers) == 2:
+                    victim = rng.choice(stack.workers)
+                    stack.kill(victim)
+                    stack.workers.remove(victim)
+                    events.append(f"{time.monotonic() - t0:5.1f}s SIGKILL worker")
+                    stack.start_worker()
+                    next_kill = time.monotonic() + rng.uniform(5, 10)
+                if not broker_restarted and len(ids) >= 60:
+                    redis_proc.kill()
+                    redis_proc.wait()
+                    events.append(f"{time.monotonic() - t0:5.1f}s broker killed")
+                    time.sleep(2)
+                    redis_proc = start_redis(port, tmp)
+                    events.append(f"{time.monotonic() - t0:5.1f}s broker back (empty: its queue was lost)")
+                    broker_restarted = True
+                counts = c.get("/v1/videos", params={"limit": 1}).json()["counts"]
+                if len(ids) == N_JOBS and counts["queued"] == 0 and counts["rendering"] == 0:
+                    break
+                time.sleep(1.0)
+            elapsed = time.monotonic() - t0
+            jobs = [c.get(f"/v1/videos/{i}").json() for i in ids]
+    finally:
+        stack.stop()
+        redis_proc.kill()
+        redis_proc.wait()
+
+    by_status: dict[str, int] = {}
+    for j in jobs:
+        by_status[j["status"]] = by_status.get(j["status"], 0) + 1
+    media = stack.home / "media"
+    folders = [p for p in media.iterdir() if not p.name.startswith(".")]
+    done = [j for j in jobs if j["status"] == "done"]
+    keys = [j["content_key"] for j in done]
+    duplicated = len(keys) - len(set(keys)) + sum(1 for f in folders if f.name not in set(keys))
+    for j in done:
+        folder = media / j["content_key"]
+        manifest = json.loads((folder / "manifest.json").read_text())
+        for name, info in manifest["files"].items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == info["sha256"], (j["id"], name)
+    failed = [j for j in jobs if j["status"] == "failed"]
+    lost = [j for j in jobs if j["status"] not in ("done", "failed")]
+    attempts: dict[int, int] = {}
+    for j in jobs:
+        attempts[j["attempts"]] = attempts.get(j["attempts"], 0) + 1
+    print(f"\nsoak: {len(ids)} enqueued, {len(done)} done, {len(failed)} failed, {duplicated} duplicated, "
+          f"{len(lost)} lost/stuck, in {elapsed:.0f}s; attempts {dict(sorted(attempts.items()))}")
+    print("\n".join(events))
+    for j in failed:
+        print(f"failed {j['id']}: {j['error']}")
+    assert len(ids) == N_JOBS
+    assert lost == [], [(j["id"], j["status"]) for j in lost]
+    assert duplicated == 0
+    assert all(j["error"] for j in failed)
+    assert len(folders) == len(done)
+    assert any("broker back" in e for e in events) and sum("SIGKILL" in e for e in events) >= 3
