@@ -35,6 +35,7 @@ def make_app(settings: Settings) -> Celery:
 
         kombu_sql.Transport.polling_interval = 0.1
         settings.home.mkdir(parents=True, exist_ok=True)
+        prepare_sql_broker(settings.broker, [QUEUE])
     app.conf.update(
         task_default_queue=QUEUE,
         task_acks_late=True,
@@ -57,6 +58,38 @@ def make_app(settings: Settings) -> Celery:
         enable_utc=True,
     )
     return app
+
+
+def prepare_sql_broker(url: str, queues: list[str]) -> None:
+    """Create the SQL broker's tables and queue rows once, under a file lock.
+
+    kombu's SQL transport creates them lazily in every process; an API and a worker starting
+    together then both insert the queue row and one of them fails with ``UNIQUE constraint
+    failed: kombu_queue.name``. Doing it here first, serialised across processes, avoids that."""
+    import fcntl
+    from pathlib import Path
+
+    from kombu import Connection
+
+    db_url = url.removeprefix("sqla+")
+    lock_path = Path(db_url.removeprefix("sqlite:///") + ".lock") if db_url.startswith("sqlite:///") else None
+    lock = open(lock_path, "a+") if lock_path else None  # noqa: SIM115 - closed below
+    try:
+        if lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        with Connection(url) as conn:
+            channel = conn.default_channel
+            for name in queues:
+                channel._new_queue(name)  # creates the tables, then the row if missing
+        # Leave no pooled connection behind for a forked worker child to inherit.
+        from kombu.transport.sqlalchemy import Channel
+
+        for engine, _ in Channel._engines.values():
+            engine.dispose()
+        Channel._engines.clear()
+    finally:
+        if lock:
+            lock.close()
 
 
 @functools.lru_cache(maxsize=1)
