@@ -24,7 +24,7 @@ def test_processes_starting_together_share_one_queue_row(tmp_path):
     time.sleep(4)
     go.touch()
     results = [p.communicate(timeout=90) for p in procs]
-    for p, (out, err) in zip(procs, results):
+    for p, (out, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err[-2000:]
         assert out.strip() == "ok"
     db = sqlite3.connect(tmp_path / "home" / "broker.sqlite")
