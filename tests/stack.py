@@ -145,3 +145,12 @@ def wait_for(client: httpx.Client, job_id: str, statuses: tuple[str, ...] = ("do
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s: {job}")
+
+
+def worker_of_pid(job: dict) -> tuple[int, int]:
+    """(pid, parent pid) of the process that renders ``job`` (a Celery pool child and its
+    main process): one of them is the worker's Popen."""
+    pid = int(job["worker"].rsplit(":", 1)[1])
+    with open(f"/proc/{pid}/stat") as f:
+        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    return pid, ppid

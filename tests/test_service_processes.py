@@ -17,7 +17,7 @@ import pytest
 from videogen.webhooks import verify
 
 from .conftest import EXAMPLES, short_article
-from .stack import free_port, make_stack, redis_available, wait_for
+from .stack import free_port, make_stack, redis_available, wait_for, worker_of_pid
 
 KEY = "k-" + "9" * 30
 AUTH = {"X-API-Key": KEY}
@@ -56,10 +56,7 @@ class Hooks:
 
 def worker_of(stack, job: dict):
     """The Popen of the worker (Celery main process) whose pool child renders ``job``."""
-    pid = int(job["worker"].rsplit(":", 1)[1])
-    with open(f"/proc/{pid}/stat") as f:
-        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-    return next(w for w in stack.workers if w.pid in (pid, ppid))
+    return next(w for w in stack.workers if w.pid in worker_of_pid(job))
 
 
 def published(stack) -> list[str]:
