@@ -6,11 +6,13 @@ install_videogen "[test]"
 
 # --- test tools from Debian ------------------------------------------------------------------
 # ffprobe (ffmpeg) inspects output files; redis-server and postgresql are the real broker and
-# job-store database the service tests talk to.
+# job-store database the service tests talk to; chromium runs the browser tests (Playwright drives
+# Debian's /usr/bin/chromium: never `playwright install`).
 need_apt=()
 command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing test tools: ${need_apt[*]}" >&2

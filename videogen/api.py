@@ -296,6 +296,9 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(prometheus_text(service), media_type="text/plain; version=0.0.4")
 
+    from .web import page_router  # HTML: player, oEmbed, snippet, demo article page, dashboard
+
+    app.include_router(page_router(settings, service))
     return app
 
 

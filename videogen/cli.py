@@ -243,6 +243,25 @@ def cmd_download(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("snippet")
+def cmd_snippet(args: argparse.Namespace) -> int:
+    """Print the HTML block an article page pastes under the story (as GET /v1/videos/ID/snippet)."""
+    from .web import Pages
+
+    settings = get_settings()
+    pages = Pages(settings, _service())
+    job = pages.job(args.job_id)
+    if job is None:
+        _error(f"no job {args.job_id}")
+        return EXIT_BAD_INPUT
+    if job.status != "done" or not job.output:
+        _error(f"job {job.id} is {job.status}, not done")
+        return EXIT_RENDER
+    base = (args.base_url or "").rstrip("/") or pages.base()
+    print(pages.snippet(job, base))
+    return EXIT_OK
+
+
 @command("cancel")
 def cmd_cancel(args: argparse.Namespace) -> int:
     from .jobs import JobNotFound
@@ -394,6 +413,11 @@ def _service_parsers(sub) -> None:  # type: ignore[no-untyped-def]
     d.add_argument("job_id")
     d.add_argument("--output", "-o", required=True, help="where to write it")
     d.add_argument("--file", default="video.mp4", choices=["video.mp4", "poster.jpg", "captions.vtt", "manifest.json"])
+
+    sn = sub.add_parser("snippet", help="print a finished job's HTML snippet for article pages (video + JSON-LD)")
+    sn.add_argument("job_id")
+    sn.add_argument("--base-url", help="public URL of the API for the links (default VIDEOGEN_PUBLIC_URL, "
+                                       "else http://API_HOST:API_PORT)")
 
     c = sub.add_parser("cancel", help="cancel a queued or rendering job")
     c.add_argument("job_id")

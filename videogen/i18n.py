@@ -17,7 +17,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "video": "Video",
     },
     "fr": {
-        "watch_video_about": "Voir la vidéo sur {title}",
+        "watch_video_about": "Regarder la vidéo : {title}",
         "read_more": "Lire l’article complet sur {site}",
         "photo": "Photo : {credit}",
         "thanks": "Merci de votre attention",
