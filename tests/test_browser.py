@@ -1,0 +1,225 @@
+"""The embedding pages in a real headless Chromium (Debian's /usr/bin/chromium driven by
+Playwright; never ``playwright install``), against real ``videogen api`` and ``videogen worker``
+processes on the embedded broker. Screenshots land in ``test-artifacts/`` (gitignored)."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import ROOT, short_article
+from .stack import make_stack, wait_for
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         "--autoplay-policy=no-user-gesture-required"]
+ARTIFACTS = ROOT / "test-artifacts"
+KEY = "browser-key-0123456789"
+SMALL = {"height": 240, "fps": 15}
+BODY = ("The exhibition takes up the whole east wing and runs until the end of next year.\n\n"
+        "School groups can book guided tours on weekday mornings; entry is free for visitors under eighteen.")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, settings):
+    s = make_stack(tmp_path_factory.mktemp("browser-stack"), None, {"VIDEOGEN_API_KEYS": KEY},
+                   cache_dir=settings.cache_path)
+    try:
+        s.start_api()
+        s.start_worker()
+        with s.client(headers={"Authorization": f"Bearer {KEY}"}) as c:
+            ids = {}
+            for name, template in (("news", "news"), ("vertical", "vertical")):
+                data = short_article(id=f"browser-{name}", body=BODY)
+                r = c.post("/v1/videos", json={**data, "options": {**SMALL, "template": template}})
+                assert r.status_code == 202, r.text
+                ids[name] = r.json()["id"]
+            s.wait_workers_ready()
+            s.jobs = {name: wait_for(c, job_id, timeout=120) for name, job_id in ids.items()}
+            for job in s.jobs.values():
+                assert job["status"] == "done", job
+            s.manifests = {n: c.get(f"/v1/videos/{j['id']}/manifest.json").json() for n, j in s.jobs.items()}
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail("/usr/bin/chromium is missing: run scripts/test.sh (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 960, "height": 540})
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("console", lambda m: pg.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.errors.append(f"pageerror: {e}"))
+    yield pg
+    context.close()
+
+
+def test_player_loads_plays_has_one_cue_per_sentence_and_seeks(stack, page):
+    job, manifest = stack.jobs["news"], stack.manifests["news"]
+    page.goto(f"{stack.url}/embed/{job['id']}")
+    page.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)
+    info = page.evaluate("""() => { const v = document.getElementById('v');
+        return {duration: v.duration, w: v.videoWidth, h: v.videoHeight, mode: v.textTracks[0].mode,
+                kind: v.textTracks[0].kind, lang: v.textTracks[0].language}; }""")
+    assert abs(info["duration"] - manifest["duration"]) < 0.1, (info, manifest["duration"])
+    assert (info["w"], info["h"]) == (manifest["template"]["width"], manifest["template"]["height"])
+    assert info["mode"] == "hidden" and info["kind"] == "captions" and info["lang"] == "en"
+    # The captions track: loaded although hidden, one cue per spoken sentence (title + summary).
+    page.wait_for_function("(document.getElementById('v').textTracks[0].cues || []).length > 0", timeout=10000)
+    cues = page.evaluate("""() => Array.from(document.getElementById('v').textTracks[0].cues,
+                            c => ({start: c.startTime, end: c.endTime, text: c.text}))""")
+    sentences = [short_article()["title"], *short_article()["summary"].split(". ")]
+    assert len(cues) == len(sentences) == manifest["narration"]["lines"] == manifest["captions"]["cues"], cues
+    assert [c["start"] for c in cues] == sorted(c["start"] for c in cues)
+    assert cues[-1]["end"] <= info["duration"] + 0.05
+    assert "capsule" in cues[-1]["text"]
+    # It plays.
+    page.evaluate("() => { const v = document.getElementById('v'); v.muted = true; return v.play(); }")
+    page.wait_for_function("document.getElementById('v').currentTime > 0.5", timeout=10000)
+    assert page.evaluate("document.getElementById('t').hidden"), "the title overlay hides while playing"
+    # Seeking near the end lands there (Range requests), not back at 0.
+    target = info["duration"] - 0.6
+    page.evaluate("""(t) => new Promise(ok => { const v = document.getElementById('v'); v.pause();
+                     v.addEventListener('seeked', ok, {once: true}); v.currentTime = t; })""", target)
+    now = page.evaluate("document.getElementById('v').currentTime")
+    assert abs(now - target) < 0.3, (now, target)
+    page.evaluate("""() => new Promise(ok => { const v = document.getElementById('v');
+                     v.addEventListener('ended', ok, {once: true}); v.play(); })""")
+    # A frame from the middle for the screenshot.
+    page.evaluate("""() => new Promise(ok => { const v = document.getElementById('v');
+                     v.addEventListener('seeked', ok, {once: true}); v.currentTime = 4; })""")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "player.png"))
+    assert page.errors == []
+
+
+def _bands(png: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Brightest value of each row and of each column of a screenshot."""
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    return img.max(axis=1), img.max(axis=0)
+
+
+def test_player_in_iframes_letterboxes(stack, page):
+    """16:9 and 9:16 clips inside 16:9, 9:16 and 1:1 iframes on a host page: the picture is
+    centred and fitted, the bands around it are black."""
+    frames = [("wide", 480, 270), ("tall", 216, 384), ("square", 300, 300)]
+    html = "".join(
+        f'<iframe id="{name}-{f}" src="{stack.url}/embed/{job["id"]}" width="{w}" height="{h}" '
+        f'style="border:0;display:block;margin:8px" allow="autoplay; fullscreen"></iframe>'
+        for name, job in stack.jobs.items() for f, w, h in frames)
+    page.set_viewport_size({"width": 1100, "height": 2200})
+    page.set_content(f"<!doctype html><body style='margin:0;background:#fff'>{html}</body>")
+    for name in stack.jobs:
+        for f, w, h in frames:
+            frame = page.frame_locator(f"#{name}-{f}")
+            frame.locator("video").wait_for()
+            el = page.locator(f"#{name}-{f}").element_handle().content_frame()
+            el.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)
+            # Play a moment (the title overlay hides), then show the frame at 2 s.
+            el.evaluate("""async () => { const v = document.getElementById('v'); v.muted = true;
+                           await v.play(); v.pause();
+                           await new Promise(ok => { v.addEventListener('seeked', ok, {once: true}); v.currentTime = 2; }); }""")
+            box = el.evaluate("() => { const v = document.getElementById('v'); const r = v.getBoundingClientRect();"
+                              " return {w: r.width, h: r.height, vw: v.videoWidth, vh: v.videoHeight}; }")
+            assert (box["w"], box["h"]) == (w, h), box  # the video element fills the iframe
+            el.evaluate("document.getElementById('v').controls = false")  # the control bar overlays the bottom
+            page.wait_for_timeout(200)
+            rows, cols = _bands(page.locator(f"#{name}-{f}").screenshot())
+            el.evaluate("document.getElementById('v').controls = true")
+            scale = min(w / box["vw"], h / box["vh"])
+            pw, ph = box["vw"] * scale, box["vh"] * scale
+            top, left = (h - ph) / 2, (w - pw) / 2
+            # the picture is visible in the middle
+            assert rows[h // 2] > 40 and cols[w // 2] > 40, (name, f)
+            if top > 6:  # bars above and below
+                assert rows[: int(top) - 3].max() < 24 and rows[int(top + ph) + 3:].max() < 24, (name, f, top)
+                assert rows[int(top) + 4: int(top + ph) - 4].min() > 0
+            if left > 6:  # bars left and right
+                assert cols[: int(left) - 3].max() < 24 and cols[int(left + pw) + 3:].max() < 24, (name, f, left)
+    page.screenshot(path=str(ARTIFACTS / "iframes.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_article_page_with_snippet(stack, page):
+    job = stack.jobs["news"]
+    page.set_viewport_size({"width": 900, "height": 1200})
+    page.goto(f"{stack.url}/articles/browser-news")
+    assert page.locator("h1").inner_text() == short_article()["title"]
+    assert page.locator("h2.videogen-heading").inner_text() == f"Watch video about {short_article()['title']}"
+    assert page.locator("article p").count() >= 3  # meta, summary, two body paragraphs
+    page.wait_for_function("document.querySelector('.videogen-snippet video').readyState >= 1", timeout=15000)
+    ld = page.evaluate("JSON.parse(document.querySelector('script[type=\"application/ld+json\"]').textContent)")
+    assert ld["@type"] == "VideoObject" and ld["embedUrl"].endswith(f"/embed/{job['id']}")
+    page.screenshot(path=str(ARTIFACTS / "article.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{stack.url}/")
+    page.evaluate("window.__notReloaded = true")
+    # Without the key: the API's 401 problem is shown inline.
+    page.fill("#f-title", "Harbour ferry returns after repairs")
+    page.fill("#f-summary", "The harbour ferry is back in service after two weeks of repairs.")
+    page.select_option("#f-height", "240")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#msg .err")
+    assert "Unauthorized" in page.inner_text("#msg")
+    # With the key (kept in localStorage) but an invalid language: 422 naming the field, inline.
+    page.fill("#f-key", KEY)
+    page.dispatch_event("#f-key", "change")
+    page.fill("#f-language", "xx")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#f-language[aria-invalid=true]")
+    assert "language" in page.inner_text("#msg")
+    assert page.evaluate("localStorage.getItem('videogen.apiKey')") == KEY
+    # A valid article.
+    page.fill("#f-language", "en")
+    page.click("button[type=submit]")
+    link = page.wait_for_selector("#msg a")
+    job_id = httpx.get(f"{stack.url}/v1/videos", params={"limit": 1}).json()["items"][0]["id"]
+    assert job_id.startswith(link.inner_text())
+    row = f"tr[data-id='{job_id}']"
+    page.wait_for_selector(row)
+    seen = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        state = page.evaluate(f"""() => {{ const r = document.querySelector("{row}");
+            return r && {{status: r.dataset.status, width: r.querySelector('.bar i').style.width}}; }}""")
+        if state and (not seen or seen[-1] != state):
+            seen.append(state)
+        if state and state["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert seen[-1] == {"status": "done", "width": "100%"}, seen
+    assert len({s["width"] for s in seen}) >= 2, f"the bar never moved: {seen}"
+    assert page.evaluate("window.__notReloaded") is True
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    # Its player opens from the row's preview link.
+    page.click(f"{row} a:text('preview')")
+    page.wait_for_url(f"**/embed/{job_id}")
+    page.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)
+    assert page.errors == [] or all("401" in e or "422" in e for e in page.errors), page.errors
