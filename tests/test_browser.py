@@ -38,7 +38,7 @@ def stack(tmp_path_factory, settings):
         s.start_worker()
         with s.client(headers={"Authorization": f"Bearer {KEY}"}) as c:
             ids = {}
-            for name, template in (("news", "news"), ("vertical", "vertical")):
+            for name, template in (("news", "news"), ("vertical", "vertical"), ("square", "square")):
                 data = short_article(id=f"browser-{name}", body=BODY)
                 r = c.post("/v1/videos", json={**data, "options": {**SMALL, "template": template}})
                 assert r.status_code == 202, r.text
@@ -123,14 +123,14 @@ def _bands(png: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_player_in_iframes_letterboxes(stack, page):
-    """16:9 and 9:16 clips inside 16:9, 9:16 and 1:1 iframes on a host page: the picture is
+    """16:9, 9:16 and 1:1 clips inside 16:9, 9:16 and 1:1 iframes on a host page: the picture is
     centred and fitted, the bands around it are black."""
     frames = [("wide", 480, 270), ("tall", 216, 384), ("square", 300, 300)]
     html = "".join(
         f'<iframe id="{name}-{f}" src="{stack.url}/embed/{job["id"]}" width="{w}" height="{h}" '
         f'style="border:0;display:block;margin:8px" allow="autoplay; fullscreen"></iframe>'
         for name, job in stack.jobs.items() for f, w, h in frames)
-    page.set_viewport_size({"width": 1100, "height": 2200})
+    page.set_viewport_size({"width": 1100, "height": 3200})
     page.set_content(f"<!doctype html><body style='margin:0;background:#fff'>{html}</body>")
     for name in stack.jobs:
         for f, w, h in frames:
@@ -204,13 +204,16 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     assert job_id.startswith(link.inner_text())
     row = f"tr[data-id='{job_id}']"
     page.wait_for_selector(row)
-    seen = []
+    seen, shot = [], False
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         state = page.evaluate(f"""() => {{ const r = document.querySelector("{row}");
             return r && {{status: r.dataset.status, width: r.querySelector('.bar i').style.width}}; }}""")
         if state and (not seen or seen[-1] != state):
             seen.append(state)
+            if state["status"] == "rendering" and state["width"] not in ("0%", "100%") and not shot:
+                page.screenshot(path=str(ARTIFACTS / "dashboard-rendering.png"))
+                shot = True
         if state and state["status"] in ("done", "failed"):
             break
         time.sleep(0.1)
