@@ -276,7 +276,8 @@ def test_french_snippet_and_article_page(web):
     assert adoc.one("html")["lang"] == "fr"
     assert adoc.text["h1"] == [title]
     assert "2 mars 2026" in adoc.text["time"][0]
-    assert adoc.one("link")["href"] == short_article("fr")["url"]
+    [canonical] = [a for a in adoc.all("link") if a.get("rel") == "canonical"]
+    assert canonical["href"] == short_article("fr")["url"]
 
 
 def test_cli_snippet_prints_the_same_block(web):
