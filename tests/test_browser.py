@@ -204,6 +204,15 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     assert job_id.startswith(link.inner_text())
     row = f"tr[data-id='{job_id}']"
     page.wait_for_selector(row)
+    # Its player page, opened while it renders, follows the job and turns into the video by itself.
+    player = page.context.new_page()
+    player.on("console", lambda m: page.errors.append(f"player console.{m.type}: {m.text}") if m.type == "error" else None)
+    player.set_viewport_size({"width": 640, "height": 360})
+    player.goto(f"{stack.url}/embed/{job_id}")
+    waited = player.locator("#p").count() == 1
+    if waited:
+        assert "rendering…" in player.inner_text("#m")
+        player.screenshot(path=str(ARTIFACTS / "player-rendering.png"))
     seen, shot = [], False
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -221,6 +230,9 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     assert len({s["width"] for s in seen}) >= 2, f"the bar never moved: {seen}"
     assert page.evaluate("window.__notReloaded") is True
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    player.wait_for_function("document.getElementById('v') && document.getElementById('v').readyState >= 1", timeout=15000)
+    assert waited, "the job was done before its player page loaded: the rendering state was not seen"
+    player.close()
     # Its player opens from the row's preview link.
     page.click(f"{row} a:text('preview')")
     page.wait_for_url(f"**/embed/{job_id}")
