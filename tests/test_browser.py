@@ -233,6 +233,18 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     player.wait_for_function("document.getElementById('v') && document.getElementById('v').readyState >= 1", timeout=15000)
     assert waited, "the job was done before its player page loaded: the rendering state was not seen"
     player.close()
+    # Re-render from its row (POST …/rerender with the key): a new job for the same article appears.
+    page.click(f"{row} button:text('re-render')")
+    page.wait_for_function("""(t) => Array.from(document.querySelectorAll('#jobs tr td.t'))
+                               .filter(td => td.title === t).length === 2""", arg="Harbour ferry returns after repairs")
+    again = page.evaluate(f"""() => Array.from(document.querySelectorAll('#jobs tr[data-id]'))
+                              .map(r => r.dataset.id).filter(i => i !== '{job_id}')""")
+    new_id = next(i for i in again if i not in {j["id"] for j in stack.jobs.values()})
+    # Cancel it from its row (DELETE with the key) while it is still queued or rendering.
+    cancel = page.locator(f"tr[data-id='{new_id}'] button:text('cancel')")
+    if cancel.count():
+        cancel.click()
+    page.wait_for_selector(f"tr[data-id='{new_id}'][data-status='cancelled'], tr[data-id='{new_id}'][data-status='done']")
     # Its player opens from the row's preview link.
     page.click(f"{row} a:text('preview')")
     page.wait_for_url(f"**/embed/{job_id}")
