@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -263,6 +263,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
                           summary=f"Download {file_name} of a finished job (Range supported)",
                           responses={200: {"content": {ctype: {}}, "description": file_name},
                                      206: {"content": {ctype: {}}, "description": "Partial content"},
+                                     302: {"description": "Redirect to a presigned object-storage URL (VIDEOGEN_S3_SERVE=redirect)"},
                                      304: {"description": "Not modified"}, **problems(404, 416, 422)})
         app.add_api_route(f"/v1/videos/{{job_id}}/{file_name}", handler, methods=["HEAD"], include_in_schema=False)
 
@@ -356,6 +357,15 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def serve_file(service: VideoService, key: str, name: str, request: Request) -> Response:
+    storage = service.storage
+    if getattr(storage, "serve_mode", "stream") == "redirect" and request.method == "GET":
+        # Object storage hands the bytes out itself (Range included) from a presigned URL.
+        try:
+            url = storage.presigned_url(key, name)  # type: ignore[attr-defined]
+        except Exception as e:  # noqa: BLE001 - signing needs no network, but report any failure
+            raise Problem(503, "Service Unavailable", f"cannot sign a URL for {name}: {e}") from None
+        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "private, max-age=60",
+                                                               "Access-Control-Allow-Origin": "*"})
     try:
         st = service.storage.stat(key, name)
         etag = st.etag

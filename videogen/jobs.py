@@ -171,7 +171,7 @@ class LeaseLost(Exception):
 
 
 class JobStore:
-    def __init__(self, url: str, pool_size: int = 5):
+    def __init__(self, url: str, pool_size: int = 5, max_overflow: int = 10):
         self.url = url
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
@@ -182,7 +182,8 @@ class JobStore:
 
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800)
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800,
+                          pool_timeout=30)
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)

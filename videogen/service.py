@@ -69,8 +69,9 @@ class VideoService:
     def __init__(self, settings: Settings, dispatch: Dispatch | None = None, notify: Notify | None = None,
                  store: JobStore | None = None, storage: Storage | None = None):
         self.settings = settings
-        self.store = store or JobStore(settings.database)
-        self.storage = storage or open_storage(settings.storage_url, settings.media_path)
+        self.store = store or JobStore(settings.database, pool_size=settings.db_pool_size,
+                                       max_overflow=settings.db_max_overflow)
+        self.storage = storage or open_storage(settings.storage_url, settings.media_path, settings)
         self.dispatch = dispatch
         self.notify = notify
         self._migrated = False
