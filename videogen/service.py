@@ -137,9 +137,17 @@ class VideoService:
             self.dispatch(job)
         except Exception as e:  # noqa: BLE001 - any broker failure leaves the job queued for the sweeper
             log.warning("could not dispatch job %s (it stays queued): %s", job.id, e)
+            self.store.mark_undispatched(job.id)
             return False
         self.store.mark_dispatched(job.id)
         return True
+
+    def retry(self, job_id: str) -> Job:
+        """An operator's retry of a failed or cancelled job: same id, attempts reset, queued
+        again (raises ``JobConflict`` in another state)."""
+        job = self.store.retry(job_id)
+        self.send(job)
+        return self.store.get(job_id)
 
     def cancel(self, job_id: str) -> Job:
         return self.store.cancel(job_id)
@@ -170,8 +178,11 @@ class VideoService:
         if clean is not None:
             clean(s.task_time_limit + 60)
         sent = 0
+        for job_id in requeued:  # this process won the compare-and-set: it alone re-sends them
+            sent += self.send(self.store.get(job_id))
         for job in self.store.undispatched(s.redispatch_after):
-            sent += self.send(job)
+            if self.store.claim_dispatch(job.id, s.redispatch_after):  # one sender among many sweepers
+                sent += self.send(job)
         if requeued:
             log.warning("requeued %d job(s) whose worker stopped: %s", len(requeued), ", ".join(requeued))
         return {"requeued": len(requeued), "failed": len(failed), "dispatched": sent}
@@ -227,28 +238,31 @@ class VideoService:
             log.warning("job %s was cancelled or taken over; dropping this attempt", job_id)
             return RunOutcome("lost")
         except InvalidInput as e:
-            self.store.fail(job_id, lease, str(e))
-            self._notify(self.store.get(job_id))
-            return RunOutcome("failed", str(e))
+            return self._failed(job_id, lease, str(e))
         except VideogenError as e:
             if e.transient and job.attempts < self.settings.max_attempts:
                 if self.store.release(job_id, lease, f"attempt {job.attempts} failed: {e}"):
                     return RunOutcome("retry", str(e))
                 return RunOutcome("lost")
-            self.store.fail(job_id, lease, str(e))
-            self._notify(self.store.get(job_id))
-            return RunOutcome("failed", str(e))
+            return self._failed(job_id, lease, str(e))
         except Exception as e:  # noqa: BLE001 - a bug must fail the job with a message, not hang it
             log.exception("job %s crashed", job_id)
-            self.store.fail(job_id, lease, f"internal error: {type(e).__name__}: {e}")
-            self._notify(self.store.get(job_id))
-            return RunOutcome("failed", str(e))
+            return self._failed(job_id, lease, f"internal error: {type(e).__name__}: {e}")
         finally:
             beat.stop()
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
         self._notify(self.store.get(job_id))
         return RunOutcome("done")
+
+    def _failed(self, job_id: str, lease: str, error: str) -> RunOutcome:
+        """Fail the job under this worker's lease. A worker that lost the job (requeued to
+        another worker, or cancelled) changes nothing and fires no webhook."""
+        if not self.store.fail(job_id, lease, error):
+            log.warning("job %s was taken from this worker; not failing it (%s)", job_id, error)
+            return RunOutcome("lost", error)
+        self._notify(self.store.get(job_id))
+        return RunOutcome("failed", error)
 
     def _notify(self, job: Job) -> None:
         if self.notify is not None and job.webhook_url:
