@@ -34,9 +34,10 @@ def dispatch_webhook(job: Job, app=None) -> None:  # type: ignore[no-untyped-def
 def broker_queue_depth(app=None) -> int:  # type: ignore[no-untyped-def]
     """Messages waiting in the render queue (all priority levels), as the broker counts them."""
     app = app or default_app()
+    queue = app.amqp.queues[QUEUE]  # declared exactly as the workers declare it
     with app.connection_for_read() as conn:
         conn.ensure_connection(max_retries=1, timeout=3)
-        return int(conn.default_channel.queue_declare(queue=QUEUE, passive=True).message_count)
+        return int(queue(conn.default_channel).queue_declare().message_count)
 
 
 def check_broker() -> None:
