@@ -160,6 +160,34 @@ class VideoService:
                              webhook_secret=old.webhook_secret)
         return self.enqueue(article, options, local="base_dir" in old.options)
 
+    def queue_overview(self, broker_depth: Callable[[], int] | None = None, failed: int = 20) -> dict[str, Any]:
+        """What the operator sees (GET /v1/queue, ``videogen queue``): broker queue depth, jobs
+        per status, running jobs with their worker and heartbeat age, recent failures, and
+        renders per worker."""
+        from .jobs import now
+
+        depth, broker_error = None, None
+        if broker_depth is not None:
+            try:
+                depth = broker_depth()
+            except Exception as e:  # noqa: BLE001 - the view must show a broker that is down
+                broker_error = f"{type(e).__name__}: {str(e)[:200]}"
+        t = now()
+        running = [{
+            "id": j.id, "article_id": j.article_id, "title": j.article.get("title"), "worker": j.worker,
+            "stage": j.stage, "percent": j.percent, "attempts": j.attempts, "started_at": _iso(j.started_at),
+            "heartbeat_at": _iso(j.heartbeat_at),
+            "heartbeat_age": round((t - j.heartbeat_at).total_seconds(), 1) if j.heartbeat_at else None,
+        } for j in self.store.running()]
+        failed_jobs = [{
+            "id": j.id, "article_id": j.article_id, "title": j.article.get("title"), "error": j.error,
+            "attempts": j.attempts, "worker": j.worker, "finished_at": _iso(j.finished_at),
+        } for j in self.store.recent_failed(failed)]
+        workers = [{"worker": w, "renders": n, "render_seconds": round(s, 3)} for w, n, s in self.store.workers()]
+        return {"broker_queue_depth": depth, "broker_error": broker_error, "counts": self.store.counts(),
+                "stale_after": self.settings.stale_after, "running": running, "failed": failed_jobs,
+                "workers": sorted(workers, key=lambda w: w["worker"]), "generated_at": _iso(t)}
+
     def article_of(self, job: Job) -> Article:
         base = job.options.get("base_dir")
         return parse_article(job.article, base_dir=Path(base) if base else None)
