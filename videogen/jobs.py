@@ -178,6 +178,13 @@ class JobNotFound(KeyError):
     pass
 
 
+def store_unreachable(error: BaseException) -> bool:
+    """True when ``error`` means the job store could not be reached (network, server down)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(error, (OperationalError, InterfaceError))
+
+
 class JobConflict(Exception):
     """The change is not possible in the job's state (or another job holds its content)."""
 
@@ -208,6 +215,12 @@ class JobStore:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800,
                           pool_timeout=30)
+            if url.startswith("postgresql"):
+                # Workers on other machines: a database behind a dead link must fail a call in
+                # seconds (then the worker learns whether it still holds its job), not hang on
+                # TCP retransmissions for many minutes.
+                kwargs["connect_args"] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
+                                          "keepalives_interval": 3, "keepalives_count": 3, "tcp_user_timeout": 10_000}
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .article import Article, parse_article
 from .errors import InvalidInput, VideogenError
-from .jobs import Job, JobStore, LeaseLost
+from .jobs import Job, JobStore, LeaseLost, store_unreachable
 from .render import RenderOptions, content_key, render_article
 from .settings import Settings
 from .storage import Storage, open_storage
@@ -274,6 +274,12 @@ class VideoService:
                 return RunOutcome("lost")
             return self._failed(job_id, lease, str(e))
         except Exception as e:  # noqa: BLE001 - a bug must fail the job with a message, not hang it
+            if store_unreachable(e):
+                # This host lost the job store (network cut?): it can neither prove it still
+                # holds the job nor record a result, so it publishes nothing; once the
+                # heartbeat is stale a sweeper elsewhere gives the job to another worker.
+                log.error("job %s: job store unreachable (%s); dropping this attempt", job_id, str(e).splitlines()[0])
+                return RunOutcome("lost", str(e))
             log.exception("job %s crashed", job_id)
             return self._failed(job_id, lease, f"internal error: {type(e).__name__}: {e}")
         finally:
