@@ -172,3 +172,36 @@ def test_a_worker_that_lost_its_job_changes_nothing(tmp_path, settings):
     assert not svc.storage.exists(job.content_key), "the lost worker published"
     assert notified == []
     assert [e.event for e in svc.store.events(job.id)] == ["queued", "rendering", "requeued", "rendering"]
+
+
+@pytest.mark.parametrize("error", ["render", "crash"])
+def test_a_worker_that_lost_its_job_then_fails_does_not_fail_it(tmp_path, settings, monkeypatch, error):
+    """The render breaks after the job was given to another worker: the first worker must not
+    mark the other worker's attempt failed, nor fire the webhook."""
+    import videogen.service as service_mod
+    from videogen.article import parse_article
+    from videogen.errors import VideogenError
+
+    s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path)
+    notified = []
+    svc = VideoService(s, notify=notified.append)
+    svc.migrate()
+    job, _ = svc.enqueue(parse_article(short_article(id=f"lost-then-{error}")), JobOptions(height=120, fps=8))
+    with svc.store.engine.begin() as c:
+        c.execute(update(jobs).where(jobs.c.id == job.id).values(webhook_url="https://hooks.example.org/x"))
+
+    def render_taken_over(*_a, **_kw):  # meanwhile a sweeper gave the job to host-b, then this render breaks
+        with svc.store.engine.begin() as c:
+            c.execute(update(jobs).where(jobs.c.id == job.id).values(heartbeat_at=now() - timedelta(seconds=60)))
+        assert svc.store.requeue_stale(20, 3)[0] == [job.id]
+        assert svc.store.claim(job.id, "host-b:2")
+        if error == "render":
+            raise VideogenError("encoder exploded")
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(service_mod, "render_article", render_taken_over)
+    outcome = svc.run(job.id, "host-a:1")
+    assert outcome.status == "lost"
+    after = svc.store.get(job.id)
+    assert after.status == "rendering" and after.worker == "host-b:2" and after.error is None
+    assert notified == []
