@@ -331,6 +331,7 @@ def test_workers_on_separate_hosts_survive_a_cut_link(network, tmp_path):
             host1_log = logs / "host1.log"
             dropped_while_cut = f"job {victim}: job store unreachable" in host1_log.read_text(errors="replace")
             network.restore("w1")
+            t_restored = time.monotonic()
             wait(lambda: f"job {victim}" in host1_log.read_text(errors="replace")
                  and "dropping this attempt" in host1_log.read_text(errors="replace"), 40,
                  "host1 to drop the attempt it lost")
@@ -338,7 +339,15 @@ def test_workers_on_separate_hosts_survive_a_cut_link(network, tmp_path):
             assert listing() == before, "host1 wrote to the bucket after it came back"
             assert [e["event"] for e in events(victim)].count("done") == 1
             assert client.get(f"/v1/videos/{victim}").json()["worker"].startswith("host2:")
-            # And host1 works again: it answers the broker and renders new work.
+            # And host1 is back on the broker (Celery's remote control answers from its netns).
+            def host1_answers() -> bool:
+                r = subprocess.run([str(Path(sys.executable).parent / "celery"), "-A", "workers.celery_app", "inspect",
+                                    "ping", "-d", "w1@host1", "--timeout", "3"], env={**base_env, "VIDEOGEN_HOME": str(tmp_path / "apihost")},
+                                   cwd=tmp_path, capture_output=True, text=True, timeout=30)
+                return "pong" in r.stdout
+
+            wait(host1_answers, 40, "host1 to answer a ping after the link came back", 0.5)
+            t_ping = time.monotonic()
             r = client.post("/v1/videos", json={**short_article(id="after-restore", title="Back online"),
                                                 "options": {"height": 144, "fps": 10}})
             wait(lambda: client.get(f"/v1/videos/{r.json()['id']}").json()["status"] == "done", 60, "a job after restore", 0.2)
@@ -352,6 +361,7 @@ def test_workers_on_separate_hosts_survive_a_cut_link(network, tmp_path):
                 "requeue_to_done_s": round(t_elsewhere - t_requeued, 1),
                 "host1_dropped_its_attempt": "while cut off (job store unreachable)" if dropped_while_cut
                 else "after the link came back (lease lost)",
+                "restore_to_host1_ping_s": round(t_ping - t_restored, 1),
                 "stale_after_s": STALE_AFTER,
             }
             print("\nMULTIHOST " + json.dumps(figures))
