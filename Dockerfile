@@ -9,7 +9,9 @@ COPY videogen ./videogen
 COPY workers ./workers
 COPY templates ./templates
 COPY examples ./examples
-RUN pip install --no-cache-dir . && useradd --create-home --uid 1000 videogen \
+# EXTRAS="[monitoring]" adds Flower (docker-compose.yml builds it so).
+ARG EXTRAS=""
+RUN pip install --no-cache-dir ".${EXTRAS}" && useradd --create-home --uid 1000 videogen \
     && mkdir -p /data && chown videogen /data
 USER videogen
 VOLUME ["/data"]

@@ -2,17 +2,19 @@
 # Set up videogen and its test tools on a fresh machine, then run the whole test suite.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k render -x).
 source "$(dirname "$0")/_env.sh"
-install_videogen "[test]"
+install_videogen "[test,monitoring]"
 
 # --- test tools from Debian ------------------------------------------------------------------
 # ffprobe (ffmpeg) inspects output files; redis-server and postgresql are the real broker and
 # job-store database the service tests talk to; chromium runs the browser tests (Playwright drives
-# Debian's /usr/bin/chromium: never `playwright install`).
+# Debian's /usr/bin/chromium: never `playwright install`). The S3 server (moto) comes with the
+# test extra.
 need_apt=()
 command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v ip >/dev/null || need_apt+=(iproute2)  # network namespaces of the multi-host test
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing test tools: ${need_apt[*]}" >&2

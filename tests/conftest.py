@@ -120,3 +120,18 @@ def top_level_atoms(path: Path) -> list[str]:
                 f.seek(size - 8, 1)
             atoms.append(kind)
     return atoms
+
+
+# --- a real S3-compatible server ---------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """moto's S3 server in its own process on 127.0.0.1 (installed by the test extra)."""
+    from .s3server import start_s3_server
+
+    try:
+        server = start_s3_server(tmp_path_factory.mktemp("s3"))
+    except (RuntimeError, FileNotFoundError) as e:
+        pytest.fail(f"cannot start the S3 test server (moto[server], from the test extra): {e}")
+    yield server
+    server.stop()

@@ -15,15 +15,30 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from .api_models import BatchOut, Health, JobList, JobOut, TemplateOut, problems
+from .api_models import (
+    BatchOut,
+    Health,
+    JobEvents,
+    JobList,
+    JobOut,
+    QueueOut,
+    TemplateOut,
+    problems,
+)
 from .article import parse_article
 from .errors import InvalidArticle, InvalidInput, StorageError
-from .jobs import STATUSES, Job, JobNotFound
+from .jobs import STATUSES, Job, JobConflict, JobNotFound
 from .ratelimit import RateLimiter, retry_after
 from .service import JobOptions, VideoService, public_job
 from .settings import Settings
@@ -58,7 +73,8 @@ def _check_id(job_id: str) -> str:
 
 
 def create_app(settings: Settings, service: VideoService, run_sweeper: bool = True,
-               broker_check: Callable[[], None] | None = None) -> FastAPI:
+               broker_check: Callable[[], None] | None = None,
+               queue_depth: Callable[[], int] | None = None) -> FastAPI:
     stop = threading.Event()
 
     @asynccontextmanager
@@ -246,6 +262,29 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
         return JSONResponse(dict(public_job(job, base), deduplicated=not created), status_code=202,
                             headers={"Location": f"{base}/v1/videos/{job.id}"})
 
+    @app.post("/v1/videos/{job_id}/retry", status_code=202, dependencies=[Depends(require_key)],
+              summary="Queue a failed or cancelled job again (same id, attempts reset)",
+              responses={202: {"model": JobOut, "description": "Queued again"}, **problems(401, 404, 409, 422, 429)})
+    def retry(job_id: str) -> Response:
+        job = job_or_404(job_id)
+        try:
+            job = service.retry(job.id)
+        except JobConflict as e:
+            raise Problem(409, "Conflict", str(e)) from None
+        return JSONResponse(public_job(job, base), status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
+
+    @app.get("/v1/videos/{job_id}/events", summary="State changes of a job (queued, rendering, requeued, done…)",
+             response_model=JobEvents, responses=problems(404, 422))
+    def events(job_id: str) -> dict[str, Any]:
+        job = job_or_404(job_id)
+        return {"id": job.id, "items": [{"at": e.at.isoformat(timespec="milliseconds"), "event": e.event,
+                                         "worker": e.worker, "detail": e.detail} for e in service.store.events(job.id)]}
+
+    @app.get("/v1/queue", summary="Operator's view: broker queue depth, jobs per status, running jobs with "
+             "worker and heartbeat age, recent failures, renders per worker", response_model=QueueOut)
+    def queue() -> dict[str, Any]:
+        return service.queue_overview(queue_depth)
+
     # --- media -------------------------------------------------------------------------------
     def media(job_id: str, name: str, request: Request) -> Response:
         job = job_or_404(job_id)
@@ -263,6 +302,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
                           summary=f"Download {file_name} of a finished job (Range supported)",
                           responses={200: {"content": {ctype: {}}, "description": file_name},
                                      206: {"content": {ctype: {}}, "description": "Partial content"},
+                                     302: {"description": "Redirect to a presigned object-storage URL (VIDEOGEN_S3_SERVE=redirect)"},
                                      304: {"description": "Not modified"}, **problems(404, 416, 422)})
         app.add_api_route(f"/v1/videos/{{job_id}}/{file_name}", handler, methods=["HEAD"], include_in_schema=False)
 
@@ -294,7 +334,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
 
     @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
     def metrics() -> PlainTextResponse:
-        return PlainTextResponse(prometheus_text(service), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(prometheus_text(service, queue_depth), media_type="text/plain; version=0.0.4")
 
     from .web import page_router  # HTML: player, oEmbed, snippet, demo article page, dashboard
 
@@ -329,12 +369,28 @@ def enqueue_body_schema(max_batch: int) -> dict[str, Any]:
     return {"oneOf": [single, batch]}
 
 
-def prometheus_text(service: VideoService) -> str:
+def prometheus_text(service: VideoService, queue_depth: Callable[[], int] | None = None) -> str:
     counts = service.store.counts()
     lines = ["# HELP videogen_jobs Jobs in the job store by status.", "# TYPE videogen_jobs gauge"]
     lines += [f'videogen_jobs{{status="{s}"}} {n}' for s, n in counts.items()]
     lines += ["# HELP videogen_queue_depth Jobs waiting for a worker.", "# TYPE videogen_queue_depth gauge",
               f"videogen_queue_depth {counts['queued']}"]
+    if queue_depth is not None:
+        try:
+            depth = queue_depth()
+            lines += ["# HELP videogen_broker_queue_depth Messages waiting in the broker's render queue.",
+                      "# TYPE videogen_broker_queue_depth gauge", f"videogen_broker_queue_depth {depth}"]
+        except Exception:  # noqa: BLE001, S110 - a broker that is down shows in /health, not here
+            pass
+    running = service.store.running()
+    if running:
+        from .jobs import now
+
+        t = now()
+        lines += ["# HELP videogen_heartbeat_age_seconds Seconds since each rendering job's last heartbeat.",
+                  "# TYPE videogen_heartbeat_age_seconds gauge"]
+        lines += [f'videogen_heartbeat_age_seconds{{job="{j.id}",worker="{_label(j.worker or "")}"}} '
+                  f'{(t - j.heartbeat_at).total_seconds():.1f}' for j in running if j.heartbeat_at]
     secs = service.store.render_seconds()
     lines += ["# HELP videogen_render_seconds Wall time of finished renders.", "# TYPE videogen_render_seconds histogram"]
     for b in HISTOGRAM_BUCKETS:
@@ -359,6 +415,15 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def serve_file(service: VideoService, key: str, name: str, request: Request) -> Response:
+    storage = service.storage
+    if getattr(storage, "serve_mode", "stream") == "redirect" and request.method == "GET":
+        # Object storage hands the bytes out itself (Range included) from a presigned URL.
+        try:
+            url = storage.presigned_url(key, name)  # type: ignore[attr-defined]
+        except Exception as e:  # noqa: BLE001 - signing needs no network, but report any failure
+            raise Problem(503, "Service Unavailable", f"cannot sign a URL for {name}: {e}") from None
+        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "private, max-age=60",
+                                                               "Access-Control-Allow-Origin": "*"})
     try:
         st = service.storage.stat(key, name)
         etag = st.etag

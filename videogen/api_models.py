@@ -71,6 +71,60 @@ class JobList(BaseModel):
     counts: dict[str, int]
 
 
+class RunningJob(BaseModel):
+    id: str
+    article_id: str
+    title: str | None
+    worker: str | None = Field(description="host:pid of the render process")
+    stage: str | None
+    percent: float
+    attempts: int
+    started_at: str | None
+    heartbeat_at: str | None
+    heartbeat_age: float | None = Field(description="Seconds since the worker's last heartbeat")
+
+
+class FailedJob(BaseModel):
+    id: str
+    article_id: str
+    title: str | None
+    error: str | None
+    attempts: int
+    worker: str | None
+    finished_at: str | None
+
+
+class WorkerStats(BaseModel):
+    worker: str
+    renders: int = Field(description="Renders finished (done) by this worker")
+    render_seconds: float
+
+
+class QueueOut(BaseModel):
+    """The operator's view of the fleet (GET /v1/queue, `videogen queue --json`)."""
+
+    broker_queue_depth: int | None = Field(description="Messages waiting in the broker's render queue (null: broker not reachable)")
+    broker_error: str | None = None
+    counts: dict[str, int] = Field(description="Jobs per status in the job store")
+    stale_after: float = Field(description="Seconds of heartbeat silence after which a job is given to another worker")
+    running: list[RunningJob]
+    failed: list[FailedJob] = Field(description="Most recently failed jobs, newest first")
+    workers: list[WorkerStats]
+    generated_at: str
+
+
+class JobEventOut(BaseModel):
+    at: str
+    event: str = Field(description="queued, rendering, done, failed, retry, requeued, cancelled or retried")
+    worker: str | None
+    detail: str | None
+
+
+class JobEvents(BaseModel):
+    id: str
+    items: list[JobEventOut]
+
+
 class TemplateOut(BaseModel):
     name: str
     width: int

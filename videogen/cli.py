@@ -275,6 +275,52 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK if job.status == "cancelled" else EXIT_RENDER
 
 
+@command("queue")
+def cmd_queue(args: argparse.Namespace) -> int:
+    """The operator's view: broker queue depth, jobs per status, running jobs with worker and
+    heartbeat age, recent failures with their errors, renders per worker."""
+    import json
+
+    from workers.dispatch import broker_queue_depth
+
+    view = _service().queue_overview(broker_queue_depth, failed=args.failed)
+    if args.json:
+        print(json.dumps(view, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    depth = view["broker_queue_depth"]
+    print(f"broker queue: {depth if depth is not None else 'unreachable (' + str(view['broker_error']) + ')'}")
+    print("jobs: " + ", ".join(f"{n} {s}" for s, n in view["counts"].items()))
+    print(f"running ({len(view['running'])}):")
+    for j in view["running"]:
+        age = j["heartbeat_age"]
+        flag = "  STALE" if age is not None and age > view["stale_after"] else ""
+        print(f"  {j['id']}  {j['worker'] or '?':<28} {j['stage'] or '':<12} {j['percent']:5.1f}%  "
+              f"heartbeat {age if age is not None else '?'}s ago  attempt {j['attempts']}{flag}  {(j['title'] or '')[:40]}")
+    print(f"failed, newest first ({len(view['failed'])}):")
+    for j in view["failed"]:
+        print(f"  {j['id']}  {j['finished_at'] or '':<29} attempts {j['attempts']}  {(j['error'] or '')[:100]}")
+    print("workers:")
+    for w in view["workers"]:
+        print(f"  {w['worker']:<30} {w['renders']:5d} renders  {w['render_seconds']:9.1f} s")
+    return EXIT_OK
+
+
+@command("retry")
+def cmd_retry(args: argparse.Namespace) -> int:
+    from .jobs import JobConflict, JobNotFound
+
+    try:
+        job = _service().retry(args.job_id)
+    except JobNotFound:
+        _error(f"no job {args.job_id}")
+        return EXIT_BAD_INPUT
+    except JobConflict as e:
+        _error(str(e))
+        return EXIT_RENDER
+    print(f"{job.id} {job.status}")
+    return EXIT_OK
+
+
 @command("health")
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit 0 when the job store, the storage and the broker answer (for container health checks)."""
@@ -302,11 +348,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _make_app(settings):  # type: ignore[no-untyped-def]
-    from workers.dispatch import check_broker
+    from workers.dispatch import broker_queue_depth, check_broker
 
     from .api import create_app
 
-    return create_app(settings, _service(), broker_check=check_broker)
+    return create_app(settings, _service(), broker_check=check_broker, queue_depth=broker_queue_depth)
 
 
 @command("api")
@@ -421,6 +467,13 @@ def _service_parsers(sub) -> None:  # type: ignore[no-untyped-def]
 
     c = sub.add_parser("cancel", help="cancel a queued or rendering job")
     c.add_argument("job_id")
+
+    q = sub.add_parser("queue", help="operator's view: queue depth, running jobs (worker, heartbeat age), failures")
+    q.add_argument("--json", action="store_true")
+    q.add_argument("--failed", type=int, default=20, help="how many recent failures to show (default 20)")
+
+    rt = sub.add_parser("retry", help="queue a failed or cancelled job again (same id, attempts reset)")
+    rt.add_argument("job_id")
 
     w = sub.add_parser("worker", help="run a render worker (Celery; broker from VIDEOGEN_BROKER_URL)")
     w.add_argument("--concurrency", type=int, default=None)

@@ -46,7 +46,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 STATUSES = ("queued", "rendering", "done", "failed", "cancelled")
 ACTIVE = ("queued", "rendering")
@@ -93,13 +93,25 @@ jobs = Table(
     Index("jobs_by_created", "created_at"),
 )
 
+# One row per state change of a job (v2): what the operator reads to see a job's history.
+job_events = Table(
+    "job_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(32), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("worker", String(200)),
+    Column("detail", Text),
+)
+
 schema_version = Table(
     "videogen_schema",
     metadata,
     Column("version", Integer, primary_key=True),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # see videogen.migrations
 
 
 def now() -> datetime:
@@ -166,12 +178,31 @@ class JobNotFound(KeyError):
     pass
 
 
+def store_unreachable(error: BaseException) -> bool:
+    """True when ``error`` means the job store could not be reached (network, server down)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(error, (OperationalError, InterfaceError))
+
+
+class JobConflict(Exception):
+    """The change is not possible in the job's state (or another job holds its content)."""
+
+
+@dataclass
+class JobEvent:
+    at: datetime
+    event: str
+    worker: str | None
+    detail: str | None
+
+
 class LeaseLost(Exception):
     """The job was taken from this worker (cancelled, or requeued after a stale heartbeat)."""
 
 
 class JobStore:
-    def __init__(self, url: str, pool_size: int = 5):
+    def __init__(self, url: str, pool_size: int = 5, max_overflow: int = 10):
         self.url = url
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
@@ -182,28 +213,38 @@ class JobStore:
 
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800)
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800,
+                          pool_timeout=30)
+            if url.startswith("postgresql"):
+                # Workers on other machines: a database behind a dead link must fail a call in
+                # seconds (then the worker learns whether it still holds its job), not hang on
+                # TCP retransmissions for many minutes.
+                kwargs["connect_args"] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
+                                          "keepalives_interval": 3, "keepalives_count": 3, "tcp_user_timeout": 10_000}
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._lock = threading.Lock()
 
     # --- schema -------------------------------------------------------------------------------
-    def migrate(self) -> None:
-        """Create or upgrade the schema. Idempotent and safe to run from several processes."""
+    def migrate(self, target: int | None = None) -> list[int]:
+        """Create or upgrade the schema (``videogen.migrations``): idempotent, never drops a
+        job, and safe to run from several processes at once. Returns the versions applied."""
+        from .migrations import LATEST, migrate
+
         with self._lock:
-            try:
-                metadata.create_all(self.engine, checkfirst=True)
-            except (IntegrityError, OperationalError) as e:  # another process won the race
-                if "already exists" not in str(e):
-                    raise
-            with self.engine.begin() as c:
-                current = c.execute(select(func.max(schema_version.c.version))).scalar()
-                if current is None:
-                    try:
-                        c.execute(insert(schema_version).values(version=SCHEMA_VERSION, applied_at=now()))
-                    except IntegrityError:
-                        pass
+            return migrate(self.engine, target or LATEST)
+
+    def schema_version(self) -> int:
+        from .migrations import current_version
+
+        with self.engine.connect() as c:
+            return current_version(c)
+
+    def dispose_after_fork(self) -> None:
+        """In a forked child: forget the parent's pooled connections without closing them
+        (they belong to the parent), so this process opens its own."""
+        self.engine.dispose(close=False)
 
     def ping(self) -> None:
         with self.engine.connect() as c:
@@ -213,6 +254,13 @@ class JobStore:
     def _tx(self) -> Iterator[Any]:
         with self.engine.begin() as c:
             yield c
+
+    @staticmethod
+    def _event(c: Any, job_id: str, event: str, detail: str | None = None, worker: str | None = None) -> None:
+        if worker is None:
+            worker = c.execute(select(jobs.c.worker).where(jobs.c.id == job_id)).scalar()
+        c.execute(insert(job_events).values(job_id=job_id, at=now(), event=event, worker=worker or None,
+                                            detail=detail[:2000] if detail else None))
 
     # --- reads ----------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -251,6 +299,23 @@ class JobStore:
         active = [j for j in found if j.status in ACTIVE]
         return active[0] if active else (found[0] if found else None)
 
+    def events(self, job_id: str) -> list[JobEvent]:
+        q = select(job_events.c.at, job_events.c.event, job_events.c.worker, job_events.c.detail).where(
+            job_events.c.job_id == job_id).order_by(job_events.c.id)
+        with self.engine.connect() as c:
+            return [JobEvent(_aware(a), e, w, d) for a, e, w, d in c.execute(q)]  # type: ignore[arg-type]
+
+    def running(self, limit: int = 200) -> list[Job]:
+        q = select(jobs).where(jobs.c.status == "rendering").order_by(jobs.c.started_at).limit(limit)
+        with self.engine.connect() as c:
+            return [Job.from_row(r) for r in c.execute(q)]
+
+    def recent_failed(self, limit: int = 20) -> list[Job]:
+        q = select(jobs).where(jobs.c.status == "failed").order_by(
+            jobs.c.finished_at.desc(), jobs.c.id.desc()).limit(limit)
+        with self.engine.connect() as c:
+            return [Job.from_row(r) for r in c.execute(q)]
+
     def render_seconds(self) -> list[float]:
         with self.engine.connect() as c:
             return [r[0] for r in c.execute(select(jobs.c.render_seconds).where(jobs.c.status == "done", jobs.c.render_seconds.is_not(None)))]
@@ -282,10 +347,14 @@ class JobStore:
                 tts=tts, options=json.dumps(options, sort_keys=True), article=json.dumps(article, ensure_ascii=False),
                 status="queued", percent=0.0, attempts=0, priority=priority, created_at=now(),
                 webhook_url=webhook_url, webhook_secret=webhook_secret,
+                # The creator sends the wake-up call itself (and clears this if it cannot), so
+                # a sweeper does not send a second one meanwhile.
+                dispatched_at=now(),
             )
             try:
                 with self._tx() as c:
                     c.execute(insert(jobs).values(**values))
+                    self._event(c, values["id"], "queued", f"priority {priority}" + (", forced" if force else ""), "")
                 return self.get(values["id"]), True
             except IntegrityError:
                 continue  # another process inserted the same content at the same moment
@@ -294,6 +363,21 @@ class JobStore:
     def mark_dispatched(self, job_id: str) -> None:
         with self._tx() as c:
             c.execute(update(jobs).where(jobs.c.id == job_id).values(dispatched_at=now()))
+
+    def mark_undispatched(self, job_id: str) -> None:
+        """The wake-up call could not be sent: let the next sweep send it."""
+        with self._tx() as c:
+            c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued").values(dispatched_at=None))
+
+    def claim_dispatch(self, job_id: str, older_than: float) -> bool:
+        """Compare-and-set: True for exactly one of several processes that want to (re)send the
+        wake-up call of a queued job whose call was never sent or was sent long ago."""
+        cutoff = now() - timedelta(seconds=older_than)
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(
+                jobs.c.id == job_id, jobs.c.status == "queued",
+                or_(jobs.c.dispatched_at.is_(None), jobs.c.dispatched_at < cutoff)).values(dispatched_at=now()))
+        return res.rowcount == 1
 
     def claim(self, job_id: str, worker: str) -> str | None:
         """Take a queued job for ``worker``; returns the lease token, or None if the job is not
@@ -307,6 +391,9 @@ class JobStore:
                 .values(status="rendering", worker=worker, lease=lease, heartbeat_at=t, started_at=t,
                         attempts=jobs.c.attempts + 1, stage="starting", percent=0.0, error=None)
             )
+            if res.rowcount == 1:
+                n = c.execute(select(jobs.c.attempts).where(jobs.c.id == job_id)).scalar()
+                self._event(c, job_id, "rendering", f"attempt {n}", worker)
         return lease if res.rowcount == 1 else None
 
     def _owned(self, job_id: str, lease: str):  # type: ignore[no-untyped-def]
@@ -330,6 +417,8 @@ class JobStore:
                     status="done", stage="done", percent=100.0, output=output, duration=duration,
                     render_seconds=render_seconds, engine=engine, finished_at=now(), lease=None, error=None)
             )
+            if res.rowcount == 1:
+                self._event(c, job_id, "done", f"{duration:.1f}s clip rendered in {render_seconds:.1f}s")
         if res.rowcount != 1:
             raise LeaseLost(job_id)
 
@@ -337,6 +426,18 @@ class JobStore:
         cond = self._owned(job_id, lease) if lease else and_(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE))
         with self._tx() as c:
             res = c.execute(update(jobs).where(cond).values(status="failed", error=error[:2000], finished_at=now(), lease=None))
+            if res.rowcount == 1:
+                self._event(c, job_id, "failed", error)
+        return res.rowcount == 1
+
+    def fail_if_worker(self, job_id: str, worker: str, error: str) -> bool:
+        """Fail a rendering job only if ``worker`` still holds it (a worker that lost its job
+        must not fail the attempt another worker is running)."""
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.worker == worker)
+                            .values(status="failed", error=error[:2000], finished_at=now(), lease=None))
+            if res.rowcount == 1:
+                self._event(c, job_id, "failed", error, worker)
         return res.rowcount == 1
 
     def release(self, job_id: str, lease: str, error: str) -> bool:
@@ -344,12 +445,35 @@ class JobStore:
         with self._tx() as c:
             res = c.execute(update(jobs).where(self._owned(job_id, lease)).values(
                 status="queued", lease=None, worker=None, error=error[:2000], stage="waiting to retry", dispatched_at=now()))
+            if res.rowcount == 1:
+                self._event(c, job_id, "retry", error, "")
         return res.rowcount == 1
 
     def cancel(self, job_id: str) -> Job:
         with self._tx() as c:
-            c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE)).values(
+            res = c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE)).values(
                 status="cancelled", finished_at=now(), lease=None, stage="cancelled"))
+            if res.rowcount == 1:
+                self._event(c, job_id, "cancelled")
+        return self.get(job_id)
+
+    def retry(self, job_id: str) -> Job:
+        """An operator's retry: a failed or cancelled job goes back to the queue under the same
+        id with its attempts reset. Raises JobConflict in any other state, or when another
+        active job already renders the same content."""
+        job = self.get(job_id)
+        try:
+            with self._tx() as c:
+                res = c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("failed", "cancelled"))).values(
+                    status="queued", attempts=0, error=None, lease=None, worker=None, stage="queued (retry)",
+                    percent=0.0, heartbeat_at=None, started_at=None, finished_at=None, dispatched_at=now(),
+                    webhook_status=None))
+                if res.rowcount == 1:
+                    self._event(c, job_id, "retried", f"was {job.status}: {job.error or ''}".strip(": "), "")
+        except IntegrityError:
+            raise JobConflict(f"another job is already rendering the same content as {job_id}") from None
+        if res.rowcount != 1:
+            raise JobConflict(f"the job is {self.get(job_id).status}; only failed or cancelled jobs can be retried")
         return self.get(job_id)
 
     def set_webhook_status(self, job_id: str, status: str) -> None:
@@ -359,26 +483,33 @@ class JobStore:
     # --- recovery ---------------------------------------------------------------------------------
     def requeue_stale(self, stale_after: float, max_attempts: int) -> tuple[list[str], list[str]]:
         """Jobs whose worker stopped heartbeating: back to the queue, or failed when they have
-        used all their attempts. Returns (requeued ids, failed ids). Each row changes in one
-        conditional UPDATE, so sweepers running at once never requeue a job twice."""
+        used all their attempts. Returns (requeued ids, failed ids).
+
+        Compare-and-set: each row changes in one UPDATE conditioned on what was read (still
+        rendering, same lease, same attempt count, heartbeat still old), so of several sweepers
+        running at once exactly one gets rowcount 1 for a job; only that one re-sends it (the
+        requeued job is marked dispatched by the same UPDATE, so no other sweeper sends it)."""
         cutoff = now() - timedelta(seconds=stale_after)
         with self.engine.connect() as c:
-            stale = [r[0] for r in c.execute(select(jobs.c.id).where(jobs.c.status == "rendering", jobs.c.heartbeat_at < cutoff))]
+            stale = c.execute(select(jobs.c.id, jobs.c.lease, jobs.c.attempts, jobs.c.worker, jobs.c.heartbeat_at).where(
+                jobs.c.status == "rendering", jobs.c.heartbeat_at < cutoff)).all()
         requeued, failed = [], []
-        for job_id in stale:
+        for job_id, lease, attempts, worker, beat in stale:
+            cas = and_(jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.attempts == attempts,
+                       jobs.c.lease.is_(None) if lease is None else jobs.c.lease == lease, jobs.c.heartbeat_at < cutoff)
+            age = (now() - _aware(beat)).total_seconds() if beat else 0.0  # type: ignore[operator]
             with self._tx() as c:
-                res = c.execute(update(jobs).where(
-                    jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.heartbeat_at < cutoff,
-                    jobs.c.attempts >= max_attempts).values(
-                    status="failed", lease=None, finished_at=now(),
-                    error=f"the worker stopped responding during {max_attempts} attempts"))
-                if res.rowcount == 1:
-                    failed.append(job_id)
+                if attempts >= max_attempts:
+                    error = f"the worker stopped responding during {max_attempts} attempts"
+                    res = c.execute(update(jobs).where(cas).values(status="failed", lease=None, finished_at=now(), error=error))
+                    if res.rowcount == 1:
+                        self._event(c, job_id, "failed", f"{error} (last: {worker}, silent {age:.1f}s)", worker or "")
+                        failed.append(job_id)
                     continue
-                res = c.execute(update(jobs).where(
-                    jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.heartbeat_at < cutoff).values(
-                    status="queued", lease=None, worker=None, stage="requeued: worker lost", dispatched_at=None))
+                res = c.execute(update(jobs).where(cas).values(
+                    status="queued", lease=None, worker=None, stage="requeued: worker lost", dispatched_at=now()))
                 if res.rowcount == 1:
+                    self._event(c, job_id, "requeued", f"no heartbeat from {worker} for {age:.1f}s", worker or "")
                     requeued.append(job_id)
         return requeued, failed
 

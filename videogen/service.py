@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .article import Article, parse_article
 from .errors import InvalidInput, VideogenError
-from .jobs import Job, JobStore, LeaseLost
+from .jobs import Job, JobStore, LeaseLost, store_unreachable
 from .render import RenderOptions, content_key, render_article
 from .settings import Settings
 from .storage import Storage, open_storage
@@ -69,8 +69,9 @@ class VideoService:
     def __init__(self, settings: Settings, dispatch: Dispatch | None = None, notify: Notify | None = None,
                  store: JobStore | None = None, storage: Storage | None = None):
         self.settings = settings
-        self.store = store or JobStore(settings.database)
-        self.storage = storage or open_storage(settings.storage_url, settings.media_path)
+        self.store = store or JobStore(settings.database, pool_size=settings.db_pool_size,
+                                       max_overflow=settings.db_max_overflow)
+        self.storage = storage or open_storage(settings.storage_url, settings.media_path, settings)
         self.dispatch = dispatch
         self.notify = notify
         self._migrated = False
@@ -136,9 +137,17 @@ class VideoService:
             self.dispatch(job)
         except Exception as e:  # noqa: BLE001 - any broker failure leaves the job queued for the sweeper
             log.warning("could not dispatch job %s (it stays queued): %s", job.id, e)
+            self.store.mark_undispatched(job.id)
             return False
         self.store.mark_dispatched(job.id)
         return True
+
+    def retry(self, job_id: str) -> Job:
+        """An operator's retry of a failed or cancelled job: same id, attempts reset, queued
+        again (raises ``JobConflict`` in another state)."""
+        job = self.store.retry(job_id)
+        self.send(job)
+        return self.store.get(job_id)
 
     def cancel(self, job_id: str) -> Job:
         return self.store.cancel(job_id)
@@ -150,6 +159,34 @@ class VideoService:
         options = JobOptions(**opts, force=True, priority=old.priority, webhook_url=old.webhook_url,
                              webhook_secret=old.webhook_secret)
         return self.enqueue(article, options, local="base_dir" in old.options)
+
+    def queue_overview(self, broker_depth: Callable[[], int] | None = None, failed: int = 20) -> dict[str, Any]:
+        """What the operator sees (GET /v1/queue, ``videogen queue``): broker queue depth, jobs
+        per status, running jobs with their worker and heartbeat age, recent failures, and
+        renders per worker."""
+        from .jobs import now
+
+        depth, broker_error = None, None
+        if broker_depth is not None:
+            try:
+                depth = broker_depth()
+            except Exception as e:  # noqa: BLE001 - the view must show a broker that is down
+                broker_error = f"{type(e).__name__}: {str(e)[:200]}"
+        t = now()
+        running = [{
+            "id": j.id, "article_id": j.article_id, "title": j.article.get("title"), "worker": j.worker,
+            "stage": j.stage, "percent": j.percent, "attempts": j.attempts, "started_at": _iso(j.started_at),
+            "heartbeat_at": _iso(j.heartbeat_at),
+            "heartbeat_age": round((t - j.heartbeat_at).total_seconds(), 1) if j.heartbeat_at else None,
+        } for j in self.store.running()]
+        failed_jobs = [{
+            "id": j.id, "article_id": j.article_id, "title": j.article.get("title"), "error": j.error,
+            "attempts": j.attempts, "worker": j.worker, "finished_at": _iso(j.finished_at),
+        } for j in self.store.recent_failed(failed)]
+        workers = [{"worker": w, "renders": n, "render_seconds": round(s, 3)} for w, n, s in self.store.workers()]
+        return {"broker_queue_depth": depth, "broker_error": broker_error, "counts": self.store.counts(),
+                "stale_after": self.settings.stale_after, "running": running, "failed": failed_jobs,
+                "workers": sorted(workers, key=lambda w: w["worker"]), "generated_at": _iso(t)}
 
     def article_of(self, job: Job) -> Article:
         base = job.options.get("base_dir")
@@ -169,8 +206,11 @@ class VideoService:
         if clean is not None:
             clean(s.task_time_limit + 60)
         sent = 0
+        for job_id in requeued:  # this process won the compare-and-set: it alone re-sends them
+            sent += self.send(self.store.get(job_id))
         for job in self.store.undispatched(s.redispatch_after):
-            sent += self.send(job)
+            if self.store.claim_dispatch(job.id, s.redispatch_after):  # one sender among many sweepers
+                sent += self.send(job)
         if requeued:
             log.warning("requeued %d job(s) whose worker stopped: %s", len(requeued), ", ".join(requeued))
         return {"requeued": len(requeued), "failed": len(failed), "dispatched": sent}
@@ -226,28 +266,37 @@ class VideoService:
             log.warning("job %s was cancelled or taken over; dropping this attempt", job_id)
             return RunOutcome("lost")
         except InvalidInput as e:
-            self.store.fail(job_id, lease, str(e))
-            self._notify(self.store.get(job_id))
-            return RunOutcome("failed", str(e))
+            return self._failed(job_id, lease, str(e))
         except VideogenError as e:
             if e.transient and job.attempts < self.settings.max_attempts:
                 if self.store.release(job_id, lease, f"attempt {job.attempts} failed: {e}"):
                     return RunOutcome("retry", str(e))
                 return RunOutcome("lost")
-            self.store.fail(job_id, lease, str(e))
-            self._notify(self.store.get(job_id))
-            return RunOutcome("failed", str(e))
+            return self._failed(job_id, lease, str(e))
         except Exception as e:  # noqa: BLE001 - a bug must fail the job with a message, not hang it
+            if store_unreachable(e):
+                # This host lost the job store (network cut?): it can neither prove it still
+                # holds the job nor record a result, so it publishes nothing; once the
+                # heartbeat is stale a sweeper elsewhere gives the job to another worker.
+                log.error("job %s: job store unreachable (%s); dropping this attempt", job_id, str(e).splitlines()[0])
+                return RunOutcome("lost", str(e))
             log.exception("job %s crashed", job_id)
-            self.store.fail(job_id, lease, f"internal error: {type(e).__name__}: {e}")
-            self._notify(self.store.get(job_id))
-            return RunOutcome("failed", str(e))
+            return self._failed(job_id, lease, f"internal error: {type(e).__name__}: {e}")
         finally:
             beat.stop()
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
         self._notify(self.store.get(job_id))
         return RunOutcome("done")
+
+    def _failed(self, job_id: str, lease: str, error: str) -> RunOutcome:
+        """Fail the job under this worker's lease. A worker that lost the job (requeued to
+        another worker, or cancelled) changes nothing and fires no webhook."""
+        if not self.store.fail(job_id, lease, error):
+            log.warning("job %s was taken from this worker; not failing it (%s)", job_id, error)
+            return RunOutcome("lost", error)
+        self._notify(self.store.get(job_id))
+        return RunOutcome("failed", error)
 
     def _notify(self, job: Job) -> None:
         if self.notify is not None and job.webhook_url:

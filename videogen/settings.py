@@ -46,11 +46,21 @@ class Settings(BaseSettings):
     # --- service -------------------------------------------------------------------------
     broker_url: str | None = Field(None, description="Celery broker, e.g. redis://host:6379/0 (default: embedded SQLite in HOME).")
     database_url: str | None = Field(None, description="Job store, e.g. postgresql+psycopg://user@host/db (default: SQLite in HOME).")
-    storage_url: str | None = Field(None, description="Where finished videos go (default: HOME/media).")
+    storage_url: str | None = Field(None, description="Where finished videos go: file:///path or s3://bucket/prefix (default: HOME/media).")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint, e.g. http://minio:9000 (default: AWS).")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_access_key_id: str | None = Field(None, description="S3 access key (default: boto3's chain, e.g. AWS_ACCESS_KEY_ID).")
+    s3_secret_access_key: str | None = Field(None, description="S3 secret key (default: boto3's chain).")
+    s3_serve: Literal["stream", "redirect"] = Field("stream", description="API serves S3 media by streaming it (Range supported) or by redirecting to a presigned URL.")
+    s3_presign_expiry: int = Field(3600, ge=60, le=604800, description="Lifetime in seconds of presigned media URLs (redirect mode).")
+    s3_multipart_threshold: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024, description="Files at least this large are uploaded in parts.")
+    db_pool_size: int = Field(5, ge=1, le=100, description="Job-store connections kept open per process (PostgreSQL).")
+    db_max_overflow: int = Field(10, ge=0, le=200, description="Extra job-store connections a process may open at peaks (PostgreSQL).")
     public_url: str = Field("", description="Public base URL of the API, used in links (default: relative links).")
     api_keys: str = Field("", description="Comma-separated API keys; when set, write endpoints require one.")
     api_host: str = Field("127.0.0.1", description="Address `videogen api` and `serve` listen on.")
     api_port: int = Field(8000, ge=1, le=65535)
+    worker_host: str | None = Field(None, description="Host name used in worker names (default: the machine's host name).")
     worker_concurrency: int = Field(1, ge=1, le=16, description="Renders at once per worker process (each uses both cores).")
     worker_max_tasks: int = Field(50, ge=1, description="A worker process is replaced after this many renders.")
     heartbeat_interval: float = Field(2.0, gt=0, le=60, description="Seconds between a rendering worker's heartbeats.")
@@ -89,6 +99,11 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'jobs.sqlite'}"
+
+    @property
+    def staging_path(self) -> Path:
+        """Local folder renders are written to before they are published (object storage)."""
+        return (self.home / "staging").expanduser().resolve()
 
     @property
     def embedded_broker(self) -> bool:

@@ -178,10 +178,16 @@ class LocalStorage:
             raise StorageError(f"media folder {self.root} is not writable: {e.strerror or e}") from e
 
 
-def open_storage(url: str | None, default_root: Path) -> Storage:
-    """``None`` or ``file:///path`` → LocalStorage; other schemes come with other backends."""
+def open_storage(url: str | None, default_root: Path, settings=None) -> Storage:  # type: ignore[no-untyped-def]
+    """``None`` or ``file:///path`` → LocalStorage; ``s3://bucket/prefix`` → S3Storage
+    (endpoint, region and credentials from ``settings``)."""
     if not url:
         return LocalStorage(default_root)
     if url.startswith("file://"):
         return LocalStorage(Path(url[len("file://") :]))
-    raise StorageError(f"unsupported storage URL {url!r} (use file:///path)")
+    if url.startswith("s3://"):
+        from .settings import Settings
+        from .storage_s3 import S3Storage
+
+        return S3Storage.from_settings(url, settings or Settings())
+    raise StorageError(f"unsupported storage URL {url!r} (use file:///path or s3://bucket/prefix)")

@@ -36,6 +36,10 @@ def make_app(settings: Settings) -> Celery:
         kombu_sql.Transport.polling_interval = 0.1
         settings.home.mkdir(parents=True, exist_ok=True)
         prepare_sql_broker(settings.broker, [QUEUE])
+    if settings.broker.startswith(("amqp://", "pyamqp://", "amqps://")):
+        # RabbitMQ honours message priorities only on a queue declared with x-max-priority.
+        app.conf.task_queue_max_priority = 10
+        app.conf.task_default_priority = 5
     app.conf.update(
         task_default_queue=QUEUE,
         task_acks_late=True,

@@ -7,14 +7,37 @@ from videogen.jobs import Job
 from .celery_app import QUEUE, RENDER_TASK, WEBHOOK_TASK, default_app
 
 
-def dispatch_render(job: Job) -> None:
+def broker_priority(priority: int, broker_url: str) -> int:
+    """Our priority (0 lowest … 9 highest) as the broker's message priority. AMQP (RabbitMQ)
+    serves higher numbers first; Celery's Redis transport does the opposite (0 first), so on
+    Redis the scale is flipped — without this, urgent jobs waited behind everything else."""
+    priority = max(0, min(9, priority))
+    if broker_url.startswith(("redis://", "rediss://", "sentinel://")):
+        return 9 - priority
+    return priority
+
+
+def dispatch_render(job: Job, app=None) -> None:  # type: ignore[no-untyped-def]
     """Publish the render message for ``job`` once, without retrying: if the broker is down,
     the job stays queued in the store and the sweeper sends it later."""
-    default_app().send_task(RENDER_TASK, args=[job.id], queue=QUEUE, priority=job.priority, retry=False)
+    app = app or default_app()
+    app.send_task(RENDER_TASK, args=[job.id], queue=QUEUE, retry=False,
+                  priority=broker_priority(job.priority, app.conf.broker_url or ""))
 
 
-def dispatch_webhook(job: Job) -> None:
-    default_app().send_task(WEBHOOK_TASK, args=[job.id], queue=QUEUE, priority=9, retry=False)
+def dispatch_webhook(job: Job, app=None) -> None:  # type: ignore[no-untyped-def]
+    app = app or default_app()
+    app.send_task(WEBHOOK_TASK, args=[job.id], queue=QUEUE, retry=False,
+                  priority=broker_priority(9, app.conf.broker_url or ""))
+
+
+def broker_queue_depth(app=None) -> int:  # type: ignore[no-untyped-def]
+    """Messages waiting in the render queue (all priority levels), as the broker counts them."""
+    app = app or default_app()
+    queue = app.amqp.queues[QUEUE]  # declared exactly as the workers declare it
+    with app.connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=3)
+        return int(queue(conn.default_channel).queue_declare().message_count)
 
 
 def check_broker() -> None:

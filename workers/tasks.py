@@ -9,6 +9,7 @@ import socket
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 
 from videogen.jobs import Job
 from videogen.service import VideoService, public_job
@@ -21,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid`` of this render process; the host is VIDEOGEN_WORKER_HOST when set (workers
+    on several machines, or containers whose host names are random)."""
+    return f"{get_settings().worker_host or socket.gethostname()}:{os.getpid()}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,6 +34,16 @@ def service() -> VideoService:
     return make_service(get_settings())
 
 
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_kwargs) -> None:  # type: ignore[no-untyped-def]
+    """A prefork pool child starts with a copy of its parent's memory, including the job
+    store's pooled database connections (the parent's sweeper uses them): sharing a psycopg
+    connection across fork corrupts both sides' sessions. Drop the copies; the child opens
+    its own. (The S3 client is per-process already.)"""
+    if service.cache_info().currsize:
+        service().store.dispose_after_fork()
+
+
 @shared_task(name=RENDER_TASK, bind=True, max_retries=None, acks_late=True)
 def render_article(self, job_id: str) -> str:
     svc = service()
@@ -38,8 +51,12 @@ def render_article(self, job_id: str) -> str:
         outcome = svc.run(job_id, worker_name())
     except SoftTimeLimitExceeded:
         job = svc.store.get(job_id)
-        svc.store.fail(job_id, job.lease, f"render took longer than {svc.settings.task_soft_time_limit:g} s")
-        return "failed"
+        # Only if this process still holds the job: a lost job belongs to another worker now.
+        if job.worker == worker_name() and svc.store.fail_if_worker(
+                job_id, worker_name(), f"render took longer than {svc.settings.task_soft_time_limit:g} s"):
+            svc._notify(svc.store.get(job_id))
+            return "failed"
+        return "lost"
     if outcome.status == "retry":
         job = svc.store.get(job_id)
         countdown = svc.settings.retry_backoff * 2 ** max(0, job.attempts - 1)
