@@ -166,6 +166,18 @@ class FrameRenderer:
         self._b = Planes(width, height)
         self._out = Planes(width, height)
         self._static_cache: dict[int, Planes] = {}
+        # Caption pages fade in and out only where the screen has no caption before or after
+        # them; where one page follows another without a gap (pages of one sentence, or a
+        # sentence held through a short pause) the text changes with a hard cut, never two
+        # texts dissolving into each other.
+        pages = timeline.pages
+        self._page_times: list[tuple[float, float, float, float]] = []
+        for k, p in enumerate(pages):
+            before = pages[k - 1].end if k else None
+            after = pages[k + 1].start if k + 1 < len(pages) else None
+            fade_in = PAGE_FADE if before is None or p.start - before >= 2 * PAGE_FADE else 0.0
+            fade_out = PAGE_FADE if after is None or after - p.end >= 2 * PAGE_FADE else 0.0
+            self._page_times.append((p.start, p.end, fade_in, fade_out))
 
     def _layer(self, seg: Segment) -> MovingLayer:
         if seg.kind == "title":
@@ -207,14 +219,25 @@ class FrameRenderer:
             credit = self.layers.credits[top_seg.scene]
             if credit is not None:
                 credit.blend(self._out, _fade(t, top_seg.start + top_seg.fade_in, top_seg.end - 0.1, 0.3))
-        for k, page in enumerate(self.tl.pages):
-            if page.start - 0.1 <= t < page.end + 0.1:
-                self.layers.pages[k].blend(self._out, _fade(t, page.start, page.end, 0.1))
+        for k, (start, end, fade_in, fade_out) in enumerate(self._page_times):
+            if start - fade_in <= t < end + fade_out:
+                self.layers.pages[k].blend(self._out, _page_opacity(t, start, end, fade_in, fade_out))
         return self._out
 
     def frame_rgb(self, t: float) -> np.ndarray:
         i = min(self.tl.n_frames - 1, max(0, int(math.floor(t * self.tl.fps + 1e-6))))
         return self.frame(i).to_rgb()
+
+
+PAGE_FADE = 0.1  # seconds a caption page takes to appear or go where no other page is next to it
+
+
+def _page_opacity(t: float, start: float, end: float, fade_in: float, fade_out: float) -> float:
+    if t < start:
+        return (t - (start - fade_in)) / fade_in if fade_in > 0 else 0.0
+    if t >= end:
+        return (end + fade_out - t) / fade_out if fade_out > 0 else 0.0
+    return 1.0
 
 
 def _fade(t: float, start: float, end: float, ramp: float) -> float:

@@ -21,6 +21,11 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def default_threads() -> int | None:
+    """x264 threads for a render (None: x264's own choice)."""
+    return None
+
+
 def x264_args(enc: Encoding, fps: float, threads: int | None = None) -> list[str]:
     """The video encoder settings, shared by the renderer and the benchmark's encode floor."""
     args = [

@@ -1,0 +1,59 @@
+"""The frame function on its own: caption pages over a plain background, frame by frame."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from videogen.compose import FrameRenderer, Move, MovingLayer, OverlayPlanes, Planes, SceneLayers
+from videogen.graphics import Overlay
+from videogen.timeline import Page, Segment, Timeline
+
+W, H, FPS = 160, 96, 30.0
+RED, BLUE, GREEN, GREY = (220, 30, 30), (30, 40, 220), (30, 200, 40), (90, 90, 90)
+
+
+def _renderer(pages: list[tuple[float, float, tuple[int, int, int]]], duration: float = 6.0) -> FrameRenderer:
+    n = int(duration * FPS)
+    tl = Timeline(FPS, n, [Segment("title", 0.0, duration, 0.0)], [],
+                  [Page(a, b, f"p{k}", 1) for k, (a, b, _) in enumerate(pages)], [0.0])
+    background = Planes.from_rgb(np.full((H, W, 3), GREY, np.uint8))
+    layer = MovingLayer(background, W, H, Move(1.0, 1.0, 0.0, duration))
+    overlays = [OverlayPlanes(Overlay(Image.new("RGBA", (64, 32), (*c, 255)), 48, 40), W, H) for *_, c in pages]
+    return FrameRenderer(tl, SceneLayers(layer, [], layer, overlays, []), W, H)
+
+
+def _caption_colour(r: FrameRenderer, i: int) -> np.ndarray:
+    return r.frame(i).to_rgb()[56, 80].astype(int)
+
+
+def _is(c: np.ndarray, rgb: tuple[int, int, int]) -> bool:
+    return bool(np.abs(c - np.asarray(rgb)).max() <= 6)
+
+
+def test_contiguous_caption_pages_cut_without_a_dissolve():
+    """Two pages of one sentence (the second starts when the first ends), then a gap and a
+    third page: the first change is a hard cut (no frame shows both texts mixed); captions
+    fade only in and out of the empty gaps."""
+    r = _renderer([(1.0, 2.0, RED), (2.0, 3.0, BLUE), (4.0, 5.0, GREEN)])
+    colours = [_caption_colour(r, i) for i in range(r.tl.n_frames)]
+    times = [(i + 0.5) / FPS for i in range(r.tl.n_frames)]
+    for t, c in zip(times, colours, strict=True):
+        if 1.0 <= t < 2.0:
+            assert _is(c, RED), (t, c)
+        elif 2.0 <= t < 3.0:
+            assert _is(c, BLUE), (t, c)
+        elif 4.0 <= t < 5.0:
+            assert _is(c, GREEN), (t, c)
+    # At the cut: the last red frame is followed directly by a blue one.
+    cut = next(i for i, t in enumerate(times) if t >= 2.0)
+    assert _is(colours[cut - 1], RED) and _is(colours[cut], BLUE)
+    # No frame anywhere mixes red and blue (a dissolve would give purple).
+    for c in colours:
+        assert not (c[0] > GREY[0] + 20 and c[2] > GREY[2] + 20), c
+    # Where there is a gap, pages fade: frames between grey and full colour exist.
+    fade_in_third = [c for t, c in zip(times, colours, strict=True) if 3.9 < t < 4.0]
+    assert fade_in_third and all(not _is(c, GREY) and not _is(c, GREEN) for c in fade_in_third)
+    fade_out_second = [c for t, c in zip(times, colours, strict=True) if 3.0 <= t < 3.1]
+    assert fade_out_second and all(not _is(c, GREY) and not _is(c, BLUE) for c in fade_out_second)
+    assert all(_is(c, GREY) for t, c in zip(times, colours, strict=True) if 3.1 < t < 3.9)
