@@ -10,6 +10,7 @@ as a MoviePy ``VideoClip`` (``as_moviepy_clip``)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -143,6 +144,29 @@ class OverlayPlanes:
             np.copyto(region, res, casting="unsafe")
 
 
+class LazyOverlay:
+    """An overlay drawn (Pillow) and converted the first time a frame needs it, and dropped
+    once its page is over: only the caption pages on screen are held in memory, and drawing
+    them overlaps with the encoder instead of delaying the first frame."""
+
+    def __init__(self, make: Callable[[], Overlay], frame_w: int, frame_h: int):
+        self._make = make
+        self._size = (frame_w, frame_h)
+        self._planes: OverlayPlanes | None = None
+
+    def get(self) -> OverlayPlanes:
+        if self._planes is None:
+            self._planes = OverlayPlanes(self._make(), *self._size)
+        return self._planes
+
+    def blend(self, out: Planes, opacity: float = 1.0) -> None:
+        if opacity > 0:
+            self.get().blend(out, opacity)
+
+    def drop(self) -> None:
+        self._planes = None
+
+
 @dataclass
 class SceneLayers:
     """Everything pre-rendered for one clip, ready for the frame function."""
@@ -150,7 +174,7 @@ class SceneLayers:
     title: MovingLayer
     scenes: list[MovingLayer]
     outro: MovingLayer
-    pages: list[OverlayPlanes]  # one per timeline page
+    pages: list[OverlayPlanes | LazyOverlay]  # one per timeline page
     credits: list[OverlayPlanes | None]  # one per scene
     header: OverlayPlanes | None = None  # source and title, over every scene
 
@@ -220,8 +244,11 @@ class FrameRenderer:
             if credit is not None:
                 credit.blend(self._out, _fade(t, top_seg.start + top_seg.fade_in, top_seg.end - 0.1, 0.3))
         for k, (start, end, fade_in, fade_out) in enumerate(self._page_times):
+            page = self.layers.pages[k]
             if start - fade_in <= t < end + fade_out:
-                self.layers.pages[k].blend(self._out, _page_opacity(t, start, end, fade_in, fade_out))
+                page.blend(self._out, _page_opacity(t, start, end, fade_in, fade_out))
+            elif t >= end + fade_out and isinstance(page, LazyOverlay):
+                page.drop()
         return self._out
 
     def frame_rgb(self, t: float) -> np.ndarray:
