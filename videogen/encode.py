@@ -6,6 +6,7 @@ frame n; the ffmpeg process is always waited for or killed (no leaked children).
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import threading
@@ -22,8 +23,21 @@ def ffmpeg_exe() -> str:
 
 
 def default_threads() -> int | None:
-    """x264 threads for a render (None: x264's own choice)."""
-    return None
+    """x264 threads for a render (None: x264's own choice, 3 on two cores). Two frame threads
+    keep both cores busy next to the frame generator and hold about 25 MB less at 1080p
+    (the same bitstream quality: threads change nothing in the picture).
+    VIDEOGEN_X264_THREADS overrides (0: x264's choice)."""
+    env = os.environ.get("VIDEOGEN_X264_THREADS")
+    if env:
+        return int(env) or None
+    return 2
+
+
+def x264_memory_args() -> list[str]:
+    """Extra x264 options (VIDEOGEN_X264_SYNC_LOOKAHEAD=0 runs the look-ahead in the encoding
+    thread: about 20 MB less at 1080p, but slower on two cores, so not the default)."""
+    sync = os.environ.get("VIDEOGEN_X264_SYNC_LOOKAHEAD", "auto")
+    return ["-x264-params", f"sync-lookahead={int(sync)}"] if sync != "auto" else []
 
 
 def x264_args(enc: Encoding, fps: float, threads: int | None = None) -> list[str]:
@@ -38,7 +52,7 @@ def x264_args(enc: Encoding, fps: float, threads: int | None = None) -> list[str
     ]
     if threads:
         args += ["-threads", str(threads)]
-    return args
+    return args + x264_memory_args()
 
 
 class VideoEncoder:
@@ -50,7 +64,7 @@ class VideoEncoder:
         cmd = [
             ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", f"{fps}",
-            "-i", "pipe:0",
+            "-thread_queue_size", "2", "-i", "pipe:0",
         ]
         if audio_wav is not None:
             cmd += ["-i", str(audio_wav), "-map", "0:v:0", "-map", "1:a:0"]

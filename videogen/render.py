@@ -39,7 +39,7 @@ from .compose import (
     SceneLayers,
     as_moviepy_clip,
 )
-from .encode import VideoEncoder
+from .encode import VideoEncoder, default_threads
 from .errors import RenderError, StorageError
 from .images import ImageLimits, LoadedImage, load_images
 from .narration import NarrationChain
@@ -361,7 +361,8 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
 def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path, template: Template,
             progress: Callable[[float], None]) -> None:
     step = max(1, timeline.n_frames // 100)
-    with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding) as enc:
+    with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding,
+                      threads=default_threads()) as enc:
         for i in range(timeline.n_frames):
             enc.write(renderer.frame(i).buf)
             if i % step == 0:
