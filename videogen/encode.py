@@ -78,6 +78,11 @@ class VideoEncoder:
         self._err_thread = threading.Thread(target=self._drain, daemon=True)
         self._err_thread.start()
         self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=queue_size)
+        # Frames are copied into a few reused buffers: no fresh multi-megabyte allocation (page
+        # faults, zeroing) per frame.
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        self._n_buffers = 0
+        self._max_buffers = queue_size + 2
         self._write_error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, daemon=True)
         self._writer.start()
@@ -95,17 +100,35 @@ class VideoEncoder:
             if item is None:
                 break
             if self._write_error is not None:
+                if isinstance(item, memoryview) and isinstance(item.obj, bytearray):
+                    self._free.put(item.obj)
                 continue
             try:
                 self.proc.stdin.write(item)
             except (BrokenPipeError, OSError) as e:
                 self._write_error = e
+            finally:
+                if isinstance(item, memoryview) and isinstance(item.obj, bytearray):
+                    self._free.put(item.obj)
 
     def write(self, frame: bytes | memoryview) -> None:
         """Queue one frame; the bytes are copied, so the caller may reuse its buffer."""
         if self._write_error is not None:
             raise RenderError(f"ffmpeg stopped taking frames: {self.error_text()}")
-        self._queue.put(bytes(frame))
+        src = memoryview(frame).cast("B")
+        buf = self._buffer(src.nbytes)
+        memoryview(buf)[:] = src
+        self._queue.put(memoryview(buf))
+
+    def _buffer(self, nbytes: int) -> bytearray:
+        try:
+            buf = self._free.get_nowait()
+        except queue.Empty:
+            if self._n_buffers < self._max_buffers:
+                self._n_buffers += 1
+                return bytearray(nbytes)
+            buf = self._free.get()  # the writer thread hands one back after each write
+        return buf if len(buf) == nbytes else bytearray(nbytes)
 
     def error_text(self) -> str:
         return b"".join(self._stderr).decode(errors="replace").strip()[-800:] or "no message"
