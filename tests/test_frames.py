@@ -57,3 +57,22 @@ def test_contiguous_caption_pages_cut_without_a_dissolve():
     fade_out_second = [c for t, c in zip(times, colours, strict=True) if 3.0 <= t < 3.1]
     assert fade_out_second and all(not _is(c, GREY) and not _is(c, BLUE) for c in fade_out_second)
     assert all(_is(c, GREY) for t, c in zip(times, colours, strict=True) if 3.1 < t < 3.9)
+
+
+def test_lazy_caption_pages_are_drawn_when_shown_and_dropped_after():
+    from videogen.compose import LazyOverlay
+
+    made: list[int] = []
+
+    def maker(k: int, colour: tuple[int, int, int]):
+        def make() -> Overlay:
+            made.append(k)
+            return Overlay(Image.new("RGBA", (64, 32), (*colour, 255)), 48, 40)
+        return make
+
+    r = _renderer([(1.0, 2.0, RED), (3.0, 4.0, BLUE)])
+    r.layers.pages = [LazyOverlay(maker(0, RED), W, H), LazyOverlay(maker(1, BLUE), W, H)]
+    assert _is(_caption_colour(r, int(0.5 * FPS)), GREY) and made == []
+    assert _is(_caption_colour(r, int(1.5 * FPS)), RED) and made == [0]
+    assert _is(_caption_colour(r, int(2.5 * FPS)), GREY) and r.layers.pages[0]._planes is None
+    assert _is(_caption_colour(r, int(3.5 * FPS)), BLUE) and made == [0, 1]

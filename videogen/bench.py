@@ -296,10 +296,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["resolutions"][res] = r
         if args.long:
             _log("long: 5-minute clip")
-            long_article = write_article(work / "long", repeat=5, article_id="bench-long")
+            long_article = write_article(work / "long", repeat=7, article_id="bench-long")
             height, fps = QUICK if args.quick else RESOLUTIONS["1080"]
             m, _ = render_project("project 5 min", long_article, work / "out-long", height, fps, work / "home",
-                                  work / "cache-long", max_duration=330)
+                                  work / "cache-long", max_duration=300)
             results["long"] = asdict(m)
         if args.service:
             results["service"] = {}
