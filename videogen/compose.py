@@ -72,16 +72,21 @@ class MovingLayer:
     """A canvas (photo, generated background or card) seen through a moving window."""
 
     def __init__(self, canvas: Planes, out_w: int, out_h: int, move: Move):
-        self.canvas = canvas
         self.out_w, self.out_h = out_w, out_h
         self.move = move
+        self.size = (canvas.w, canvas.h)
         self.static = move.z0 == move.z1 == 1.0 and move.pan == 0 and canvas.w == out_w and canvas.h == out_h
+        self.canvas: Planes | None = canvas if self.static else None
+        # A moving canvas is kept with a replicated border of PAD pixels: room for the resize's
+        # extra rows and columns (see ``view``), so the fast path almost never falls back.
+        self.padded: tuple[np.ndarray, ...] = () if self.static else tuple(
+            cv2.copyMakeBorder(p, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE) for p in (canvas.y, canvas.u, canvas.v))
 
     def matrix(self, t: float) -> tuple[float, float, float]:
         """Source-pixels-per-output-pixel scale and the source position of the output's
         top-left corner, for time ``t``. The window never leaves the canvas."""
         z, pan = self.move.at(t)
-        cw, ch = self.canvas.w, self.canvas.h
+        cw, ch = self.size
         # The canvas covers the frame at its largest zoom; at zoom z the window is 1/z of it.
         scale = min(cw / self.out_w, ch / self.out_h) / max(z, 1.0)
         win_w, win_h = self.out_w * scale, self.out_h * scale
@@ -90,14 +95,14 @@ class MovingLayer:
         return scale, cx - win_w / 2, ch / 2 - win_h / 2
 
     def render(self, t: float, out: Planes) -> None:
-        if self.static:
+        if self.canvas is not None:
             out.copy_from(self.canvas)
             return
         s, x0, y0 = self.matrix(t)
-        c = self.canvas
-        view(c.y, out.y, s, x0, y0)
-        view(c.u, out.u, s, x0 / 2, y0 / 2)
-        view(c.v, out.v, s, x0 / 2, y0 / 2)
+        py, pu, pv = self.padded
+        view(py, out.y, s, x0 + PAD, y0 + PAD)
+        view(pu, out.u, s, x0 / 2 + PAD, y0 / 2 + PAD)
+        view(pv, out.v, s, x0 / 2 + PAD, y0 / 2 + PAD)
 
 
 # Ken Burns: dst[y, x] = src at ((x + 0.5) s - 0.5 + ox, (y + 0.5) s - 0.5 + oy), bilinear. OpenCV's
@@ -107,6 +112,7 @@ class MovingLayer:
 # MAX_POSITION_ERROR of the wanted start for some k unless s is within ~1/MAX_SHIFT of 1 (the
 # far end of a zoom, the title card), where warpAffine is used. No whole-pixel steps: no jitter.
 MAX_SHIFT = 96
+PAD = 112  # > MAX_SHIFT * the largest scale used (1.14)
 MAX_POSITION_ERROR = 0.02  # source pixels; warpAffine itself works in 1/32 pixel steps
 _K = np.arange(MAX_SHIFT)
 _scratch: dict[int, np.ndarray] = {}
