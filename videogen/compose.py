@@ -76,11 +76,21 @@ class MovingLayer:
         self.move = move
         self.size = (canvas.w, canvas.h)
         self.static = move.z0 == move.z1 == 1.0 and move.pan == 0 and canvas.w == out_w and canvas.h == out_h
-        self.canvas: Planes | None = canvas if self.static else None
-        # A moving canvas is kept with a replicated border of PAD pixels: room for the resize's
-        # extra rows and columns (see ``view``), so the fast path almost never falls back.
-        self.padded: tuple[np.ndarray, ...] = () if self.static else tuple(
-            cv2.copyMakeBorder(p, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE) for p in (canvas.y, canvas.u, canvas.v))
+        self.canvas = canvas
+        self._padded: tuple[np.ndarray, ...] | None = None
+
+    def padded(self) -> tuple[np.ndarray, ...]:
+        """The canvas planes with a replicated border of PAD pixels: room for the resize's
+        extra rows and columns (see ``view``), so the fast path almost never falls back. Made
+        when the segment first shows and dropped when it ends: memory does not grow with the
+        number of scenes."""
+        if self._padded is None:
+            c = self.canvas
+            self._padded = tuple(cv2.copyMakeBorder(p, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE) for p in (c.y, c.u, c.v))
+        return self._padded
+
+    def drop(self) -> None:
+        self._padded = None
 
     def matrix(self, t: float) -> tuple[float, float, float]:
         """Source-pixels-per-output-pixel scale and the source position of the output's
@@ -95,11 +105,11 @@ class MovingLayer:
         return scale, cx - win_w / 2, ch / 2 - win_h / 2
 
     def render(self, t: float, out: Planes) -> None:
-        if self.canvas is not None:
+        if self.static:
             out.copy_from(self.canvas)
             return
         s, x0, y0 = self.matrix(t)
-        py, pu, pv = self.padded
+        py, pu, pv = self.padded()
         view(py, out.y, s, x0 + PAD, y0 + PAD)
         view(pu, out.u, s, x0 / 2 + PAD, y0 / 2 + PAD)
         view(pv, out.v, s, x0 / 2 + PAD, y0 / 2 + PAD)
@@ -241,6 +251,7 @@ class FrameRenderer:
         self._b = Planes(width, height)
         self._out = Planes(width, height)
         self._static_cache: dict[int, Planes] = {}
+        self._next_drop = 0  # segments before this one are over: their padded canvases are freed
         # Caption pages fade in and out only where the screen has no caption before or after
         # them; where one page follows another without a gap (pages of one sentence, or a
         # sentence held through a short pause) the text changes with a hard cut, never two
@@ -277,6 +288,9 @@ class FrameRenderer:
         if not visible:
             visible = [(self.tl.segments[-1], 1.0)]
         base_seg, _ = visible[0]
+        while self._next_drop < len(self.tl.segments) and self.tl.segments[self._next_drop].end <= base_seg.start:
+            self._layer(self.tl.segments[self._next_drop]).drop()
+            self._next_drop += 1
         self._layer(base_seg).render(t - base_seg.start, self._out)
         if len(visible) == 2 and visible[1][1] < 1.0:
             seg, a = visible[1]
