@@ -42,3 +42,25 @@ def test_place_and_bed():
     rms = float(np.sqrt(np.mean(bed**2)))
     assert 20 * np.log10(rms) == pytest.approx(-30.0, abs=0.5)
     assert abs(bed[0]) < 1e-3 and abs(bed[-1]) < 1e-3
+
+
+def test_chunked_loudness_equals_one_fft_over_the_whole_clip():
+    """The K-weighting filter runs chunk by chunk (flat memory for long clips); the result is
+    the one a single FFT over the whole signal gives."""
+    from videogen.audio import _k_weighting
+
+    rate = 22050
+    rng = np.random.default_rng(3)
+    n = rate * 40  # several chunks
+    x = (rng.standard_normal(n) * np.repeat(rng.random(n // 2205 + 1), 2205)[:n] * 0.2).astype(np.float32)
+    size = 1 << (n + rate).bit_length()
+    spec = np.fft.rfft(x.astype(np.float64), size) * _k_weighting(np.fft.rfftfreq(size, 1 / rate), rate)
+    y = np.fft.irfft(spec, size)[:n]
+    sq = np.concatenate([[0.0], np.cumsum(y * y)])
+    block, hop = int(0.4 * rate), int(0.1 * rate)
+    starts = np.arange(0, n - block + 1, hop)
+    z = (sq[starts + block] - sq[starts]) / block
+    z = z[-0.691 + 10 * np.log10(z) > -70]
+    z = z[-0.691 + 10 * np.log10(z) > -0.691 + 10 * np.log10(z.mean()) - 10]
+    expected = -0.691 + 10 * np.log10(z.mean())
+    assert audio.integrated_loudness(x, rate) == pytest.approx(expected, abs=0.01)

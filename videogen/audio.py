@@ -42,6 +42,34 @@ def _k_weighting(freqs: np.ndarray, fs: float) -> np.ndarray:
     return h1 * _biquad_response(b, a, w)
 
 
+_CHUNK = 1 << 18  # FFT size of one chunk of the loudness filter
+
+
+def _block_energies(samples: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
+    """Mean square of the K-weighted signal over each ``hop`` samples, computed chunk by
+    chunk (overlap-save with one second of history): memory stays small and flat however
+    long the clip is."""
+    n = len(samples)
+    ctx = sample_rate  # the filters' tails have died out after a second
+    size = _CHUNK
+    while size - ctx < 4 * hop:
+        size *= 2
+    step = (size - ctx) // hop * hop
+    weights = _k_weighting(np.fft.rfftfreq(size, 1 / sample_rate), sample_rate)
+    n_hops = n // hop
+    out = np.empty(n_hops, np.float64)
+    seg = np.zeros(size, np.float64)
+    for start in range(0, n_hops * hop, step):
+        stop = min(n_hops * hop, start + step)
+        lo = max(0, start - ctx)
+        seg[:] = 0.0
+        part = samples[lo:stop]
+        seg[ctx - (start - lo) : ctx - (start - lo) + len(part)] = part
+        y = np.fft.irfft(np.fft.rfft(seg) * weights, size)[ctx : ctx + stop - start]
+        out[start // hop : stop // hop] = (y * y).reshape(-1, hop).mean(axis=1)
+    return out
+
+
 def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
     """Gated integrated loudness in LUFS of a mono signal (-inf for silence)."""
     n = len(samples)
@@ -49,13 +77,17 @@ def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
     if n < block:
         samples = np.pad(samples, (0, block - n))
         n = block
-    size = 1 << (n + sample_rate).bit_length()  # padding absorbs the filters' tails
-    spec = np.fft.rfft(samples.astype(np.float64), size)
-    spec *= _k_weighting(np.fft.rfftfreq(size, 1 / sample_rate), sample_rate)
-    y = np.fft.irfft(spec, size)[:n]
-    sq = np.concatenate([[0.0], np.cumsum(y * y)])
-    starts = np.arange(0, n - block + 1, hop)
-    z = (sq[starts + block] - sq[starts]) / block
+    if block == 4 * hop:
+        sub = _block_energies(samples, sample_rate, hop)
+        z = np.convolve(sub, np.ones(4), mode="valid") / 4  # 400 ms blocks every 100 ms
+    else:  # sample rates that are not a multiple of 40 Hz: one FFT over the whole signal
+        size = 1 << (n + sample_rate).bit_length()  # padding absorbs the filters' tails
+        spec = np.fft.rfft(samples.astype(np.float64), size)
+        spec *= _k_weighting(np.fft.rfftfreq(size, 1 / sample_rate), sample_rate)
+        y = np.fft.irfft(spec, size)[:n]
+        sq = np.concatenate([[0.0], np.cumsum(y * y)])
+        starts = np.arange(0, n - block + 1, hop)
+        z = (sq[starts + block] - sq[starts]) / block
     with np.errstate(divide="ignore"):
         lk = -0.691 + 10 * np.log10(z)
     z = z[lk > -70.0]
@@ -84,16 +116,22 @@ def limit(samples: np.ndarray, sample_rate: int, ceiling_dbfs: float, release: f
     if need.min() >= 1.0:
         return samples
     look = 5  # ms of look-ahead: the gain is already down when the peak arrives
-    ahead = np.array([need[i : i + look].min() for i in range(nb)])
+    ahead = np.lib.stride_tricks.sliding_window_view(np.pad(need, (0, look - 1), constant_values=1.0), look).min(axis=1)
     coeff = math.exp(-1.0 / (release * 1000))
     gain = np.empty(nb)
     g = 1.0
     for i in range(nb):
         g = ahead[i] if ahead[i] < g else ahead[i] + (g - ahead[i]) * coeff
         gain[i] = g
-    per_sample = np.interp(np.arange(nb * step) / step, np.arange(nb), gain)[: len(samples)]
-    out = samples * per_sample
-    return np.clip(out, -ceiling, ceiling)
+    # Apply the gain a chunk at a time: no whole-clip float64 temporaries.
+    out = np.empty(len(samples), np.float32)
+    blocks = np.arange(nb)
+    chunk = step * 65536
+    for i in range(0, len(samples), chunk):
+        j = min(len(samples), i + chunk)
+        per_sample = np.interp(np.arange(i, j) / step, blocks, gain)
+        np.clip(samples[i:j] * per_sample, -ceiling, ceiling, out=out[i:j], casting="same_kind")
+    return out
 
 
 def level(samples: np.ndarray, sample_rate: int, target_lufs: float, ceiling_dbfs: float) -> tuple[np.ndarray, float]:

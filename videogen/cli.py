@@ -505,6 +505,15 @@ def _engine_voice(v) -> str:  # type: ignore[no-untyped-def]
     return v.voice_id
 
 
+# --- bench ----------------------------------------------------------------------------------
+
+@command("bench")
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -530,6 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("voices", help="list voices per language and which are offline")
     v.add_argument("--language", "-l", help="only this language")
     _service_parsers(sub)
+    from .bench import add_arguments as bench_arguments
+
+    bench_arguments(sub.add_parser("bench", help="measure render speed and memory against the naive MoviePy way and the encoder's floor"))
     return p
 
 

@@ -10,6 +10,7 @@ as a MoviePy ``VideoClip`` (``as_moviepy_clip``)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -71,16 +72,31 @@ class MovingLayer:
     """A canvas (photo, generated background or card) seen through a moving window."""
 
     def __init__(self, canvas: Planes, out_w: int, out_h: int, move: Move):
-        self.canvas = canvas
         self.out_w, self.out_h = out_w, out_h
         self.move = move
+        self.size = (canvas.w, canvas.h)
         self.static = move.z0 == move.z1 == 1.0 and move.pan == 0 and canvas.w == out_w and canvas.h == out_h
+        self.canvas = canvas
+        self._padded: tuple[np.ndarray, ...] | None = None
+
+    def padded(self) -> tuple[np.ndarray, ...]:
+        """The canvas planes with a replicated border of PAD pixels: room for the resize's
+        extra rows and columns (see ``view``), so the fast path almost never falls back. Made
+        when the segment first shows and dropped when it ends: memory does not grow with the
+        number of scenes."""
+        if self._padded is None:
+            c = self.canvas
+            self._padded = tuple(cv2.copyMakeBorder(p, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE) for p in (c.y, c.u, c.v))
+        return self._padded
+
+    def drop(self) -> None:
+        self._padded = None
 
     def matrix(self, t: float) -> tuple[float, float, float]:
         """Source-pixels-per-output-pixel scale and the source position of the output's
         top-left corner, for time ``t``. The window never leaves the canvas."""
         z, pan = self.move.at(t)
-        cw, ch = self.canvas.w, self.canvas.h
+        cw, ch = self.size
         # The canvas covers the frame at its largest zoom; at zoom z the window is 1/z of it.
         scale = min(cw / self.out_w, ch / self.out_h) / max(z, 1.0)
         win_w, win_h = self.out_w * scale, self.out_h * scale
@@ -93,12 +109,58 @@ class MovingLayer:
             out.copy_from(self.canvas)
             return
         s, x0, y0 = self.matrix(t)
-        c = self.canvas
-        m = np.array([[s, 0.0, x0 + 0.5 * s - 0.5], [0.0, s, y0 + 0.5 * s - 0.5]])
-        cv2.warpAffine(c.y, m, (out.w, out.h), dst=out.y, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-        mc = np.array([[s, 0.0, x0 / 2 + 0.5 * s - 0.5], [0.0, s, y0 / 2 + 0.5 * s - 0.5]])
-        for src, dst in ((c.u, out.u), (c.v, out.v)):
-            cv2.warpAffine(src, mc, (out.w // 2, out.h // 2), dst=dst, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        py, pu, pv = self.padded()
+        view(py, out.y, s, x0 + PAD, y0 + PAD)
+        view(pu, out.u, s, x0 / 2 + PAD, y0 / 2 + PAD)
+        view(pv, out.v, s, x0 / 2 + PAD, y0 / 2 + PAD)
+
+
+# Ken Burns: dst[y, x] = src at ((x + 0.5) s - 0.5 + ox, (y + 0.5) s - 0.5 + oy), bilinear. OpenCV's
+# resize does that 3-5x faster than warpAffine, with the scale exact (fx = 1/s) but the window
+# starting on a whole source pixel. The sub-pixel start comes from taking the output from k
+# pixels into a slightly larger resize of a crop starting at L: L + k s lands within
+# MAX_POSITION_ERROR of the wanted start for some k unless s is within ~1/MAX_SHIFT of 1 (the
+# far end of a zoom, the title card), where warpAffine is used. No whole-pixel steps: no jitter.
+MAX_SHIFT = 96
+PAD = 112  # > MAX_SHIFT * the largest scale used (1.14)
+MAX_POSITION_ERROR = 0.02  # source pixels; warpAffine itself works in 1/32 pixel steps
+_K = np.arange(MAX_SHIFT)
+_scratch: dict[int, np.ndarray] = {}
+
+
+def _axis_plan(o: float, s: float, n_out: int, n_src: int) -> tuple[int, int, int] | None:
+    """(crop start L, crop length, output offset k) for one axis, or None."""
+    starts = o - _K * s
+    lo = np.rint(starts)
+    err = np.abs(lo - starts)
+    length = np.ceil((n_out + _K + 1) * s).astype(np.int64) + 1
+    ok = (err <= MAX_POSITION_ERROR) & (lo >= 0) & (lo + length <= n_src)
+    hits = np.flatnonzero(ok)
+    if hits.size == 0:
+        return None
+    k = int(hits[0])
+    return int(lo[k]), int(length[k]), k
+
+
+def view(src: np.ndarray, dst: np.ndarray, s: float, ox: float, oy: float) -> None:
+    """Fill ``dst`` with the window of ``src`` whose top-left is (ox, oy), ``s`` source pixels per
+    output pixel, bilinear: the same picture as the affine warp, computed faster."""
+    h, w = dst.shape
+    px = _axis_plan(ox, s, w, src.shape[1]) if s > 0 else None
+    py = _axis_plan(oy, s, h, src.shape[0]) if px is not None else None
+    if px is None or py is None:
+        m = np.array([[s, 0.0, ox + 0.5 * s - 0.5], [0.0, s, oy + 0.5 * s - 0.5]])
+        cv2.warpAffine(src, m, (w, h), dst=dst, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_REPLICATE)
+        return
+    (lx, cw, kx), (ly, ch, ky) = px, py
+    crop = src[ly : ly + ch, lx : lx + cw]
+    rw, rh = round(cw / s), round(ch / s)  # the size OpenCV gives for fx = fy = 1/s
+    buf = _scratch.get(dst.size)
+    if buf is None or buf.size < rw * rh:
+        buf = _scratch[dst.size] = np.empty(rw * rh + 4 * (rw + rh), np.uint8)
+    tmp = cv2.resize(crop, None, dst=buf[: rw * rh].reshape(rh, rw), fx=1 / s, fy=1 / s, interpolation=cv2.INTER_LINEAR)
+    np.copyto(dst, tmp[ky : ky + h, kx : kx + w])
 
 
 class OverlayPlanes:
@@ -143,6 +205,29 @@ class OverlayPlanes:
             np.copyto(region, res, casting="unsafe")
 
 
+class LazyOverlay:
+    """An overlay drawn (Pillow) and converted the first time a frame needs it, and dropped
+    once its page is over: only the caption pages on screen are held in memory, and drawing
+    them overlaps with the encoder instead of delaying the first frame."""
+
+    def __init__(self, make: Callable[[], Overlay], frame_w: int, frame_h: int):
+        self._make = make
+        self._size = (frame_w, frame_h)
+        self._planes: OverlayPlanes | None = None
+
+    def get(self) -> OverlayPlanes:
+        if self._planes is None:
+            self._planes = OverlayPlanes(self._make(), *self._size)
+        return self._planes
+
+    def blend(self, out: Planes, opacity: float = 1.0) -> None:
+        if opacity > 0:
+            self.get().blend(out, opacity)
+
+    def drop(self) -> None:
+        self._planes = None
+
+
 @dataclass
 class SceneLayers:
     """Everything pre-rendered for one clip, ready for the frame function."""
@@ -150,7 +235,7 @@ class SceneLayers:
     title: MovingLayer
     scenes: list[MovingLayer]
     outro: MovingLayer
-    pages: list[OverlayPlanes]  # one per timeline page
+    pages: list[OverlayPlanes | LazyOverlay]  # one per timeline page
     credits: list[OverlayPlanes | None]  # one per scene
     header: OverlayPlanes | None = None  # source and title, over every scene
 
@@ -166,6 +251,19 @@ class FrameRenderer:
         self._b = Planes(width, height)
         self._out = Planes(width, height)
         self._static_cache: dict[int, Planes] = {}
+        self._next_drop = 0  # segments before this one are over: their padded canvases are freed
+        # Caption pages fade in and out only where the screen has no caption before or after
+        # them; where one page follows another without a gap (pages of one sentence, or a
+        # sentence held through a short pause) the text changes with a hard cut, never two
+        # texts dissolving into each other.
+        pages = timeline.pages
+        self._page_times: list[tuple[float, float, float, float]] = []
+        for k, p in enumerate(pages):
+            before = pages[k - 1].end if k else None
+            after = pages[k + 1].start if k + 1 < len(pages) else None
+            fade_in = PAGE_FADE if before is None or p.start - before >= 2 * PAGE_FADE else 0.0
+            fade_out = PAGE_FADE if after is None or after - p.end >= 2 * PAGE_FADE else 0.0
+            self._page_times.append((p.start, p.end, fade_in, fade_out))
 
     def _layer(self, seg: Segment) -> MovingLayer:
         if seg.kind == "title":
@@ -190,6 +288,9 @@ class FrameRenderer:
         if not visible:
             visible = [(self.tl.segments[-1], 1.0)]
         base_seg, _ = visible[0]
+        while self._next_drop < len(self.tl.segments) and self.tl.segments[self._next_drop].end <= base_seg.start:
+            self._layer(self.tl.segments[self._next_drop]).drop()
+            self._next_drop += 1
         self._layer(base_seg).render(t - base_seg.start, self._out)
         if len(visible) == 2 and visible[1][1] < 1.0:
             seg, a = visible[1]
@@ -207,14 +308,28 @@ class FrameRenderer:
             credit = self.layers.credits[top_seg.scene]
             if credit is not None:
                 credit.blend(self._out, _fade(t, top_seg.start + top_seg.fade_in, top_seg.end - 0.1, 0.3))
-        for k, page in enumerate(self.tl.pages):
-            if page.start - 0.1 <= t < page.end + 0.1:
-                self.layers.pages[k].blend(self._out, _fade(t, page.start, page.end, 0.1))
+        for k, (start, end, fade_in, fade_out) in enumerate(self._page_times):
+            page = self.layers.pages[k]
+            if start - fade_in <= t < end + fade_out:
+                page.blend(self._out, _page_opacity(t, start, end, fade_in, fade_out))
+            elif t >= end + fade_out and isinstance(page, LazyOverlay):
+                page.drop()
         return self._out
 
     def frame_rgb(self, t: float) -> np.ndarray:
         i = min(self.tl.n_frames - 1, max(0, int(math.floor(t * self.tl.fps + 1e-6))))
         return self.frame(i).to_rgb()
+
+
+PAGE_FADE = 0.1  # seconds a caption page takes to appear or go where no other page is next to it
+
+
+def _page_opacity(t: float, start: float, end: float, fade_in: float, fade_out: float) -> float:
+    if t < start:
+        return (t - (start - fade_in)) / fade_in if fade_in > 0 else 0.0
+    if t >= end:
+        return (end + fade_out - t) / fade_out if fade_out > 0 else 0.0
+    return 1.0
 
 
 def _fade(t: float, start: float, end: float, ramp: float) -> float:

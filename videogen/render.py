@@ -5,7 +5,9 @@ in order, times them, reports progress and publishes the files atomically."""
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import hashlib
 import json
 import logging
@@ -29,6 +31,7 @@ from .article import Article
 from .captions import to_webvtt
 from .compose import (
     FrameRenderer,
+    LazyOverlay,
     Move,
     MovingLayer,
     OverlayPlanes,
@@ -36,7 +39,7 @@ from .compose import (
     SceneLayers,
     as_moviepy_clip,
 )
-from .encode import VideoEncoder
+from .encode import VideoEncoder, default_threads
 from .errors import RenderError, StorageError
 from .images import ImageLimits, LoadedImage, load_images
 from .narration import NarrationChain
@@ -99,6 +102,23 @@ class _Stages:
         self._done += STAGE_WEIGHTS.get(stage, 0)
         if self.progress:
             self.progress(stage, min(1.0, self._done))
+
+
+def release_memory() -> None:
+    """Give freed heap memory back to the system (glibc keeps it otherwise): the frames stage
+    then starts from the smallest footprint, and a worker does not keep the peak of its
+    largest render."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
 
 
 def video_id(article: Article, template: str) -> str:
@@ -190,7 +210,8 @@ def build_layers(template: Template, article: Article, script: Script, scenes, i
         if v.reverse:
             z0, z1 = z1, z0
         scene_layers.append(MovingLayer(canvas, w, h, Move(z0, z1, pan, seg.end - seg.start)))
-    pages = [OverlayPlanes(graphics.caption_overlay(p.text, template, direction), w, h) for p in timeline.pages]
+    pages = [LazyOverlay(functools.partial(graphics.caption_overlay, p.text, template, direction), w, h)
+             for p in timeline.pages]
     header = OverlayPlanes(graphics.header_overlay(template, article.source, article.title, direction), w, h)
     return SceneLayers(title_layer, scene_layers, outro_layer, pages, credits, header), title
 
@@ -299,6 +320,11 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
         audio.write_wav(wav, track, sr)
         layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline)
         renderer = FrameRenderer(timeline, layers, template.width, template.height)
+        n_images = len(images)
+        del images, speeches
+        if options.engine != "moviepy":
+            del track
+        release_memory()
         st.finish("layers", t3)
 
         t4 = time.perf_counter()
@@ -316,7 +342,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
         key = content_key(article, template.at_size() if not (options.height or options.fps) else template,
                           options.voice, options.tts, options.max_duration)
         manifest = _manifest(article, template, options, narration, timeline, script, staging, key,
-                             warnings, started_at, gain_db, len(images))
+                             warnings, started_at, gain_db, n_images)
         st.timings["publish"] = round(time.perf_counter() - t5, 3)
         st.timings["total"] = round(time.perf_counter() - t0, 3)
         manifest["timings"] = dict(st.timings)
@@ -335,7 +361,8 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
 def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path, template: Template,
             progress: Callable[[float], None]) -> None:
     step = max(1, timeline.n_frames // 100)
-    with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding) as enc:
+    with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding,
+                      threads=default_threads()) as enc:
         for i in range(timeline.n_frames):
             enc.write(renderer.frame(i).buf)
             if i % step == 0:
