@@ -5,6 +5,7 @@ processes on the embedded broker. Screenshots land in ``test-artifacts/`` (gitig
 from __future__ import annotations
 
 import io
+import re
 import time
 from pathlib import Path
 
@@ -213,7 +214,7 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     if waited:
         assert "rendering…" in player.inner_text("#m")
         player.screenshot(path=str(ARTIFACTS / "player-rendering.png"))
-    seen, shot = [], False
+    seen, shot, fleet_saw_it = [], False, False
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         state = page.evaluate(f"""() => {{ const r = document.querySelector("{row}");
@@ -223,12 +224,18 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
             if state["status"] == "rendering" and state["width"] not in ("0%", "100%") and not shot:
                 page.screenshot(path=str(ARTIFACTS / "dashboard-rendering.png"))
                 shot = True
+        if state and state["status"] == "rendering" and "Harbour ferry" in page.inner_text("#running"):
+            fleet_saw_it = True  # the operator's panel lists it with its worker and heartbeat age
+            assert re.search(r"\d+ s ago", page.inner_text("#running")), page.inner_text("#running")
         if state and state["status"] in ("done", "failed"):
             break
         time.sleep(0.1)
     assert seen[-1] == {"status": "done", "width": "100%"}, seen
     assert len({s["width"] for s in seen}) >= 2, f"the bar never moved: {seen}"
     assert page.evaluate("window.__notReloaded") is True
+    assert fleet_saw_it, "the fleet panel never listed the rendering job"
+    page.wait_for_function("document.querySelectorAll('#workers tr').length >= 1")
+    assert "broker queue:" in page.inner_text("#fleet-summary")
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     player.wait_for_function("document.getElementById('v') && document.getElementById('v').readyState >= 1", timeout=15000)
     assert waited, "the job was done before its player page loaded: the rendering state was not seen"
@@ -245,6 +252,10 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     if cancel.count():
         cancel.click()
     page.wait_for_selector(f"tr[data-id='{new_id}'][data-status='cancelled'], tr[data-id='{new_id}'][data-status='done']")
+    if page.locator(f"tr[data-id='{new_id}'][data-status='cancelled']").count():
+        # A cancelled job gets a retry button (POST …/retry): the same job id is queued again.
+        page.click(f"tr[data-id='{new_id}'] button:text('retry')")
+        page.wait_for_selector(f"tr[data-id='{new_id}']:not([data-status='cancelled'])")
     # Its player opens from the row's preview link.
     page.click(f"{row} a:text('preview')")
     page.wait_for_url(f"**/embed/{job_id}")
