@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -14,24 +13,13 @@ from videogen.errors import StorageError
 from videogen.jobs import JobStore, LeaseLost
 from videogen.storage import LocalStorage
 
-PG_ADMIN = os.environ.get("VIDEOGEN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from .pgutil import fresh_database
 
 
 @pytest.fixture(scope="module")
 def pg_url():
-    from sqlalchemy import create_engine, text
-
-    name = f"videogen_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as e:  # noqa: BLE001
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN} ({e}); the test command starts it")
-    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -119,22 +119,7 @@ class LocalStorage:
     def clean_staging(self, older_than: float) -> int:
         """Remove staging folders untouched for ``older_than`` seconds (left by killed
         workers). Returns how many were removed."""
-        import time
-
-        base = self.root / ".staging"
-        if not base.is_dir():
-            return 0
-        removed = 0
-        cutoff = time.time() - older_than
-        for d in base.iterdir():
-            try:
-                newest = max([d.stat().st_mtime] + [p.stat().st_mtime for p in d.rglob("*")])
-            except OSError:
-                continue
-            if newest < cutoff:
-                shutil.rmtree(d, ignore_errors=True)
-                removed += 1
-        return removed
+        return remove_stale_dirs(self.root / ".staging", older_than)
 
     def stat(self, key: str, name: str) -> StoredFile:
         path = self._dir(key) / check_name(name)
@@ -191,3 +176,23 @@ def open_storage(url: str | None, default_root: Path, settings=None) -> Storage:
 
         return S3Storage.from_settings(url, settings or Settings())
     raise StorageError(f"unsupported storage URL {url!r} (use file:///path or s3://bucket/prefix)")
+
+
+def remove_stale_dirs(base: Path, older_than: float) -> int:
+    """Remove the folders in ``base`` with nothing modified for ``older_than`` seconds
+    (staging left behind by killed workers). Returns how many were removed."""
+    import shutil
+    import time
+
+    if not base.is_dir():
+        return 0
+    removed, cutoff = 0, time.time() - older_than
+    for d in base.iterdir():
+        try:
+            newest = max([d.stat().st_mtime] + [p.stat().st_mtime for p in d.rglob("*")])
+        except OSError:
+            continue
+        if newest < cutoff:
+            shutil.rmtree(d, ignore_errors=True)
+            removed += 1
+    return removed

@@ -15,14 +15,13 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from .errors import StorageError
-from .storage import CONTENT_TYPES, FILES, StoredFile, check_key, check_name
+from .storage import CONTENT_TYPES, FILES, StoredFile, check_key, check_name, remove_stale_dirs
 
 MEDIA_FILES = tuple(n for n in FILES if n != "manifest.json")
 
@@ -139,18 +138,7 @@ class S3Storage:
             raise self._error(f"delete of {key}", e) from e
 
     def clean_staging(self, older_than: float) -> int:
-        if not self.staging_root.is_dir():
-            return 0
-        removed, cutoff = 0, time.time() - older_than
-        for d in self.staging_root.iterdir():
-            try:
-                newest = max([d.stat().st_mtime] + [p.stat().st_mtime for p in d.rglob("*")])
-            except OSError:
-                continue
-            if newest < cutoff:
-                shutil.rmtree(d, ignore_errors=True)
-                removed += 1
-        return removed
+        return remove_stale_dirs(self.staging_root, older_than)
 
     # --- reading -----------------------------------------------------------------------------
     def exists(self, key: str) -> bool:
