@@ -83,18 +83,11 @@ class LocalStorage:
         return self.root / check_key(key)
 
     def staging_dir(self) -> Path:
-        base = self.root / ".staging"
-        try:
-            base.mkdir(parents=True, exist_ok=True)
-            return Path(tempfile.mkdtemp(dir=base))
-        except OSError as e:
-            raise StorageError(f"cannot create a staging folder in {base}: {e.strerror or e}") from e
+        return new_staging_dir(self.root / ".staging")
 
     def publish(self, key: str, folder: Path, replace: bool = False) -> bool:
         target = self._dir(key)
-        missing = [n for n in FILES if not (folder / n).is_file()]
-        if missing:
-            raise StorageError(f"incomplete render, missing {', '.join(missing)}")
+        check_complete(folder)
         try:
             if not target.exists():
                 try:
@@ -176,6 +169,22 @@ def open_storage(url: str | None, default_root: Path, settings=None) -> Storage:
 
         return S3Storage.from_settings(url, settings or Settings())
     raise StorageError(f"unsupported storage URL {url!r} (use file:///path or s3://bucket/prefix)")
+
+
+def new_staging_dir(base: Path) -> Path:
+    """A fresh folder under ``base`` to render into before publishing."""
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=base))
+    except OSError as e:
+        raise StorageError(f"cannot create a staging folder in {base}: {e.strerror or e}") from e
+
+
+def check_complete(folder: Path) -> None:
+    """Raise unless ``folder`` holds every file of a render."""
+    missing = [n for n in FILES if not (folder / n).is_file()]
+    if missing:
+        raise StorageError(f"incomplete render, missing {', '.join(missing)}")
 
 
 def remove_stale_dirs(base: Path, older_than: float) -> int:

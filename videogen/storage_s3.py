@@ -21,7 +21,16 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .errors import StorageError
-from .storage import CONTENT_TYPES, FILES, StoredFile, check_key, check_name, remove_stale_dirs
+from .storage import (
+    CONTENT_TYPES,
+    FILES,
+    StoredFile,
+    check_complete,
+    check_key,
+    check_name,
+    new_staging_dir,
+    remove_stale_dirs,
+)
 
 MEDIA_FILES = tuple(n for n in FILES if n != "manifest.json")
 
@@ -98,11 +107,7 @@ class S3Storage:
 
     # --- writing -----------------------------------------------------------------------------
     def staging_dir(self) -> Path:
-        try:
-            self.staging_root.mkdir(parents=True, exist_ok=True)
-            return Path(tempfile.mkdtemp(dir=self.staging_root))
-        except OSError as e:
-            raise StorageError(f"cannot create a staging folder in {self.staging_root}: {e.strerror or e}") from e
+        return new_staging_dir(self.staging_root)
 
     def upload(self, path: Path, key: str, name: str) -> None:
         from boto3.s3.transfer import TransferConfig
@@ -117,9 +122,7 @@ class S3Storage:
 
     def publish(self, key: str, folder: Path, replace: bool = False) -> bool:
         folder = Path(folder)
-        missing = [n for n in FILES if not (folder / n).is_file()]
-        if missing:
-            raise StorageError(f"incomplete render, missing {', '.join(missing)}")
+        check_complete(folder)
         if not replace and self.exists(key):
             shutil.rmtree(folder, ignore_errors=True)
             return False
