@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from videogen.bench import descendants, rss_kb
 from videogen.service import JobOptions, VideoService
 from videogen.settings import Settings
 
@@ -110,20 +111,6 @@ def test_an_image_host_that_never_answers_is_retried_then_skipped(tmp_path, sett
     assert any("images[0] skipped" in w for w in manifest["warnings"])
 
 
-def _tree(pid: int) -> list[int]:
-    out, stack = [], [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                kids = [int(x) for x in f.read().split()]
-        except OSError:
-            kids = []
-        out += kids
-        stack += kids
-    return out
-
-
 def _name(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -140,17 +127,6 @@ def _state(pid: int) -> str:
         return ""
 
 
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def test_fifty_renders_in_a_row_leak_neither_memory_nor_ffmpeg(tmp_path_factory, settings):
     stack = make_stack(tmp_path_factory.mktemp("leak"), None, {
         "VIDEOGEN_API_KEYS": KEY, "VIDEOGEN_WORKER_MAX_TASKS": "1000"}, cache_dir=settings.cache_path)
@@ -164,11 +140,11 @@ def test_fifty_renders_in_a_row_leak_neither_memory_nor_ffmpeg(tmp_path_factory,
 
         def sample() -> None:
             while not stop.wait(0.2):
-                procs = _tree(worker.pid)
+                procs = descendants(worker.pid)
                 pool = [p for p in procs if _name(p) not in ("ffmpeg", "") and not _name(p).startswith("ffmpeg")]
                 ff = [p for p in procs if "ffmpeg" in _name(p)]
                 zombies = [p for p in procs if _state(p) == "Z"]
-                rss = max((_rss_mb(p) for p in pool), default=0.0)
+                rss = max((rss_kb(p) / 1024 for p in pool), default=0.0)
                 samples.append((done_count[0], rss, len(ff), len(zombies)))
 
         threading.Thread(target=sample, daemon=True).start()
@@ -183,7 +159,7 @@ def test_fifty_renders_in_a_row_leak_neither_memory_nor_ffmpeg(tmp_path_factory,
                 done_count[0] = i + 1
         time.sleep(1.0)
         stop.set()
-        procs = _tree(worker.pid)
+        procs = descendants(worker.pid)
         assert [p for p in procs if "ffmpeg" in _name(p)] == [], "ffmpeg left running after the renders"
         assert [p for p in procs if _state(p) == "Z"] == [], "zombie processes left behind"
     finally:

@@ -68,7 +68,8 @@ QUICK = (180, 10.0)
 
 # --- measuring a process tree ------------------------------------------------------------------
 
-def _rss_kb(pid: int) -> int:
+def rss_kb(pid: int) -> int:
+    """Resident memory of one process in KiB (0 once it is gone)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
@@ -82,7 +83,7 @@ def _rss_kb(pid: int) -> int:
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
+        for tid in os.listdir(f"/proc/{pid}/task"):  # children started by any of its threads
             with open(f"/proc/{pid}/task/{tid}/children") as f:
                 out += [int(x) for x in f.read().split()]
     except OSError:
@@ -90,17 +91,23 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def tree_rss_kb(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants, in KiB."""
-    total, stack, seen = 0, [pid], set()
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, …)."""
+    out: list[int] = []
+    stack, seen = _children(pid), {pid}
     while stack:
         p = stack.pop()
         if p in seen:
             continue
         seen.add(p)
-        total += _rss_kb(p)
+        out.append(p)
         stack += _children(p)
-    return total
+    return out
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants, in KiB."""
+    return rss_kb(pid) + sum(rss_kb(p) for p in descendants(pid))
 
 
 class TreeSampler:
