@@ -38,7 +38,7 @@ from .api_models import (
 )
 from .article import parse_article
 from .errors import InvalidArticle, InvalidInput, StorageError
-from .jobs import STATUSES, Job, JobConflict, JobNotFound
+from .jobs import STATUSES, Job, JobConflict, JobNotFound, now
 from .ratelimit import RateLimiter, retry_after
 from .service import JobOptions, VideoService, public_job
 from .settings import Settings
@@ -384,8 +384,6 @@ def prometheus_text(service: VideoService, queue_depth: Callable[[], int] | None
             pass
     running = service.store.running()
     if running:
-        from .jobs import now
-
         t = now()
         lines += ["# HELP videogen_heartbeat_age_seconds Seconds since each rendering job's last heartbeat.",
                   "# TYPE videogen_heartbeat_age_seconds gauge"]

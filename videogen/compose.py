@@ -72,11 +72,10 @@ class MovingLayer:
     """A canvas (photo, generated background or card) seen through a moving window."""
 
     def __init__(self, canvas: Planes, out_w: int, out_h: int, move: Move):
+        self.canvas = canvas
         self.out_w, self.out_h = out_w, out_h
         self.move = move
-        self.size = (canvas.w, canvas.h)
         self.static = move.z0 == move.z1 == 1.0 and move.pan == 0 and canvas.w == out_w and canvas.h == out_h
-        self.canvas = canvas
         self._padded: tuple[np.ndarray, ...] | None = None
 
     def padded(self) -> tuple[np.ndarray, ...]:
@@ -96,7 +95,7 @@ class MovingLayer:
         """Source-pixels-per-output-pixel scale and the source position of the output's
         top-left corner, for time ``t``. The window never leaves the canvas."""
         z, pan = self.move.at(t)
-        cw, ch = self.size
+        cw, ch = self.canvas.w, self.canvas.h
         # The canvas covers the frame at its largest zoom; at zoom z the window is 1/z of it.
         scale = min(cw / self.out_w, ch / self.out_h) / max(z, 1.0)
         win_w, win_h = self.out_w * scale, self.out_h * scale

@@ -77,7 +77,7 @@ class VideoEncoder:
         self._stderr: list[bytes] = []
         self._err_thread = threading.Thread(target=self._drain, daemon=True)
         self._err_thread.start()
-        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[bytearray | None] = queue.Queue(maxsize=queue_size)
         # Frames are copied into a few reused buffers: no fresh multi-megabyte allocation (page
         # faults, zeroing) per frame.
         self._free: queue.Queue[bytearray] = queue.Queue()
@@ -99,17 +99,13 @@ class VideoEncoder:
             item = self._queue.get()
             if item is None:
                 break
-            if self._write_error is not None:
-                if isinstance(item, memoryview) and isinstance(item.obj, bytearray):
-                    self._free.put(item.obj)
-                continue
             try:
-                self.proc.stdin.write(item)
+                if self._write_error is None:
+                    self.proc.stdin.write(item)
             except (BrokenPipeError, OSError) as e:
                 self._write_error = e
             finally:
-                if isinstance(item, memoryview) and isinstance(item.obj, bytearray):
-                    self._free.put(item.obj)
+                self._free.put(item)  # back to write() for a later frame
 
     def write(self, frame: bytes | memoryview) -> None:
         """Queue one frame; the bytes are copied, so the caller may reuse its buffer."""
@@ -118,7 +114,7 @@ class VideoEncoder:
         src = memoryview(frame).cast("B")
         buf = self._buffer(src.nbytes)
         memoryview(buf)[:] = src
-        self._queue.put(memoryview(buf))
+        self._queue.put(buf)
 
     def _buffer(self, nbytes: int) -> bytearray:
         try:

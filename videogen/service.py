@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .article import Article, parse_article
 from .errors import InvalidInput, VideogenError
-from .jobs import Job, JobStore, LeaseLost, store_unreachable
+from .jobs import Job, JobStore, LeaseLost, now, store_unreachable
 from .render import RenderOptions, content_key, render_article
 from .settings import Settings
 from .storage import Storage, open_storage
@@ -164,8 +164,6 @@ class VideoService:
         """What the operator sees (GET /v1/queue, ``videogen queue``): broker queue depth, jobs
         per status, running jobs with their worker and heartbeat age, recent failures, and
         renders per worker."""
-        from .jobs import now
-
         depth, broker_error = None, None
         if broker_depth is not None:
             try:

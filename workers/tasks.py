@@ -50,10 +50,9 @@ def render_article(self, job_id: str) -> str:
     try:
         outcome = svc.run(job_id, worker_name())
     except SoftTimeLimitExceeded:
-        job = svc.store.get(job_id)
         # Only if this process still holds the job: a lost job belongs to another worker now.
-        if job.worker == worker_name() and svc.store.fail_if_worker(
-                job_id, worker_name(), f"render took longer than {svc.settings.task_soft_time_limit:g} s"):
+        if svc.store.fail_if_worker(job_id, worker_name(),
+                                    f"render took longer than {svc.settings.task_soft_time_limit:g} s"):
             svc._notify(svc.store.get(job_id))
             return "failed"
         return "lost"
