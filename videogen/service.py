@@ -317,6 +317,9 @@ class _Heartbeat:
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{job_id[:8]}", daemon=True)
 
     def start(self) -> None:
+        """The first beat is written before this returns (so it cannot land after anything the
+        render does), the others by the thread."""
+        self._guarded_beat()
         self._thread.start()
 
     def report(self, stage: str, percent: float) -> None:
@@ -329,13 +332,15 @@ class _Heartbeat:
             self.lost.set()
             self._stop.set()
 
+    def _guarded_beat(self) -> None:
+        try:
+            self._beat()
+        except Exception:  # noqa: BLE001 - keep beating through a database hiccup
+            log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+
     def _loop(self) -> None:
-        self._beat()
         while not self._stop.wait(self.interval):
-            try:
-                self._beat()
-            except Exception:  # noqa: BLE001 - keep beating through a database hiccup
-                log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+            self._guarded_beat()
 
     def stop(self) -> None:
         self._stop.set()
