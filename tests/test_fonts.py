@@ -13,10 +13,12 @@ from videogen.fonts import (
     charset,
     covers,
     fallback_names,
+    font_files,
     font_stack,
     get_font,
     infer_language,
     missing_glyphs,
+    read_cmap,
 )
 
 SAMPLES = {
@@ -48,6 +50,24 @@ def test_coverage_check_reports_what_is_missing():
     assert missing_glyphs("中文", ["NotoSans-Regular"]) == ["中", "文"]
     assert covers("中文 et français") and not covers("emoji 😀")
     assert 0x4E2D in charset("NotoSansSC-Regular") and 0x4E2D not in charset("NotoSans-Regular")
+
+
+@pytest.mark.parametrize("name", sorted(font_files()))
+def test_cmap_reader_agrees_with_fonttools(name):
+    from fontTools.ttLib import TTFont
+
+    path = font_files()[name]
+    with TTFont(str(path), lazy=True) as f:
+        expected = f.getBestCmap()
+    assert set(read_cmap(path.read_bytes())) == set(expected) and len(expected) > 400
+
+
+def test_latin_text_does_not_load_the_fallback_fonts():
+    charset.cache_clear()
+    assert missing_glyphs("Déjà « vu » — 3 000 €", fallback_names("NotoSans-Bold", "fr")) == []
+    stack = font_stack("NotoSans-Regular", 30, "fr")
+    stack.runs("Le cœur de l’affaire, à 20 %")
+    assert charset.cache_info().currsize == 2  # NotoSans Bold and Regular only
 
 
 def test_fallbacks_keep_the_weight_and_put_the_language_first():

@@ -13,11 +13,12 @@ weight that covers it, the article language's own script first (``FontStack``)."
 from __future__ import annotations
 
 import functools
+import struct
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
 from PIL import ImageFont, features
 
 from .errors import InvalidInput
@@ -67,8 +68,79 @@ def charset(name: str) -> frozenset[int]:
     files = font_files()
     if name not in files:
         raise InvalidInput("template", f"unknown font {name!r}")
-    with TTFont(str(files[name]), lazy=True) as f:
-        return frozenset(f.getBestCmap())
+    return frozenset(read_cmap(files[name].read_bytes()))
+
+
+# The subtables fontTools' getBestCmap prefers, in order: (platform, encoding, format).
+_CMAP_PREFERENCE = ((3, 10, 12), (0, 6, 12), (0, 4, 12), (3, 1, 4), (0, 3, 4), (0, 2, 4), (0, 1, 4), (0, 0, 4))
+
+
+def read_cmap(font: bytes) -> list[int]:
+    """The code points of a TrueType/OpenType font's best Unicode cmap subtable (format 12 or
+    4), read straight from the bytes: what fontTools' ``getBestCmap`` gives, without building
+    glyph names (a second per render for the fallback fonts)."""
+    n_tables = struct.unpack_from(">H", font, 4)[0]
+    cmap = next((off for tag, _, off, _ in (struct.unpack_from(">4sIII", font, 12 + 16 * i) for i in range(n_tables))
+                 if tag == b"cmap"), None)
+    if cmap is None:
+        return []
+    n_sub = struct.unpack_from(">H", font, cmap + 2)[0]
+    subtables = {}
+    for i in range(n_sub):
+        platform, encoding, offset = struct.unpack_from(">HHI", font, cmap + 4 + 8 * i)
+        fmt = struct.unpack_from(">H", font, cmap + offset)[0]
+        subtables.setdefault((platform, encoding, fmt), cmap + offset)
+    for key in _CMAP_PREFERENCE:
+        if key in subtables:
+            return _format12(font, subtables[key]) if key[2] == 12 else _format4(font, subtables[key])
+    return []
+
+
+def _format12(font: bytes, at: int) -> list[int]:
+    n_groups = struct.unpack_from(">I", font, at + 12)[0]
+    out: list[int] = []
+    for g in range(n_groups):
+        start, end, glyph = struct.unpack_from(">III", font, at + 16 + 12 * g)
+        out += range(start, end + 1) if glyph else range(start + 1, end + 1)  # glyph 0 is .notdef
+    return out
+
+
+def _format4(font: bytes, at: int) -> list[int]:
+    seg_x2 = struct.unpack_from(">H", font, at + 6)[0]
+    n = seg_x2 // 2
+    ends = struct.unpack_from(f">{n}H", font, at + 14)
+    starts = struct.unpack_from(f">{n}H", font, at + 16 + seg_x2)
+    deltas = struct.unpack_from(f">{n}h", font, at + 16 + 2 * seg_x2)
+    range_at = at + 16 + 3 * seg_x2
+    offsets = struct.unpack_from(f">{n}H", font, range_at)
+    out: list[int] = []
+    for i in range(n):
+        start, end, delta, ro = starts[i], ends[i], deltas[i], offsets[i]
+        if start == 0xFFFF:
+            continue
+        for c in range(start, end + 1):
+            if ro == 0:
+                glyph = (c + delta) & 0xFFFF
+            else:
+                glyph = struct.unpack_from(">H", font, range_at + 2 * i + ro + 2 * (c - start))[0]
+                glyph = (glyph + delta) & 0xFFFF if glyph else 0
+            if glyph:
+                out.append(c)
+    return out
+
+
+class Charsets(Sequence[frozenset[int]]):
+    """The charsets of a list of fonts, each read only when a lookup reaches it: Latin text
+    never loads the CJK fonts' tables."""
+
+    def __init__(self, names: Sequence[str]):
+        self.names = tuple(names)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        return charset(self.names[i])
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def weight_of(name: str) -> str:
@@ -99,12 +171,13 @@ def ignorable(ch: str) -> bool:
 def missing_glyphs(text: str, names: tuple[str, ...] | list[str]) -> list[str]:
     """Characters of ``text`` that none of the fonts ``names`` can draw (they would show as
     tofu boxes), in order of first appearance."""
-    sets = [charset(n) for n in names]
-    missing: dict[str, None] = {}
-    for ch in text:
-        if not ignorable(ch) and not any(ord(ch) in s for s in sets):
-            missing[ch] = None
-    return list(missing)
+    todo = [ch for ch in dict.fromkeys(text) if not ignorable(ch)]
+    for name in names:  # each font only for what the ones before it lack
+        if not todo:
+            break
+        have = charset(name)
+        todo = [ch for ch in todo if ord(ch) not in have]
+    return todo
 
 
 def drop_missing(text: str, primary: str = "NotoSans-Regular", lang: str | None = None) -> tuple[str, list[str]]:
@@ -146,7 +219,7 @@ def _sticky(ch: str) -> bool:
     return unicodedata.category(ch)[0] != "L"
 
 
-def assign_fonts(text: str, sets: list[frozenset[int]]) -> list[int]:
+def assign_fonts(text: str, sets: Sequence[frozenset[int]]) -> list[int]:
     """Index of the font that draws each character: the first that covers it, except that
     marks, digits, punctuation and spaces stay in the current run's font when it has them, so
     a run of Arabic keeps its own comma and spaces. 0 when no font covers a character."""
@@ -202,7 +275,7 @@ class FontStack:
 
 @functools.lru_cache(maxsize=4096)
 def _runs(names: tuple[str, ...], text: str) -> list[tuple[str, int]]:
-    idx = assign_fonts(text, [charset(n) for n in names])
+    idx = assign_fonts(text, Charsets(names))
     runs: list[tuple[str, int]] = []
     for ch, i in zip(text, idx, strict=True):
         if runs and runs[-1][1] == i:
