@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from videogen.compose import FrameRenderer, Move, MovingLayer, OverlayPlanes, Planes, SceneLayers
+from videogen.compose import (
+    BodyLayers,
+    FrameRenderer,
+    Move,
+    MovingLayer,
+    OverlayPlanes,
+    Planes,
+    SceneLayers,
+)
 from videogen.graphics import Overlay
 from videogen.timeline import Page, Segment, Timeline
 
@@ -20,7 +28,7 @@ def _renderer(pages: list[tuple[float, float, tuple[int, int, int]]], duration: 
     background = Planes.from_rgb(np.full((H, W, 3), GREY, np.uint8))
     layer = MovingLayer(background, W, H, Move(1.0, 1.0, 0.0, duration))
     overlays = [OverlayPlanes(Overlay(Image.new("RGBA", (64, 32), (*c, 255)), 48, 40), W, H) for *_, c in pages]
-    return FrameRenderer(tl, SceneLayers(layer, [], layer, overlays, []), W, H)
+    return FrameRenderer(tl, SceneLayers(layer, BodyLayers([], layer, []), overlays), W, H)
 
 
 def _caption_colour(r: FrameRenderer, i: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import cv2
@@ -118,11 +119,14 @@ class MovingLayer:
 # resize does that 3-5x faster than warpAffine, with the scale exact (fx = 1/s) but the window
 # starting on a whole source pixel. The sub-pixel start comes from taking the output from k
 # pixels into a slightly larger resize of a crop starting at L: L + k s lands within
-# MAX_POSITION_ERROR of the wanted start for some k unless s is within ~1/MAX_SHIFT of 1 (the
-# far end of a zoom, the title card), where warpAffine is used. No whole-pixel steps: no jitter.
+# MAX_POSITION_ERROR of the wanted start for some k unless s is within ~1/MAX_SHIFT of 1, or
+# close to a fraction with a small denominator; warpAffine does those frames. No whole-pixel
+# steps: no jitter. Canvases are made OVERSAMPLE times larger than the window at the closest
+# zoom (title and outro cards included), so s stays >= OVERSAMPLE, away from 1.
+OVERSAMPLE = 1.1
 MAX_SHIFT = 96
-PAD = 112  # > MAX_SHIFT * the largest scale used (1.14)
-MAX_POSITION_ERROR = 0.02  # source pixels; warpAffine itself works in 1/32 pixel steps
+PAD = 128  # > MAX_SHIFT * the largest scale used (1.14 * OVERSAMPLE / 1.04 for the news template)
+MAX_POSITION_ERROR = 1 / 32  # source pixels: the step in which warpAffine itself places its samples
 _K = np.arange(MAX_SHIFT)
 _scratch: dict[int, np.ndarray] = {}
 
@@ -228,15 +232,28 @@ class LazyOverlay:
 
 
 @dataclass
-class SceneLayers:
-    """Everything pre-rendered for one clip, ready for the frame function."""
+class BodyLayers:
+    """The layers shown after the title card."""
 
-    title: MovingLayer
     scenes: list[MovingLayer]
     outro: MovingLayer
-    pages: list[OverlayPlanes | LazyOverlay]  # one per timeline page
     credits: list[OverlayPlanes | None]  # one per scene
     header: OverlayPlanes | None = None  # source and title, over every scene
+
+
+@dataclass
+class SceneLayers:
+    """Everything pre-rendered for one clip, ready for the frame function. ``body`` may be a
+    future: the title card's frames are encoded while another thread draws the rest."""
+
+    title: MovingLayer
+    body: BodyLayers | Future[BodyLayers]
+    pages: list[OverlayPlanes | LazyOverlay]  # one per timeline page
+
+    def ready_body(self) -> BodyLayers:
+        if isinstance(self.body, Future):
+            self.body = self.body.result()  # re-raises what went wrong in the other thread
+        return self.body
 
 
 class FrameRenderer:
@@ -246,11 +263,10 @@ class FrameRenderer:
         self.tl = timeline
         self.layers = layers
         self.w, self.h = width, height
-        self._a = Planes(width, height)
-        self._b = Planes(width, height)
-        self._out = Planes(width, height)
-        self._static_cache: dict[int, Planes] = {}
+        self._b = Planes(width, height)  # the incoming scene of a crossfade
+        self._out: Planes | None = None  # made on the first call without a destination
         self._next_drop = 0  # segments before this one are over: their padded canvases are freed
+        self._scenes = [s for s in timeline.segments if s.kind == "scene"]
         # Caption pages fade in and out only where the screen has no caption before or after
         # them; where one page follows another without a gap (pages of one sentence, or a
         # sentence held through a short pause) the text changes with a hard cut, never two
@@ -267,10 +283,11 @@ class FrameRenderer:
     def _layer(self, seg: Segment) -> MovingLayer:
         if seg.kind == "title":
             return self.layers.title
+        body = self.layers.ready_body()
         if seg.kind == "outro":
-            return self.layers.outro
+            return body.outro
         assert seg.scene is not None
-        return self.layers.scenes[seg.scene]
+        return body.scenes[seg.scene]
 
     def active(self, t: float) -> list[tuple[Segment, float]]:
         """Segments visible at ``t`` with their opacity (a crossfade shows two)."""
@@ -281,7 +298,11 @@ class FrameRenderer:
                 out.append((seg, a))
         return out[-2:]
 
-    def frame(self, i: int) -> Planes:
+    def frame(self, i: int, out: Planes | None = None) -> Planes:
+        """Frame ``i`` drawn into ``out`` (e.g. a buffer of the encoder) or into a buffer of
+        the renderer's own, reused by the next call; every pixel is written."""
+        if out is None:
+            out = self._out = self._out or Planes(self.w, self.h)
         t = (i + 0.5) / self.tl.fps  # the middle of the frame's display interval
         visible = self.active(t)
         if not visible:
@@ -290,30 +311,32 @@ class FrameRenderer:
         while self._next_drop < len(self.tl.segments) and self.tl.segments[self._next_drop].end <= base_seg.start:
             self._layer(self.tl.segments[self._next_drop]).drop()
             self._next_drop += 1
-        self._layer(base_seg).render(t - base_seg.start, self._out)
+        self._layer(base_seg).render(t - base_seg.start, out)
         if len(visible) == 2 and visible[1][1] < 1.0:
             seg, a = visible[1]
             self._layer(seg).render(t - seg.start, self._b)
-            cv2.addWeighted(self._b.buf, a, self._out.buf, 1.0 - a, 0.0, dst=self._out.buf)
+            cv2.addWeighted(self._b.buf, a, out.buf, 1.0 - a, 0.0, dst=out.buf)
         elif len(visible) == 2:
             seg = visible[1][0]
-            self._layer(seg).render(t - seg.start, self._out)
+            self._layer(seg).render(t - seg.start, out)
         top_seg = visible[-1][0] if visible[-1][1] >= 0.5 else visible[0][0]
-        if self.layers.header is not None:
-            scenes = [s for s in self.tl.segments if s.kind == "scene"]
-            if scenes:
-                self.layers.header.blend(self._out, _fade(t, scenes[0].start + scenes[0].fade_in, scenes[-1].end - scenes[-1].fade_in, 0.4))
+        scenes = self._scenes
+        header_opacity = _fade(t, scenes[0].start + scenes[0].fade_in, scenes[-1].end - scenes[-1].fade_in, 0.4) if scenes else 0.0
+        if header_opacity > 0:
+            header = self.layers.ready_body().header
+            if header is not None:
+                header.blend(out, header_opacity)
         if top_seg.kind == "scene" and top_seg.scene is not None:
-            credit = self.layers.credits[top_seg.scene]
+            credit = self.layers.ready_body().credits[top_seg.scene]
             if credit is not None:
-                credit.blend(self._out, _fade(t, top_seg.start + top_seg.fade_in, top_seg.end - 0.1, 0.3))
+                credit.blend(out, _fade(t, top_seg.start + top_seg.fade_in, top_seg.end - 0.1, 0.3))
         for k, (start, end, fade_in, fade_out) in enumerate(self._page_times):
             page = self.layers.pages[k]
             if start - fade_in <= t < end + fade_out:
-                page.blend(self._out, _page_opacity(t, start, end, fade_in, fade_out))
+                page.blend(out, _page_opacity(t, start, end, fade_in, fade_out))
             elif t >= end + fade_out and isinstance(page, LazyOverlay):
                 page.drop()
-        return self._out
+        return out
 
     def frame_rgb(self, t: float) -> np.ndarray:
         i = min(self.tl.n_frames - 1, max(0, int(math.floor(t * self.tl.fps + 1e-6))))

@@ -247,9 +247,10 @@ class FontStack:
     size: int
     language: str | None = None  # BCP 47, passed to raqm (shaping, localised forms)
 
-    @property
-    def fonts(self) -> list[ImageFont.FreeTypeFont]:
-        return [get_font(n, self.size) for n in self.names]
+    def font(self, index: int) -> ImageFont.FreeTypeFont:
+        """The stack's ``index``-th font, opened when first used (a CJK font held open costs
+        several MB)."""
+        return get_font(self.names[index], self.size)
 
     @property
     def primary(self) -> ImageFont.FreeTypeFont:

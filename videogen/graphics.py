@@ -9,6 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -118,16 +119,15 @@ def draw_text(draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, s
     font that has them, runs in bidi visual order; returns the width drawn."""
     _check_layout(text)
     runs = stack.runs(text)
-    fonts = stack.fonts
     if len(runs) == 1 and not (direction == "ltr" and needs_complex_layout(text) and _has_rtl(text)):
-        font = fonts[runs[0][1]]
+        font = stack.font(runs[0][1])
         draw.text((x, baseline), text, font=font, fill=fill, anchor="ls", **_layout_args(direction, stack))
         return stack.getlength(text, direction)
     keys = [i for t, i in runs for _ in t]
     start = x
     for piece, idx, rtl in visual_runs(text, keys, rtl=direction == "rtl"):
         d = "rtl" if rtl else "ltr"
-        draw.text((x, baseline), piece, font=fonts[idx], fill=fill, anchor="ls", **_layout_args(d, stack))
+        draw.text((x, baseline), piece, font=stack.font(idx), fill=fill, anchor="ls", **_layout_args(d, stack))
         x += stack.run_length(piece, idx, d)
     return x - start
 
@@ -180,10 +180,18 @@ def gradient(size: tuple[int, int], c0: RGB, c1: RGB, angle_deg: float = 90.0) -
 
 
 def _dither(arr: np.ndarray, seed: int, amount: float = 1.6) -> np.ndarray:
-    """Add faint grain so smooth gradients do not band after 8-bit H.264 encoding."""
+    """Add faint grain so smooth gradients do not band after 8-bit H.264 encoding. Works in
+    bands of rows: a 1080p canvas never needs several full-size float copies at once."""
     rng = np.random.default_rng(seed)
-    noise = rng.normal(0.0, amount, arr.shape[:2]).astype(np.float32)[..., None]
-    return np.clip(arr + noise, 0, 255).astype(np.uint8)
+    out = np.empty(arr.shape, np.uint8)
+    for y in range(0, arr.shape[0], 128):
+        part = arr[y : y + 128]
+        noise = rng.standard_normal(part.shape[:2], dtype=np.float32)
+        noise *= amount
+        grained = part + noise[..., None] if part.ndim == 3 else part + noise
+        np.clip(grained, 0, 255, out=grained)
+        out[y : y + 128] = grained  # truncated, as astype(np.uint8) does
+    return out
 
 
 def generated_background(template: Template, seed: int, size: tuple[int, int]) -> Image.Image:
@@ -217,7 +225,7 @@ def generated_background(template: Template, seed: int, size: tuple[int, int]) -
         d.polygon([(x0, sh), (x0 + bw, sh), (x0 + bw + slope * sh, 0), (x0 + slope * sh, 0)], fill=(*col, rng.randint(14, 34)))
     img = Image.alpha_composite(img, bands.filter(ImageFilter.GaussianBlur(2)))
     big = img.convert("RGB").resize((w, h), Image.Resampling.BICUBIC)
-    return Image.fromarray(_dither(np.asarray(big, np.float32), seed))
+    return Image.fromarray(_dither(np.asarray(big), seed))
 
 
 # --- photos ----------------------------------------------------------------------------------
@@ -260,7 +268,7 @@ def prepare_photo(img: Image.Image, size: tuple[int, int], min_kept: float = 0.6
     w, h = size
     small = cover(img.resize((max(1, img.width // 4), max(1, img.height // 4))), (max(2, w // 4), max(2, h // 4)))
     back = small.filter(ImageFilter.GaussianBlur(max(w, h) / 160)).resize(size, Image.Resampling.BICUBIC)
-    back = Image.fromarray((np.asarray(back, np.float32) * 0.55).astype(np.uint8))
+    back = back.point(lambda v: int(v * 0.55))  # darkened (a lookup table: no float copy)
     s = min(w / img.width, h / img.height) * 0.96
     fg = _resize(img, (max(1, round(img.width * s)), max(1, round(img.height * s))))
     back.paste(fg, ((w - fg.width) // 2, (h - fg.height) // 2))
@@ -274,11 +282,12 @@ def _card_background(template: Template, seed: int, photo: Image.Image | None) -
     if photo is None:
         return generated_background(template, seed, (w, h))
     back = cover(photo.convert("RGB"), (max(2, w // 6), max(2, h // 6)))
-    back = back.filter(ImageFilter.GaussianBlur(max(w, h) / 300)).resize((w, h), Image.Resampling.BICUBIC)
-    arr = np.asarray(back, np.float32)
+    back = back.filter(ImageFilter.GaussianBlur(max(w, h) / 300))
+    # Tinted at the small size (the resize is linear), then enlarged: no full-size float copy.
     tint = np.asarray(hex_to_rgb(template.palette.background[0]), np.float32)
-    arr = arr * 0.35 + tint * 0.45
-    return Image.fromarray(_dither(arr, seed))
+    small = np.asarray(back, np.float32) * 0.35 + tint * 0.45
+    big = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    return Image.fromarray(_dither(big, seed))
 
 
 @dataclass(frozen=True)
@@ -301,8 +310,8 @@ def title_card(template: Template, text: TitleCardText, seed: int = 0, photo: Im
     img = _card_background(template, seed, photo)
     # Darken the text side for legibility on any background.
     shade = np.linspace(0.0, 0.55, w, dtype=np.float32) if rtl else np.linspace(0.55, 0.0, w, dtype=np.float32)
-    arr = np.asarray(img, np.float32) * (1 - shade[None, :, None] * 0.6)
-    img = Image.fromarray(arr.astype(np.uint8))
+    darkness = np.broadcast_to(np.rint(shade * 0.6 * 255).astype(np.uint8), (h, w))
+    img = Image.composite(Image.new("RGB", (w, h)), img, Image.fromarray(np.ascontiguousarray(darkness)))
     d = ImageDraw.Draw(img)
     mx, my = int(w * lay.margin_x), int(h * lay.margin_y)
     box_w = w - 2 * mx

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -30,6 +31,8 @@ from . import RENDERER_VERSION, __version__, audio, graphics, i18n
 from .article import Article
 from .captions import to_webvtt
 from .compose import (
+    OVERSAMPLE,
+    BodyLayers,
     FrameRenderer,
     LazyOverlay,
     Move,
@@ -160,13 +163,22 @@ def sha256_file(path: Path) -> str:
 
 # --- visual layers ----------------------------------------------------------------------------
 
+def canvas_size(template: Template, zoom: float) -> tuple[int, int]:
+    """The size (even) of a canvas seen through a window that zooms in up to ``zoom``:
+    ``OVERSAMPLE`` times larger than the window at its closest (see compose.view)."""
+    w, h = template.size
+    return round(w * zoom * OVERSAMPLE / 2) * 2, round(h * zoom * OVERSAMPLE / 2) * 2
+
+
 def build_layers(template: Template, article: Article, script: Script, scenes, images: list[LoadedImage],
-                 timeline: Timeline) -> tuple[SceneLayers, Image.Image]:
-    """Pre-render every visual layer once; returns the layers and the title card (poster)."""
+                 timeline: Timeline, pool: ThreadPoolExecutor | None = None,
+                 timings: dict[str, float] | None = None) -> tuple[SceneLayers, Image.Image]:
+    """Pre-render every visual layer once; returns the layers and the poster (the title card).
+    With a ``pool``, only the title card is drawn before this returns: the rest is drawn in
+    the pool while the title card's frames are encoded (its time goes in
+    ``timings["layers_overlapped"]``)."""
     w, h = template.size
     m = template.motion
-    mz = m.max_zoom
-    canvas_size = (round(w * mz / 2) * 2, round(h * mz / 2) * 2)
     lang = article.lang
     direction = i18n.text_direction(lang)
     meta_parts = []
@@ -179,8 +191,32 @@ def build_layers(template: Template, article: Article, script: Script, scenes, i
         photo=images[0].image if images else None,
     )
     title_seg = timeline.segments[0]
-    title_layer = MovingLayer(Planes.from_rgb(title), w, h, Move(1.0, m.title_zoom, 0.0, title_seg.end - title_seg.start))
+    title_layer = MovingLayer(_card_canvas(title, template), w, h, Move(1.0, m.title_zoom, 0.0, title_seg.end - title_seg.start))
+    pages = [LazyOverlay(functools.partial(graphics.caption_overlay, p.text, template, direction), w, h)
+             for p in timeline.pages]
 
+    def body() -> BodyLayers:
+        started = time.perf_counter()
+        layers = _body_layers(template, article, scenes, images, timeline, meta_parts, direction)
+        if timings is not None:
+            timings["layers_overlapped"] = round(time.perf_counter() - started, 3)
+        return layers
+
+    return SceneLayers(title_layer, pool.submit(body) if pool else body(), pages), title
+
+
+def _card_canvas(card: Image.Image, template: Template) -> Planes:
+    """A card drawn at the frame size, enlarged to its canvas (see ``canvas_size``)."""
+    rgb = cv2.resize(np.asarray(card.convert("RGB")), canvas_size(template, 1.0), interpolation=cv2.INTER_CUBIC)
+    return Planes.from_rgb(rgb)
+
+
+def _body_layers(template: Template, article: Article, scenes, images: list[LoadedImage],
+                 timeline: Timeline, meta_parts: list[str], direction: str) -> BodyLayers:
+    """The scenes, their credits, the header and the outro card."""
+    w, h = template.size
+    m = template.motion
+    lang = article.lang
     site = urlsplit(article.url).hostname if article.url else None
     outro_lines = [i18n.text("read_more", lang, site=site.removeprefix("www.")) if site else i18n.text("thanks", lang)]
     if meta_parts:
@@ -188,8 +224,10 @@ def build_layers(template: Template, article: Article, script: Script, scenes, i
     outro = graphics.outro_card(template, article.source or site or i18n.text("thanks", lang), outro_lines,
                                 seed=seed_for(article.id, "outro"), direction=direction)
     outro_seg = timeline.segments[-1]
-    outro_layer = MovingLayer(Planes.from_rgb(outro), w, h, Move(1.0, 1.0 + (m.title_zoom - 1) / 2, 0.0, outro_seg.end - outro_seg.start))
+    outro_layer = MovingLayer(_card_canvas(outro, template), w, h, Move(1.0, 1.0 + (m.title_zoom - 1) / 2, 0.0, outro_seg.end - outro_seg.start))
+    del outro
 
+    size = canvas_size(template, m.max_zoom)
     scene_layers: list[MovingLayer] = []
     credits: list[OverlayPlanes | None] = []
     prepared: dict[int, Planes] = {}
@@ -198,22 +236,21 @@ def build_layers(template: Template, article: Article, script: Script, scenes, i
         v = scene.visual
         if v.kind == "image" and v.image is not None:
             if v.image not in prepared:
-                prepared[v.image] = Planes.from_rgb(graphics.prepare_photo(images[v.image].image, canvas_size))
+                prepared[v.image] = Planes.from_rgb(graphics.prepare_photo(images[v.image].image, size))
             canvas = prepared[v.image]
             credit = images[v.image].credit
             credits.append(OverlayPlanes(graphics.credit_overlay(i18n.text("photo", lang, credit=credit), template, direction), w, h) if credit else None)
         else:
-            canvas = Planes.from_rgb(graphics.generated_background(template, v.seed, canvas_size))
+            canvas = Planes.from_rgb(graphics.generated_background(template, v.seed, size))
             credits.append(None)
         z0, z1 = m.zoom_start, m.zoom_end
         pan = m.pan if not v.reverse else -m.pan
         if v.reverse:
             z0, z1 = z1, z0
         scene_layers.append(MovingLayer(canvas, w, h, Move(z0, z1, pan, seg.end - seg.start)))
-    pages = [LazyOverlay(functools.partial(graphics.caption_overlay, p.text, template, direction), w, h)
-             for p in timeline.pages]
     header = OverlayPlanes(graphics.header_overlay(template, article.source, article.title, direction), w, h)
-    return SceneLayers(title_layer, scene_layers, outro_layer, pages, credits, header), title
+    release_memory()  # the decoded photos are no longer needed
+    return BodyLayers(scene_layers, outro_layer, credits, header)
 
 
 def _on_screen(article: Article, lines: list[str], template: Template, warnings: list[str]) -> tuple[Article, list[str]]:
@@ -272,7 +309,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
     t1 = time.perf_counter()
     limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.image_timeout,
                          options.allow_local_images, options.allow_outside_paths, options.skip_unreachable_images)
-    canvas_hint = (int(template.width * template.motion.max_zoom), int(template.height * template.motion.max_zoom))
+    canvas_hint = canvas_size(template, template.motion.max_zoom)
     with ThreadPoolExecutor(1, thread_name_prefix="images") as pool:
         images_future = pool.submit(load_images, article, limits, canvas_hint)
         narration = chain.narrate(script.spoken[: 1 + keep], article.lang, options.tts, options.voice,
@@ -318,22 +355,27 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
             track = audio.limit(track, sr, template.audio.peak_dbfs)
         wav = staging / "narration.wav"
         audio.write_wav(wav, track, sr)
-        layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline)
-        renderer = FrameRenderer(timeline, layers, template.width, template.height)
         n_images = len(images)
-        del images, speeches
-        if options.engine != "moviepy":
-            del track
-        release_memory()
-        st.finish("layers", t3)
+        # The title card now; the other layers in a thread while its frames are encoded.
+        layers_pool = ThreadPoolExecutor(1, thread_name_prefix="layers")
+        try:
+            layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline,
+                                              layers_pool, st.timings)
+            renderer = FrameRenderer(timeline, layers, template.width, template.height)
+            del images, speeches
+            if options.engine != "moviepy":
+                del track
+            st.finish("layers", t3)
 
-        t4 = time.perf_counter()
-        video = staging / "video.mp4"
-        if options.engine == "moviepy":
-            _encode_with_moviepy(renderer, track, sr, video, template)
-        else:
-            _encode(renderer, timeline, wav, video, template, lambda f: st.report("frames", f))
-        st.finish("frames", t4)
+            t4 = time.perf_counter()
+            video = staging / "video.mp4"
+            if options.engine == "moviepy":
+                _encode_with_moviepy(renderer, track, sr, video, template)
+            else:
+                _encode(renderer, timeline, wav, video, template, lambda f: st.report("frames", f))
+            st.finish("frames", t4)
+        finally:
+            layers_pool.shutdown(wait=True, cancel_futures=True)
 
         t5 = time.perf_counter()
         wav.unlink()
@@ -363,8 +405,14 @@ def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path,
     step = max(1, timeline.n_frames // 100)
     with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding,
                       threads=default_threads()) as enc:
+        planes: dict[int, Planes] = {}  # one view per encoder buffer
         for i in range(timeline.n_frames):
-            enc.write(renderer.frame(i).buf)
+            buf = enc.frame_buffer()
+            out = planes.get(id(buf))
+            if out is None:
+                out = planes[id(buf)] = Planes(template.width, template.height, np.frombuffer(buf, np.uint8))
+            renderer.frame(i, out)
+            enc.submit(buf)
             if i % step == 0:
                 progress(i / timeline.n_frames)
 
