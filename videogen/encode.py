@@ -6,6 +6,8 @@ frame n; the ffmpeg process is always waited for or killed (no leaked children).
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import queue
 import subprocess
@@ -18,15 +20,33 @@ from .errors import RenderError
 from .templates import Encoding
 
 
-def _grow_pipe(fd: int) -> None:
-    """A 1 MiB pipe (Linux; the default is 64 KiB): a frame crosses in 2-5 writes instead of
-    about 50, with as many fewer wake-ups of ffmpeg."""
+def _grow_pipe(fd: int) -> int:
+    """A 1 MiB pipe (Linux; the default is 64 KiB): a frame crosses in a few writes instead of
+    about 50, with as many fewer wake-ups of ffmpeg. Returns the pipe's size (0: unknown)."""
     try:
         import fcntl
 
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        return fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032))
     except (ImportError, OSError):
-        pass  # other systems, or a lower /proc/sys/fs/pipe-max-size: the default works too
+        return 0  # other systems, or a lower /proc/sys/fs/pipe-max-size: the default works too
+
+
+class _IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+def _vmsplice_fn():  # type: ignore[no-untyped-def]
+    """libc's vmsplice (Linux), or None. ctypes releases the GIL while it blocks."""
+    if os.environ.get("VIDEOGEN_VMSPLICE", "1") == "0":
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).vmsplice
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.c_uint]
+    fn.restype = ctypes.c_ssize_t
+    return fn
 
 
 def ffmpeg_exe() -> str:
@@ -100,14 +120,19 @@ class VideoEncoder:
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert self.proc.stdin is not None
-        _grow_pipe(self.proc.stdin.fileno())
+        pipe_size = _grow_pipe(self.proc.stdin.fileno())
+        # vmsplice hands the frame's pages to the pipe instead of copying them (0.6-0.9 CPU-s
+        # less per minute of 1080p). A page handed over must not change until ffmpeg has read
+        # it: a frame larger than the pipe pushes the whole previous frame out of it, so a
+        # buffer is reused only once the next frame has gone in (one more buffer in the pool).
+        self._vmsplice = _vmsplice_fn() if pipe_size and self.frame_bytes > pipe_size + 8192 else None
         self._stderr: list[bytes] = []
         self._err_thread = threading.Thread(target=self._drain, daemon=True)
         self._err_thread.start()
         self._queue: queue.Queue[bytearray | None] = queue.Queue(maxsize=queue_size)
         # queue_size frames waiting, one being written, one being drawn.
         self._free: queue.Queue[bytearray] = queue.Queue()
-        for _ in range(queue_size + 2):
+        for _ in range(queue_size + (3 if self._vmsplice else 2)):
             self._free.put(bytearray(self.frame_bytes))
         self._write_error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, daemon=True)
@@ -121,17 +146,42 @@ class VideoEncoder:
 
     def _write_loop(self) -> None:
         assert self.proc.stdin is not None
+        in_pipe: bytearray | None = None  # spliced last: its pages may still be in the pipe
         while True:
             item = self._queue.get()
             if item is None:
                 break
             try:
                 if self._write_error is None:
-                    self.proc.stdin.write(item)
+                    if self._vmsplice:
+                        self._splice(item)
+                    else:
+                        self.proc.stdin.write(item)
             except (BrokenPipeError, OSError) as e:
                 self._write_error = e
             finally:
-                self._free.put(item)  # back to frame_buffer() for a later frame
+                # Back to frame_buffer() for a later frame (a spliced one after the next).
+                if self._vmsplice:
+                    item, in_pipe = in_pipe, item
+                if item is not None:
+                    self._free.put(item)
+        if in_pipe is not None:
+            self._free.put(in_pipe)
+
+    def _splice(self, buf: bytearray) -> None:
+        assert self.proc.stdin is not None and self._vmsplice is not None
+        fd = self.proc.stdin.fileno()
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+        done, total = 0, len(buf)
+        while done < total:
+            iov = _IoVec(addr + done, total - done)
+            n = self._vmsplice(fd, ctypes.byref(iov), 1, 0)
+            if n < 0:
+                err = ctypes.get_errno()
+                if err == errno.EINTR:
+                    continue
+                raise OSError(err, os.strerror(err))
+            done += n
 
     def frame_buffer(self) -> bytearray:
         """A buffer of one frame (I420) to draw into, then pass to ``submit``."""

@@ -1,0 +1,111 @@
+"""The encoder on its own: every frame handed to it comes out of ffmpeg as it was drawn, whether
+the frame goes through the pipe by copy or by vmsplice (where a buffer must not be reused
+while the pipe still holds its pages)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from videogen.encode import VideoEncoder, ffmpeg_exe
+from videogen.templates import Encoding
+
+W, H, N = 1280, 720, 40  # a frame (1.38 MB) larger than the 1 MiB pipe: the vmsplice path
+
+
+def _frame(i: int) -> np.ndarray:
+    """Frame i: luma i * 6 + 5 on the left half, 245 - i * 6 on the right; grey chroma."""
+    buf = np.full(W * H * 3 // 2, 128, np.uint8)
+    y = buf[: W * H].reshape(H, W)
+    y[:, : W // 2] = i * 6 + 5
+    y[:, W // 2 :] = 245 - i * 6
+    return buf
+
+
+def _check(path) -> None:
+    lumas = _decoded_lumas(path)
+    assert len(lumas) == N
+    expected = np.array([[i * 6 + 5, 245 - i * 6] for i in range(N)])
+    assert np.abs(lumas - expected).max() < 2, np.round(lumas - expected, 1)
+
+
+def _decoded_lumas(path) -> np.ndarray:
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+                         capture_output=True, check=True).stdout
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, H * 3 // 2, W)[:, :H]  # the luma planes
+    return np.stack([frames[:, 100:-100, 100 : W // 2 - 100].mean(axis=(1, 2)),
+                     frames[:, 100:-100, W // 2 + 100 : -100].mean(axis=(1, 2))], axis=1)
+
+
+@pytest.mark.parametrize("vmsplice", ["1", "0"])
+def test_every_frame_arrives_as_drawn(tmp_path, monkeypatch, vmsplice):
+    monkeypatch.setenv("VIDEOGEN_VMSPLICE", vmsplice)
+    out = tmp_path / "v.mp4"
+    with VideoEncoder(out, W, H, 24, None, Encoding(crf=18, preset="ultrafast")) as enc:
+        assert (enc._vmsplice is not None) == (vmsplice == "1")
+        for i in range(N):
+            buf = enc.frame_buffer()
+            np.copyto(np.frombuffer(buf, np.uint8), _frame(i))  # drawn into the encoder's own buffer
+            enc.submit(buf)
+            if i % 5 == 0:
+                # A slow frame generator and a fast one: buffers come back in every order.
+                subprocess.run(["sleep", "0.05"])
+    _check(out)
+
+
+def test_a_frame_still_in_the_pipe_is_not_drawn_over(tmp_path, monkeypatch):
+    """ffmpeg stopped (SIGSTOP) mid-stream, several times, while frames keep being drawn: a
+    buffer whose pages the pipe still holds must not be handed out for a new frame."""
+    monkeypatch.setenv("VIDEOGEN_VMSPLICE", "1")
+    out = tmp_path / "v.mp4"
+    enc = VideoEncoder(out, W, H, 24, None, Encoding(crf=18, preset="slow"))  # a slow reader: a full pipe
+    assert enc._vmsplice is not None
+
+    def feed() -> None:
+        for i in range(N):
+            buf = enc.frame_buffer()
+            np.copyto(np.frombuffer(buf, np.uint8), _frame(i))
+            enc.submit(buf)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        for _ in range(6):
+            time.sleep(0.15)
+            os.kill(enc.proc.pid, signal.SIGSTOP)
+            time.sleep(0.3)  # meanwhile the feeder draws into whatever buffer it is given
+            os.kill(enc.proc.pid, signal.SIGCONT)
+        feeder.join(60)
+        enc.close()
+    except BaseException:
+        os.kill(enc.proc.pid, signal.SIGCONT)
+        enc.abort()
+        raise
+    _check(out)
+
+
+def test_small_frames_are_copied_not_spliced(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOGEN_VMSPLICE", "1")
+    with VideoEncoder(tmp_path / "s.mp4", 64, 36, 24, None, Encoding(preset="ultrafast")) as enc:
+        assert enc._vmsplice is None  # 3.4 kB frames fit in the pipe many times: pages would be reused too early
+        for _ in range(3):
+            enc.write(bytes(64 * 36 * 3 // 2))
+
+
+def test_a_dead_encoder_is_reported_not_waited_for(tmp_path):
+    enc = VideoEncoder(tmp_path / "d.mp4", W, H, 24, None, Encoding(preset="ultrafast"))
+    enc.proc.kill()
+    enc.proc.wait()
+    from videogen.errors import RenderError
+
+    with pytest.raises(RenderError):
+        for _ in range(50):
+            enc.write(bytes(W * H * 3 // 2))
+        enc.close()
+    enc.abort()
