@@ -13,7 +13,7 @@ from .conftest import ROOT
 
 def test_quick_bench_reports_project_floor_and_stages(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}
-    out = subprocess.run([sys.executable, "-m", "videogen.cli", "bench", "--quick", "--skip-reference", "--json"],
+    out = subprocess.run([sys.executable, "-m", "videogen.cli", "bench", "--quick", "--skip-reference", "--json", "--repeat", "2"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout)
@@ -23,12 +23,17 @@ def test_quick_bench_reports_project_floor_and_stages(tmp_path):
     for m in (cold, warm, floor):
         assert m["wall_s"] > 0 and m["cpu_s"] > 0
         assert 20 < m["peak_rss_mb"] < 4000, m  # the whole tree: at least a Python or an ffmpeg
+    # Each measured twice, interleaved; the median run is reported with every run beside it.
+    for m in (cold, warm, floor):
+        assert len(m["runs"]) == 2 and m["wall_s"] in [x["wall_s"] for x in m["runs"]]
+        assert m["max_peak_rss_mb"] == max(x["peak_rss_mb"] for x in m["runs"])
     # The same clip twice: the second time every sentence comes from the narration cache.
     assert cold["extra"]["cache_hits"] == 0
     assert warm["extra"]["cache_hits"] > 0
     assert cold["extra"]["frames"] == warm["extra"]["frames"] == floor["extra"]["frames"] > 0
     assert abs(cold["extra"]["frames"] / quick["fps"] - cold["extra"]["duration_s"]) < 0.1
-    # Project renders include narration and x264; the floor is x264 alone on the same frames.
+    # Project renders include narration and the encoder; the floor is ffmpeg alone encoding the
+    # same frames and audio.
     assert cold["cpu_s"] > floor["cpu_s"]
     assert quick["ratio_cold_to_floor"] == round(cold["wall_s"] / floor["wall_s"], 2)
     for stage in ("script", "narration", "timeline", "layers", "frames", "publish", "total"):
@@ -40,8 +45,14 @@ def test_quick_bench_reports_project_floor_and_stages(tmp_path):
 
 def test_bench_table_is_readable(tmp_path):
     out = subprocess.run([sys.executable, "-m", "videogen.cli", "bench", "--quick", "--skip-reference",
-                          "--reference-seconds", "quick=100"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          "--reference-seconds", "quick=100", "--repeat", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
     for word in ("project cold", "project warm", "floor", "reference (given)", "stages (cold)", "peak RSS"):
         assert word in text, text
+
+
+def test_bench_refuses_zero_repeats():
+    out = subprocess.run([sys.executable, "-m", "videogen.cli", "bench", "--quick", "--repeat", "0"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--repeat" in out.stderr

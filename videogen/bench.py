@@ -9,9 +9,15 @@ In one run, on this machine:
 - **reference**: the naive MoviePy render in ``/work/shared/bench`` (``naive.py``), the way
   popular MoviePy tools do it (or a previously measured time given with
   ``--reference-seconds``);
-- **floor**: ffmpeg alone encoding the very frames of the project's clip (decoded beforehand
-  into a raw I420 file, not timed) with the project's own x264 settings: the least any
-  renderer with these settings can cost.
+- **floor**: ffmpeg alone encoding the very frames of the project's clip and its audio track
+  (both decoded beforehand into a raw I420 file and a WAV, not timed) with the project's own
+  encoder settings (x264, AAC, MP4 with faststart): the least any renderer producing this
+  file with these settings can cost.
+
+A shared 2-core machine is noisy (the same ffmpeg command varies by ±10 % from one minute to
+the next), so each measurement is repeated ``--repeat`` times (3 by default; the project
+cold, warm and the floor interleaved, a fresh narration cache for every cold render) and the
+median is reported, with every value kept in the JSON.
 
 Each is measured as wall time, CPU time (user + system, children included) and peak RSS of
 the whole process tree (``/proc`` sampled every 50 ms: the sum over the process and all its
@@ -206,27 +212,45 @@ def render_project(name: str, article: Path, out: Path, height: int, fps: float,
     return m, manifest
 
 
-def encode_floor(video: Path, work: Path, height: int, fps: float, frames: int) -> Measure:
-    """ffmpeg alone encoding the clip's own frames with the project's x264 settings."""
+def floor_inputs(video: Path, work: Path, height: int, fps: float, frames: int) -> tuple[Path, Path]:
+    """The project's clip decoded into raw I420 frames and a WAV (in the page cache), for the
+    floor to read for free."""
+    from .encode import ffmpeg_exe
+
+    raw, wav = work / "frames.yuv", work / "audio.wav"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-f", "rawvideo", "-pix_fmt", "yuv420p",
+                    str(raw), "-vn", "-ac", "1", "-ar", "22050", str(wav)], check=True)
+    w, h = _frame_size(height)
+    assert raw.stat().st_size == frames * w * h * 3 // 2, (raw.stat().st_size, frames)
+    for path in (raw, wav):
+        with open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
+    return raw, wav
+
+
+def _frame_size(height: int) -> tuple[int, int]:
+    from .templates import load_template
+
+    t = load_template("news", ROOT / "templates").at_size(height)
+    return t.width, t.height
+
+
+def encode_floor(raw: Path, wav: Path, work: Path, height: int, fps: float, frames: int) -> Measure:
+    """ffmpeg alone encoding the clip's own frames and audio with the project's settings."""
     from .encode import ffmpeg_exe, x264_args
     from .templates import load_template
 
-    template = load_template("news", ROOT / "templates").at_size(height, fps)
-    raw = work / "frames.yuv"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-f", "rawvideo", "-pix_fmt", "yuv420p",
-                    str(raw)], check=True)
-    w, h = template.width, template.height
-    assert raw.stat().st_size == frames * w * h * 3 // 2, (raw.stat().st_size, frames)
-    with open(raw, "rb") as f:  # into the page cache: the floor reads frames for free
-        while f.read(1 << 24):
-            pass
+    enc = load_template("news", ROOT / "templates").encoding
+    w, h = _frame_size(height)
     out = work / "floor.mp4"
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", str(raw),
-           *x264_args(template.encoding, fps, encoder_threads()), "-an", "-movflags", "+faststart", str(out)]
+           "-i", str(wav), "-map", "0:v:0", "-map", "1:a:0",
+           *x264_args(enc, fps, encoder_threads()),
+           "-c:a", "aac", "-b:a", enc.audio_bitrate, "-ar", "48000", "-ac", "2", "-movflags", "+faststart", str(out)]
     m, _ = run_measured("floor", cmd)
     m.extra = {"frames": frames, "video_mb": round(out.stat().st_size / 1e6, 2)}
-    raw.unlink()
     return m
 
 
@@ -280,18 +304,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             article = write_article(work / "article")
             plans = [(r, *RESOLUTIONS[r]) for r in (args.res or ["1080", "720"])]
         for res, height, fps in plans:
-            _log(f"{res}: project render, cold narration cache")
             r: dict[str, Any] = {"height": height, "fps": fps}
-            cache = work / f"cache-{res}"
-            cold, _ = render_project("project cold", article, work / f"out-{res}", height, fps, work / "home", cache)
-            _log(f"{res}: project render, warm narration cache")
-            warm, _ = render_project("project warm", article, work / f"out-{res}", height, fps, work / "home", cache)
-            r["project_cold"], r["project_warm"] = asdict(cold), asdict(warm)
-            _log(f"{res}: encode floor")
-            floor = encode_floor(Path(cold.extra["video"]), work, height, fps, cold.extra["frames"])
-            r["floor"] = asdict(floor)
-            r["ratio_cold_to_floor"] = round(cold.wall_s / floor.wall_s, 2)
-            r["ratio_warm_to_floor"] = round(warm.wall_s / floor.wall_s, 2)
+            runs: dict[str, list[Measure]] = {"project_cold": [], "project_warm": [], "floor": []}
+            inputs = None
+            for k in range(args.repeat):
+                cache = work / f"cache-{res}-{k}"
+                _log(f"{res}: project render, cold narration cache ({k + 1}/{args.repeat})")
+                cold, _ = render_project("project cold", article, work / f"out-{res}", height, fps, work / "home", cache)
+                _log(f"{res}: project render, warm narration cache ({k + 1}/{args.repeat})")
+                warm, _ = render_project("project warm", article, work / f"out-{res}-warm", height, fps, work / "home", cache)
+                if inputs is None:
+                    inputs = floor_inputs(Path(cold.extra["video"]), work, height, fps, cold.extra["frames"])
+                _log(f"{res}: encode floor ({k + 1}/{args.repeat})")
+                floor = encode_floor(*inputs, work, height, fps, cold.extra["frames"])
+                for key, m in (("project_cold", cold), ("project_warm", warm), ("floor", floor)):
+                    runs[key].append(m)
+            for path in inputs or ():
+                path.unlink()
+            for key, ms in runs.items():
+                r[key] = median_measure(ms)
+            cold_w, warm_w, floor_w = r["project_cold"]["wall_s"], r["project_warm"]["wall_s"], r["floor"]["wall_s"]
+            r["ratio_cold_to_floor"] = round(cold_w / floor_w, 2)
+            r["ratio_warm_to_floor"] = round(warm_w / floor_w, 2)
             if res in ref_given:
                 r["reference"] = {"name": "reference (given)", "wall_s": ref_given[res], "cpu_s": None,
                                   "peak_rss_mb": None, "extra": {"note": "measured earlier, passed with --reference-seconds"}}
@@ -299,7 +333,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 _log(f"{res}: reference render (naive MoviePy; minutes)")
                 r["reference"] = asdict(reference_render(res, fps, work))
             if r.get("reference"):
-                r["speedup_vs_reference_cold"] = round(r["reference"]["wall_s"] / cold.wall_s, 1)
+                r["speedup_vs_reference_cold"] = round(r["reference"]["wall_s"] / cold_w, 1)
             results["resolutions"][res] = r
         if args.long:
             _log("long: 5-minute clip")
@@ -319,6 +353,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def median_measure(ms: list[Measure]) -> dict[str, Any]:
+    """The run of median wall time (its CPU, RSS and stages with it), every run's wall time,
+    CPU time and peak RSS beside it, and the largest peak RSS."""
+    ordered = sorted(ms, key=lambda m: m.wall_s)
+    out = asdict(ordered[(len(ordered) - 1) // 2])
+    out["runs"] = [{"wall_s": m.wall_s, "cpu_s": m.cpu_s, "peak_rss_mb": m.peak_rss_mb} for m in ms]
+    out["max_peak_rss_mb"] = max(m.peak_rss_mb for m in ms)
+    return out
+
+
 def _log(msg: str) -> None:
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
@@ -332,7 +376,7 @@ def table(results: dict[str, Any]) -> str:
     for res, r in results["resolutions"].items():
         lines.append(f"\n{res} ({r['height']}p, {r['fps']:g} fps; clip {r['project_cold']['extra']['duration_s']:g} s, "
                      f"{r['project_cold']['extra']['frames']} frames)")
-        lines.append(f"  {'':<22}{'wall s':>9}{'CPU s':>9}{'peak RSS MB':>13}  notes")
+        lines.append(f"  {'median of ' + str(len(r['floor'].get('runs', [0]))) + ' runs':<22}{'wall s':>9}{'CPU s':>9}{'peak RSS MB':>13}  notes")
         for key in ("project_cold", "project_warm", "floor", "reference"):
             m = r.get(key)
             if not m:
@@ -344,6 +388,9 @@ def table(results: dict[str, Any]) -> str:
                 note = f"{m['extra']['video_mb']} MB"
             elif m["extra"].get("note"):
                 note = m["extra"]["note"]
+            if len(m.get("runs", [])) > 1:
+                note += ("; " if note else "") + "wall of each run " + " / ".join(f"{x['wall_s']:g}" for x in m["runs"])
+                note += f", largest RSS {m['max_peak_rss_mb']:g} MB"
             lines.append(f"  {m['name']:<22}{_fmt(m['wall_s']):>9}{_fmt(m['cpu_s']):>9}{_fmt(m['peak_rss_mb']):>13}  {note}")
         lines.append(f"  project cold / floor: {r['ratio_cold_to_floor']}×   warm / floor: {r['ratio_warm_to_floor']}×"
                      + (f"   reference / project cold: {r['speedup_vs_reference_cold']}×" if "speedup_vs_reference_cold" in r else ""))
@@ -377,10 +424,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="use a reference wall time measured before instead of running it, e.g. 1080=222")
     p.add_argument("--long", action="store_true", help="also a 5-minute clip (peak RSS flat with length)")
     p.add_argument("--service", action="store_true", help="also clips/hour through `videogen serve`, 1 and 2 workers")
+    p.add_argument("--repeat", type=int, default=3, metavar="N",
+                   help="runs of the project (cold and warm) and of the floor, interleaved; medians reported (default 3)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        print("videogen bench: error: --repeat must be at least 1", file=sys.stderr)
+        return 2
     results = run(args)
     print(json.dumps(results, indent=2) if args.json else table(results))
     return 0
