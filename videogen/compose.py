@@ -194,18 +194,30 @@ class OverlayPlanes:
             (planes.u.astype(np.float32) * a_c, a_c, 2),
             (planes.v.astype(np.float32) * a_c, a_c, 2),
         ]
+        # Fully shown (most frames), the blend is done in 8.8 fixed point, about twice as fast:
+        # (region * (256 - a) + colour * a + 128) >> 8, which never exceeds 16 bits.
+        self.fixed = []
+        for premul, a, _ in self.layers:
+            a256 = np.rint(a * 256).astype(np.uint16)
+            self.fixed.append(((256 - a256).astype(np.uint16), (np.rint(premul * 256) + 128).astype(np.uint16),
+                               np.empty(a.shape, np.uint16)))
 
     def blend(self, out: Planes, opacity: float = 1.0) -> None:
         if self.empty or opacity <= 0:
             return
-        for (premul, alpha, div), plane in zip(self.layers, (out.y, out.u, out.v), strict=True):
+        for k, plane in enumerate((out.y, out.u, out.v)):
+            premul, alpha, div = self.layers[k]
             y, x, h, w = self.y // div, self.x // div, self.h // div, self.w // div
             region = plane[y : y + h, x : x + w]
             if opacity >= 1:
-                res = region * (1.0 - alpha) + premul
+                inv, colour, scratch = self.fixed[k]
+                np.multiply(region, inv, out=scratch)
+                scratch += colour
+                scratch >>= 8
+                np.copyto(region, scratch, casting="unsafe")
             else:
                 res = region * (1.0 - alpha * opacity) + premul * opacity
-            np.copyto(region, res, casting="unsafe")
+                np.copyto(region, res, casting="unsafe")
 
 
 class LazyOverlay:
