@@ -19,18 +19,19 @@ def test_quick_bench_reports_project_floor_and_stages(tmp_path):
     r = json.loads(out.stdout)
     assert r["machine"]["cpus"] >= 1
     quick = r["resolutions"]["quick"]
-    cold, warm, floor = quick["project_cold"], quick["project_warm"], quick["floor"]
-    for m in (cold, warm, floor):
+    cold, warm, floor, floor_av = quick["project_cold"], quick["project_warm"], quick["floor"], quick["floor_with_audio"]
+    for m in (cold, warm, floor, floor_av):
         assert m["wall_s"] > 0 and m["cpu_s"] > 0
         assert 20 < m["peak_rss_mb"] < 4000, m  # the whole tree: at least a Python or an ffmpeg
     # Each measured twice, interleaved; the median run is reported with every run beside it.
-    for m in (cold, warm, floor):
+    for m in (cold, warm, floor, floor_av):
         assert len(m["runs"]) == 2 and m["wall_s"] in [x["wall_s"] for x in m["runs"]]
         assert m["max_peak_rss_mb"] == max(x["peak_rss_mb"] for x in m["runs"])
     # The same clip twice: the second time every sentence comes from the narration cache.
     assert cold["extra"]["cache_hits"] == 0
     assert warm["extra"]["cache_hits"] > 0
-    assert cold["extra"]["frames"] == warm["extra"]["frames"] == floor["extra"]["frames"] > 0
+    assert cold["extra"]["frames"] == warm["extra"]["frames"] == floor["extra"]["frames"] == floor_av["extra"]["frames"] > 0
+    assert floor_av["cpu_s"] > floor["cpu_s"]  # the same frames, plus the audio
     assert abs(cold["extra"]["frames"] / quick["fps"] - cold["extra"]["duration_s"]) < 0.1
     # Project renders include narration and the encoder; the floor is ffmpeg alone encoding the
     # same frames and audio.
@@ -48,7 +49,7 @@ def test_bench_table_is_readable(tmp_path):
                           "--reference-seconds", "quick=100", "--repeat", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
-    for word in ("project cold", "project warm", "floor", "reference (given)", "stages (cold)", "peak RSS"):
+    for word in ("project cold", "project warm", "floor", "floor with audio", "reference (given)", "stages (cold)", "peak RSS"):
         assert word in text, text
 
 

@@ -9,10 +9,12 @@ In one run, on this machine:
 - **reference**: the naive MoviePy render in ``/work/shared/bench`` (``naive.py``), the way
   popular MoviePy tools do it (or a previously measured time given with
   ``--reference-seconds``);
-- **floor**: ffmpeg alone encoding the very frames of the project's clip and its audio track
-  (both decoded beforehand into a raw I420 file and a WAV, not timed) with the project's own
-  encoder settings (x264, AAC, MP4 with faststart): the least any renderer producing this
-  file with these settings can cost.
+- **floor**: ffmpeg alone encoding the very frames of the project's clip (decoded beforehand
+  into a raw I420 file, not timed) with the project's own x264 settings: the least any
+  renderer with these settings can cost. Also **floor with audio**: the same plus the clip's
+  audio track (decoded into a WAV) encoded to AAC in the same ffmpeg, i.e. the same MP4 the
+  project writes. On this 2-core machine AAC inside x264's process costs about 2 CPU-s and
+  1 s of wall per minute of clip (0.8 CPU-s on its own), so the two floors differ.
 
 A shared 2-core machine is noisy (the same ffmpeg command varies by ±10 % from one minute to
 the next), so each measurement is repeated ``--repeat`` times (3 by default; the project
@@ -236,8 +238,9 @@ def _frame_size(height: int) -> tuple[int, int]:
     return t.width, t.height
 
 
-def encode_floor(raw: Path, wav: Path, work: Path, height: int, fps: float, frames: int) -> Measure:
-    """ffmpeg alone encoding the clip's own frames and audio with the project's settings."""
+def encode_floor(raw: Path, wav: Path | None, work: Path, height: int, fps: float, frames: int) -> Measure:
+    """ffmpeg alone encoding the clip's own frames (and audio, given ``wav``) with the
+    project's settings."""
     from .encode import ffmpeg_exe, x264_args
     from .templates import load_template
 
@@ -246,10 +249,11 @@ def encode_floor(raw: Path, wav: Path, work: Path, height: int, fps: float, fram
     out = work / "floor.mp4"
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", str(raw),
-           "-i", str(wav), "-map", "0:v:0", "-map", "1:a:0",
+           *(["-i", str(wav), "-map", "0:v:0", "-map", "1:a:0"] if wav else []),
            *x264_args(enc, fps, encoder_threads()),
-           "-c:a", "aac", "-b:a", enc.audio_bitrate, "-ar", "48000", "-ac", "2", "-movflags", "+faststart", str(out)]
-    m, _ = run_measured("floor", cmd)
+           *(["-c:a", "aac", "-b:a", enc.audio_bitrate, "-ar", "48000", "-ac", "2"] if wav else ["-an"]),
+           "-movflags", "+faststart", str(out)]
+    m, _ = run_measured("floor with audio" if wav else "floor", cmd)
     m.extra = {"frames": frames, "video_mb": round(out.stat().st_size / 1e6, 2)}
     return m
 
@@ -305,7 +309,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             plans = [(r, *RESOLUTIONS[r]) for r in (args.res or ["1080", "720"])]
         for res, height, fps in plans:
             r: dict[str, Any] = {"height": height, "fps": fps}
-            runs: dict[str, list[Measure]] = {"project_cold": [], "project_warm": [], "floor": []}
+            runs: dict[str, list[Measure]] = {"project_cold": [], "project_warm": [], "floor": [], "floor_with_audio": []}
             inputs = None
             for k in range(args.repeat):
                 cache = work / f"cache-{res}-{k}"
@@ -316,8 +320,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if inputs is None:
                     inputs = floor_inputs(Path(cold.extra["video"]), work, height, fps, cold.extra["frames"])
                 _log(f"{res}: encode floor ({k + 1}/{args.repeat})")
-                floor = encode_floor(*inputs, work, height, fps, cold.extra["frames"])
-                for key, m in (("project_cold", cold), ("project_warm", warm), ("floor", floor)):
+                floor = encode_floor(inputs[0], None, work, height, fps, cold.extra["frames"])
+                floor_av = encode_floor(*inputs, work, height, fps, cold.extra["frames"])
+                for key, m in (("project_cold", cold), ("project_warm", warm), ("floor", floor), ("floor_with_audio", floor_av)):
                     runs[key].append(m)
             for path in inputs or ():
                 path.unlink()
@@ -326,6 +331,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cold_w, warm_w, floor_w = r["project_cold"]["wall_s"], r["project_warm"]["wall_s"], r["floor"]["wall_s"]
             r["ratio_cold_to_floor"] = round(cold_w / floor_w, 2)
             r["ratio_warm_to_floor"] = round(warm_w / floor_w, 2)
+            r["ratio_cold_to_floor_with_audio"] = round(cold_w / r["floor_with_audio"]["wall_s"], 2)
             if res in ref_given:
                 r["reference"] = {"name": "reference (given)", "wall_s": ref_given[res], "cpu_s": None,
                                   "peak_rss_mb": None, "extra": {"note": "measured earlier, passed with --reference-seconds"}}
@@ -377,14 +383,14 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"\n{res} ({r['height']}p, {r['fps']:g} fps; clip {r['project_cold']['extra']['duration_s']:g} s, "
                      f"{r['project_cold']['extra']['frames']} frames)")
         lines.append(f"  {'median of ' + str(len(r['floor'].get('runs', [0]))) + ' runs':<22}{'wall s':>9}{'CPU s':>9}{'peak RSS MB':>13}  notes")
-        for key in ("project_cold", "project_warm", "floor", "reference"):
+        for key in ("project_cold", "project_warm", "floor", "floor_with_audio", "reference"):
             m = r.get(key)
             if not m:
                 continue
             note = ""
             if key.startswith("project"):
                 note = f"{m['extra']['video_mb']} MB, cache hits {m['extra']['cache_hits']}"
-            elif key == "floor":
+            elif key.startswith("floor"):
                 note = f"{m['extra']['video_mb']} MB"
             elif m["extra"].get("note"):
                 note = m["extra"]["note"]
@@ -393,6 +399,7 @@ def table(results: dict[str, Any]) -> str:
                 note += f", largest RSS {m['max_peak_rss_mb']:g} MB"
             lines.append(f"  {m['name']:<22}{_fmt(m['wall_s']):>9}{_fmt(m['cpu_s']):>9}{_fmt(m['peak_rss_mb']):>13}  {note}")
         lines.append(f"  project cold / floor: {r['ratio_cold_to_floor']}×   warm / floor: {r['ratio_warm_to_floor']}×"
+                     f"   cold / floor with audio: {r['ratio_cold_to_floor_with_audio']}×"
                      + (f"   reference / project cold: {r['speedup_vs_reference_cold']}×" if "speedup_vs_reference_cold" in r else ""))
         st = r["project_cold"]["extra"]["stages_s"]
         lines.append("  stages (cold): " + ", ".join(f"{k} {v:g}" for k, v in st.items()))
