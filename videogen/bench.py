@@ -43,7 +43,10 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .templates import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "articles"
@@ -214,7 +217,7 @@ def render_project(name: str, article: Path, out: Path, height: int, fps: float,
     return m, manifest
 
 
-def floor_inputs(video: Path, work: Path, height: int, fps: float, frames: int) -> tuple[Path, Path]:
+def floor_inputs(video: Path, work: Path, height: int, frames: int) -> tuple[Path, Path]:
     """The project's clip decoded into raw I420 frames and a WAV (in the page cache), for the
     floor to read for free."""
     from .encode import ffmpeg_exe
@@ -222,8 +225,8 @@ def floor_inputs(video: Path, work: Path, height: int, fps: float, frames: int) 
     raw, wav = work / "frames.yuv", work / "audio.wav"
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-f", "rawvideo", "-pix_fmt", "yuv420p",
                     str(raw), "-vn", "-ac", "1", "-ar", "22050", str(wav)], check=True)
-    w, h = _frame_size(height)
-    assert raw.stat().st_size == frames * w * h * 3 // 2, (raw.stat().st_size, frames)
+    t = _template(height)
+    assert raw.stat().st_size == frames * t.width * t.height * 3 // 2, (raw.stat().st_size, frames)
     for path in (raw, wav):
         with open(path, "rb") as f:
             while f.read(1 << 24):
@@ -231,21 +234,20 @@ def floor_inputs(video: Path, work: Path, height: int, fps: float, frames: int) 
     return raw, wav
 
 
-def _frame_size(height: int) -> tuple[int, int]:
+def _template(height: int) -> Template:
+    """The benchmark's template (news) at ``height``: its frame size and encoder settings."""
     from .templates import load_template
 
-    t = load_template("news", ROOT / "templates").at_size(height)
-    return t.width, t.height
+    return load_template("news", ROOT / "templates").at_size(height)
 
 
 def encode_floor(raw: Path, wav: Path | None, work: Path, height: int, fps: float, frames: int) -> Measure:
     """ffmpeg alone encoding the clip's own frames (and audio, given ``wav``) with the
     project's settings."""
     from .encode import ffmpeg_exe, x264_args
-    from .templates import load_template
 
-    enc = load_template("news", ROOT / "templates").encoding
-    w, h = _frame_size(height)
+    t = _template(height)
+    enc, w, h = t.encoding, t.width, t.height
     out = work / "floor.mp4"
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", str(raw),
@@ -318,7 +320,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 _log(f"{res}: project render, warm narration cache ({k + 1}/{args.repeat})")
                 warm, _ = render_project("project warm", article, work / f"out-{res}-warm", height, fps, work / "home", cache)
                 if inputs is None:
-                    inputs = floor_inputs(Path(cold.extra["video"]), work, height, fps, cold.extra["frames"])
+                    inputs = floor_inputs(Path(cold.extra["video"]), work, height, cold.extra["frames"])
                 _log(f"{res}: encode floor ({k + 1}/{args.repeat})")
                 floor = encode_floor(inputs[0], None, work, height, fps, cold.extra["frames"])
                 floor_av = encode_floor(*inputs, work, height, fps, cold.extra["frames"])

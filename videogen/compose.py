@@ -1,8 +1,8 @@
 """Composition: the frame function of a clip.
 
 Every layer is rendered once with Pillow (graphics.py) and converted to YUV 4:2:0 planes; a
-frame is then a few OpenCV operations on those planes: an affine warp per Ken Burns layer
-(sub-pixel, so slow moves do not jitter), a weighted sum for crossfades and an alpha blend of
+frame is then a few OpenCV operations on those planes: a sub-pixel resize per Ken Burns layer
+(``view``: slow moves do not jitter), a weighted sum for crossfades and an alpha blend of
 the caption box. Working in 4:2:0 halves the pixels touched and lets the encoder take frames
 as they are, with no RGB→YUV conversion per frame. The same frames are available as RGB and
 as a MoviePy ``VideoClip`` (``as_moviepy_clip``)."""
@@ -205,12 +205,11 @@ class OverlayPlanes:
     def blend(self, out: Planes, opacity: float = 1.0) -> None:
         if self.empty or opacity <= 0:
             return
-        for k, plane in enumerate((out.y, out.u, out.v)):
-            premul, alpha, div = self.layers[k]
+        planes = (out.y, out.u, out.v)
+        for (premul, alpha, div), (inv, colour, scratch), plane in zip(self.layers, self.fixed, planes, strict=True):
             y, x, h, w = self.y // div, self.x // div, self.h // div, self.w // div
             region = plane[y : y + h, x : x + w]
             if opacity >= 1:
-                inv, colour, scratch = self.fixed[k]
                 np.multiply(region, inv, out=scratch)
                 scratch += colour
                 scratch >>= 8

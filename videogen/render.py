@@ -249,7 +249,7 @@ def _body_layers(template: Template, article: Article, scenes, images: list[Load
             z0, z1 = z1, z0
         scene_layers.append(MovingLayer(canvas, w, h, Move(z0, z1, pan, seg.end - seg.start)))
     header = OverlayPlanes(graphics.header_overlay(template, article.source, article.title, direction), w, h)
-    release_memory()  # the decoded photos are no longer needed
+    release_memory()  # give back the heap that drawing the canvases used (Pillow and numpy temporaries)
     return BodyLayers(scene_layers, outro_layer, credits, header)
 
 
