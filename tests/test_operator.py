@@ -154,17 +154,27 @@ def test_a_worker_that_lost_its_job_changes_nothing(tmp_path, settings):
     job, _ = svc.enqueue(parse_article(short_article(id="lost-job")), JobOptions(height=120, fps=8))
     with svc.store.engine.begin() as c:  # a webhook (set here: enqueue would resolve its host)
         c.execute(update(jobs).where(jobs.c.id == job.id).values(webhook_url="https://hooks.example.org/x"))
+    # host-a's heartbeats pass through a gate the test holds while it plays the sweeper and
+    # host-b, so no beat (nor host-a's last check before publishing) lands in that window.
+    gate, beat = threading.Lock(), svc.store.heartbeat
+
+    def gated_heartbeat(*args, **kwargs):
+        with gate:
+            return beat(*args, **kwargs)
+
+    svc.store.heartbeat = gated_heartbeat
     outcome = {}
     t = threading.Thread(target=lambda: outcome.setdefault("o", svc.run(job.id, "host-a:1")))
     t.start()
     deadline = time.monotonic() + 30
     while svc.store.get(job.id).status != "rendering" and time.monotonic() < deadline:
         time.sleep(0.01)
-    with svc.store.engine.begin() as c:  # host-a went silent for a minute (as seen by a sweeper)
-        c.execute(update(jobs).where(jobs.c.id == job.id).values(heartbeat_at=now() - timedelta(seconds=60)))
-    requeued, _ = svc.store.requeue_stale(20, 3)
-    assert requeued == [job.id]
-    assert svc.store.claim(job.id, "host-b:2")
+    with gate:
+        with svc.store.engine.begin() as c:  # host-a went silent for a minute (as seen by a sweeper)
+            c.execute(update(jobs).where(jobs.c.id == job.id).values(heartbeat_at=now() - timedelta(seconds=60)))
+        requeued, _ = svc.store.requeue_stale(20, 3)
+        assert requeued == [job.id]
+        assert svc.store.claim(job.id, "host-b:2")
     t.join(60)
     assert outcome["o"].status == "lost"
     after = svc.store.get(job.id)
