@@ -109,3 +109,64 @@ def test_a_dead_encoder_is_reported_not_waited_for(tmp_path):
             enc.write(bytes(W * H * 3 // 2))
         enc.close()
     enc.abort()
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not os.uname().sysname == "Linux", reason="per-thread nice values are Linux's")
+@pytest.mark.parametrize("lowered", ["7", "0"])
+def test_frames_are_drawn_in_a_thread_below_the_encoder(tmp_path, monkeypatch, lowered):
+    monkeypatch.setenv("VIDEOGEN_FRAMES_NICE", lowered)
+    caller = _nice()
+    seen: list[tuple[int, int]] = []  # (frame, nice value of the thread that drew it)
+
+    def draw(i: int, buf: bytearray) -> None:
+        seen.append((i, _nice()))
+        np.copyto(np.frombuffer(buf, np.uint8), _frame(i))
+
+    out = tmp_path / "n.mp4"
+    with VideoEncoder(out, W, H, 24, None, Encoding(crf=18, preset="ultrafast")) as enc:
+        enc.encode_frames(N, draw)
+    _check(out)
+    assert [i for i, _ in seen] == list(range(N))
+    assert {n for _, n in seen} == {min(19, caller + int(lowered))}
+    assert _nice() == caller  # the calling thread (a worker's, reused for the next job) is untouched
+
+
+def test_an_error_while_drawing_reaches_the_caller_and_ffmpeg_is_gone(tmp_path):
+    def draw(i: int, buf: bytearray) -> None:
+        if i == 5:
+            raise ValueError("bad frame 5")
+        np.copyto(np.frombuffer(buf, np.uint8), _frame(i))
+
+    with pytest.raises(ValueError, match="bad frame 5"):
+        with VideoEncoder(tmp_path / "e.mp4", W, H, 24, None, Encoding(preset="ultrafast")) as enc:
+            enc.encode_frames(N, draw)
+    assert enc.proc.poll() is not None
+    assert not [t for t in threading.enumerate() if t.name == "frames"]
+
+
+def test_an_interrupted_caller_stops_the_drawing(tmp_path):
+    """Ctrl-C (or a Celery time limit) reaches the waiting thread: the drawing stops within a
+    frame or so, the exception goes on, and ffmpeg is killed."""
+    drawn: list[int] = []
+
+    def draw(i: int, buf: bytearray) -> None:
+        drawn.append(i)
+        time.sleep(0.02)
+
+    def interrupt() -> None:
+        while len(drawn) < 10:
+            time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        with VideoEncoder(tmp_path / "i.mp4", W, H, 24, None, Encoding(preset="ultrafast")) as enc:
+            enc.encode_frames(10_000, draw)
+    stopped_at = len(drawn)
+    time.sleep(0.3)
+    assert len(drawn) == stopped_at < 100
+    assert enc.proc.poll() is not None

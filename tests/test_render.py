@@ -24,7 +24,7 @@ def test_clip_streams_and_sizes(rendered, template):
     v, a = stream(info, "video"), stream(info, "audio")
     assert v["codec_name"] == "h264" and v["pix_fmt"] == "yuv420p"
     assert v["profile"] in ("High", "Main", "Constrained Baseline")
-    assert a["codec_name"] == "aac"
+    assert a["codec_name"] == "aac" and a["channels"] == 1 and a["sample_rate"] == "48000"  # the narration is mono
     manifest = json.loads((out / "manifest.json").read_text())
     assert (v["width"], v["height"]) == (manifest["template"]["width"], manifest["template"]["height"])
     aw, ah = TEMPLATE_SIZES[template]

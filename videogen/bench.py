@@ -244,7 +244,7 @@ def _template(height: int) -> Template:
 def encode_floor(raw: Path, wav: Path | None, work: Path, height: int, fps: float, frames: int) -> Measure:
     """ffmpeg alone encoding the clip's own frames (and audio, given ``wav``) with the
     project's settings."""
-    from .encode import ffmpeg_exe, x264_args
+    from .encode import aac_args, ffmpeg_exe, x264_args
 
     t = _template(height)
     enc, w, h = t.encoding, t.width, t.height
@@ -253,7 +253,7 @@ def encode_floor(raw: Path, wav: Path | None, work: Path, height: int, fps: floa
            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", str(raw),
            *(["-i", str(wav), "-map", "0:v:0", "-map", "1:a:0"] if wav else []),
            *x264_args(enc, fps, encoder_threads()),
-           *(["-c:a", "aac", "-b:a", enc.audio_bitrate, "-ar", "48000", "-ac", "2"] if wav else ["-an"]),
+           *(aac_args(enc) if wav else ["-an"]),
            "-movflags", "+faststart", str(out)]
     m, _ = run_measured("floor with audio" if wav else "floor", cmd)
     m.extra = {"frames": frames, "video_mb": round(out.stat().st_size / 1e6, 2)}

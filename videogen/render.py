@@ -406,15 +406,16 @@ def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path,
     with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding,
                       threads=default_threads()) as enc:
         planes: dict[int, Planes] = {}  # one view per encoder buffer
-        for i in range(timeline.n_frames):
-            buf = enc.frame_buffer()
+
+        def draw(i: int, buf: bytearray) -> None:
             out = planes.get(id(buf))
             if out is None:
                 out = planes[id(buf)] = Planes(template.width, template.height, np.frombuffer(buf, np.uint8))
             renderer.frame(i, out)
-            enc.submit(buf)
             if i % step == 0:
                 progress(i / timeline.n_frames)
+
+        enc.encode_frames(timeline.n_frames, draw)
 
 
 def _encode_with_moviepy(renderer: FrameRenderer, track: np.ndarray, sr: int, video: Path, template: Template) -> None:
