@@ -245,6 +245,7 @@ def encode_floor(raw: Path, wav: Path | None, work: Path, height: int, fps: floa
     """ffmpeg alone encoding the clip's own frames (and audio, given ``wav``) with the
     project's settings."""
     from .encode import aac_args, ffmpeg_exe, x264_args
+    from .memory import child_env
 
     t = _template(height)
     enc, w, h = t.encoding, t.width, t.height
@@ -255,7 +256,7 @@ def encode_floor(raw: Path, wav: Path | None, work: Path, height: int, fps: floa
            *x264_args(enc, fps, encoder_threads()),
            *(aac_args(enc) if wav else ["-an"]),
            "-movflags", "+faststart", str(out)]
-    m, _ = run_measured("floor with audio" if wav else "floor", cmd)
+    m, _ = run_measured("floor with audio" if wav else "floor", cmd, env=child_env())  # ffmpeg's malloc as in a render
     m.extra = {"frames": frames, "video_mb": round(out.stat().st_size / 1e6, 2)}
     return m
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import imageio_ffmpeg
 
 from .errors import RenderError
+from .memory import child_env
 from .templates import Encoding
 
 
@@ -151,7 +152,8 @@ class VideoEncoder:
             cmd += aac_args(encoding)
         cmd += ["-movflags", "+faststart", "-f", "mp4", str(path)]
         self.cmd = cmd
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     env=child_env())
         assert self.proc.stdin is not None
         pipe_size = _grow_pipe(self.proc.stdin.fileno())
         # vmsplice hands the frame's pages to the pipe instead of copying them (0.6-0.9 CPU-s

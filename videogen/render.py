@@ -5,7 +5,6 @@ in order, times them, reports progress and publishes the files atomically."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import functools
 import hashlib
@@ -45,6 +44,7 @@ from .compose import (
 from .encode import VideoEncoder, default_threads
 from .errors import RenderError, StorageError
 from .images import ImageLimits, LoadedImage, load_images
+from .memory import map_large_blocks, release_memory
 from .narration import NarrationChain
 from .script import Script, build_script, plan_scenes, seed_for
 from .settings import Settings, get_settings
@@ -105,23 +105,6 @@ class _Stages:
         self._done += STAGE_WEIGHTS.get(stage, 0)
         if self.progress:
             self.progress(stage, min(1.0, self._done))
-
-
-def release_memory() -> None:
-    """Give freed heap memory back to the system (glibc keeps it otherwise): the frames stage
-    then starts from the smallest footprint, and a worker does not keep the peak of its
-    largest render."""
-    global _malloc_trim
-    if _malloc_trim is None:
-        try:
-            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _malloc_trim = False
-    if _malloc_trim:
-        _malloc_trim(0)
-
-
-_malloc_trim: Any = None
 
 
 def video_id(article: Article, template: str) -> str:
@@ -281,6 +264,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
                    progress: ProgressFn | None = None, chain: NarrationChain | None = None) -> RenderResult:
     """Render ``article`` into ``out_dir`` (created or replaced). Raises a ``VideogenError``;
     on any failure nothing in ``out_dir`` changes."""
+    map_large_blocks()
     settings = settings or get_settings()
     options = options.resolved(settings)
     assert options.tts is not None and options.max_duration is not None
