@@ -4,6 +4,7 @@ optional generated music bed, and WAV output."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
@@ -45,6 +46,15 @@ def _k_weighting(freqs: np.ndarray, fs: float) -> np.ndarray:
 _CHUNK = 1 << 18  # FFT size of one chunk of the loudness filter
 
 
+@functools.lru_cache(maxsize=8)
+def _k_weights(size: int, sample_rate: int) -> np.ndarray:
+    """The K-weighting filter on the bins of a ``size``-point real FFT (computed once: each
+    levelling measures the loudness twice, and a worker levels every clip)."""
+    weights = _k_weighting(np.fft.rfftfreq(size, 1 / sample_rate), sample_rate)
+    weights.flags.writeable = False
+    return weights
+
+
 def _block_energies(samples: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
     """Mean square of the K-weighted signal over each ``hop`` samples, computed chunk by
     chunk (overlap-save with one second of history): memory stays small and flat however
@@ -55,7 +65,7 @@ def _block_energies(samples: np.ndarray, sample_rate: int, hop: int) -> np.ndarr
     while size - ctx < 4 * hop:
         size *= 2
     step = (size - ctx) // hop * hop
-    weights = _k_weighting(np.fft.rfftfreq(size, 1 / sample_rate), sample_rate)
+    weights = _k_weights(size, sample_rate)
     n_hops = n // hop
     out = np.empty(n_hops, np.float64)
     seg = np.zeros(size, np.float64)

@@ -332,19 +332,17 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
         t3 = time.perf_counter()
-        track = audio.place(list(zip(timeline.speech_starts, [s.samples for s in speeches], strict=True)), timeline.duration, sr)
-        track, gain_db = audio.level(track, sr, template.audio.loudness_lufs, template.audio.peak_dbfs)
-        if template.audio.bed:
-            track = track + audio.music_bed(timeline.duration, sr, template.audio.bed_level_db, seed_for(article.id, "bed"))
-            track = audio.limit(track, sr, template.audio.peak_dbfs)
         wav = staging / "narration.wav"
-        audio.write_wav(wav, track, sr)
         n_images = len(images)
-        # The title card now; the other layers in a thread while its frames are encoded.
+        # The narration track (levelled, written for ffmpeg) in one thread and the title card
+        # here, at the same time; the other layers in a thread while the title's frames are
+        # encoded.
         layers_pool = ThreadPoolExecutor(1, thread_name_prefix="layers")
         try:
+            track_future = layers_pool.submit(_narration_track, timeline, speeches, sr, template, article.id, wav)
             layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline,
                                               layers_pool, st.timings)
+            track, gain_db = track_future.result()
             renderer = FrameRenderer(timeline, layers, template.width, template.height)
             del images, speeches
             if options.engine != "moviepy":
@@ -382,6 +380,19 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return RenderResult(out_dir, manifest)
+
+
+def _narration_track(timeline: Timeline, speeches, sr: int, template: Template, article_id: str | None,
+                     wav: Path) -> tuple[np.ndarray, float]:
+    """The clip's sound: each sentence at its place, levelled (and over the music bed if the
+    template has one), written to ``wav``. Returns the track and the gain applied (dB)."""
+    track = audio.place(list(zip(timeline.speech_starts, [s.samples for s in speeches], strict=True)), timeline.duration, sr)
+    track, gain_db = audio.level(track, sr, template.audio.loudness_lufs, template.audio.peak_dbfs)
+    if template.audio.bed:
+        track = track + audio.music_bed(timeline.duration, sr, template.audio.bed_level_db, seed_for(article_id, "bed"))
+        track = audio.limit(track, sr, template.audio.peak_dbfs)
+    audio.write_wav(wav, track, sr)
+    return track, gain_db
 
 
 def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path, template: Template,
