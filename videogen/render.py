@@ -344,7 +344,10 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
                                               layers_pool, st.timings)
             track, gain_db = track_future.result()
             renderer = FrameRenderer(timeline, layers, template.width, template.height)
-            del images, speeches
+            # The samples live on in the WAV (and the track, for MoviePy): nothing holds them
+            # through the frames stage (26 MB for a 5-minute clip).
+            del images, speeches, track_future
+            narration.speeches = []
             if options.engine != "moviepy":
                 del track
             st.finish("layers", t3)
