@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -115,7 +116,7 @@ def _nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-@pytest.mark.skipif(not os.uname().sysname == "Linux", reason="per-thread nice values are Linux's")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 @pytest.mark.parametrize("lowered", ["7", "0"])
 def test_frames_are_drawn_in_a_thread_below_the_encoder(tmp_path, monkeypatch, lowered):
     monkeypatch.setenv("VIDEOGEN_FRAMES_NICE", lowered)

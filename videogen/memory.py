@@ -36,9 +36,9 @@ def map_large_blocks() -> None:
         libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
-def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a child process (ffmpeg) with the same fixed threshold."""
-    env = dict(os.environ if env is None else env)
+def child_env() -> dict[str, str]:
+    """This process's environment for a child process (ffmpeg), with the same fixed threshold."""
+    env = dict(os.environ)
     env.setdefault("MALLOC_MMAP_THRESHOLD_", str(MMAP_THRESHOLD))
     return env
 
