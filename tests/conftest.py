@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videogen.article import parse_article
-from videogen.encode import ffmpeg_exe
-from videogen.render import RenderOptions, render_article
+from videogen.render.article import parse_article
+from videogen.render.encode import ffmpeg_exe
+from videogen.render.pipeline import RenderOptions, render_article
 from videogen.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

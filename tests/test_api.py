@@ -8,8 +8,8 @@ import hashlib
 import pytest
 from fastapi.testclient import TestClient
 
-from videogen.api import create_app
-from videogen.service import VideoService
+from videogen.http.app import create_app
+from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
 from .conftest import short_article
@@ -135,7 +135,7 @@ def test_cancel_list_and_filters(api):
 
 
 def test_batch_enqueue_and_webhook_secret_is_never_shown(api, monkeypatch):
-    monkeypatch.setenv("VIDEOGEN_WEBHOOK_HOSTS_ALLOW", "hooks.localhost")
+    monkeypatch.setattr(api.service.settings, "webhook_hosts_allow", "hooks.localhost")
     monkeypatch.setattr("socket.getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("127.0.0.1", 443))])
     body = {"articles": [{**short_article(), "id": f"b{i}"} for i in range(3)],
             "options": {**SMALL, "webhook_url": "https://hooks.localhost/v", "webhook_secret": "s3cret"}}

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from videogen.api import create_app
-from videogen.service import JobOptions, VideoService
+from videogen.http.app import create_app
+from videogen.service.storage.s3 import S3Storage
+from videogen.service.videos import JobOptions, VideoService
 from videogen.settings import Settings
-from videogen.storage_s3 import S3Storage
 
 from .conftest import ffprobe, short_article, stream
 from .s3server import ACCESS_KEY, SECRET_KEY
@@ -23,7 +23,7 @@ from .s3server import ACCESS_KEY, SECRET_KEY
 @pytest.fixture(scope="module")
 def s3_done(s3_server, tmp_path_factory, settings):
     """One tiny clip rendered by the service into S3: (settings, service, job)."""
-    from videogen.article import parse_article
+    from videogen.render.article import parse_article
 
     bucket = s3_server.create_bucket(f"vg-api-{uuid.uuid4().hex[:8]}")
     s = Settings(home=tmp_path_factory.mktemp("s3home"), cache_dir=settings.cache_path,

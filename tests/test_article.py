@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from videogen.article import load_article, load_articles, parse_article
 from videogen.errors import InvalidArticle
-from videogen.script import build_script
+from videogen.render.article import load_article, load_articles, parse_article
+from videogen.render.script import build_script
 
 from .conftest import EXAMPLES, short_article
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from videogen import audio
+from videogen.render.pipeline import audio
 
 
 def tone(seconds, freq=997.0, amp=1.0, rate=48000):
@@ -47,7 +47,7 @@ def test_place_and_bed():
 def test_chunked_loudness_equals_one_fft_over_the_whole_clip():
     """The K-weighting filter runs chunk by chunk (flat memory for long clips); the result is
     the one a single FFT over the whole signal gives."""
-    from videogen.audio import _k_weighting
+    from videogen.render.audio import _k_weighting
 
     rate = 22050
     rng = np.random.default_rng(3)

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from videogen.encode import VideoEncoder, ffmpeg_exe
-from videogen.templates import Encoding
+from videogen.render.encode import VideoEncoder, ffmpeg_exe
+from videogen.render.templates import Encoding
 
 W, H, N = 1280, 720, 40  # a frame (1.38 MB) larger than the 1 MiB pipe: the vmsplice path
 

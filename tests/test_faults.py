@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from videogen.bench import descendants, rss_kb
-from videogen.service import JobOptions, VideoService
+from videogen.cli.bench import descendants, rss_kb
+from videogen.service.videos import JobOptions, VideoService
 from videogen.settings import Settings
 
 from .conftest import short_article
@@ -88,7 +88,7 @@ def test_an_image_host_that_never_answers_is_retried_then_skipped(tmp_path, sett
     svc.migrate()
     port = server.getsockname()[1]
     article = {**short_article(), "images": [{"src": f"http://127.0.0.1:{port}/photo.jpg"}]}
-    from videogen.article import parse_article
+    from videogen.render.article import parse_article
 
     job, _ = svc.enqueue(parse_article(article), JobOptions(height=90, fps=5))
     outcomes = []

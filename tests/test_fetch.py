@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import io
 import socket
+import sys
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image
 
 from videogen.errors import ImageError, TransientImageError
-from videogen.fetch import fetch_image_bytes, is_public_address
-from videogen.images import ImageLimits
+from videogen.net import is_public_address
+from videogen.render.images import ImageLimits, fetch_image_bytes
 
 LIMITS = ImageLimits(max_bytes=200_000, timeout=2.0)
 
@@ -94,7 +96,8 @@ def server():
 
 @pytest.fixture()
 def allow_local(monkeypatch):
-    monkeypatch.setenv("VIDEOGEN_IMAGE_HOSTS_ALLOW", "127.0.0.1,rebind.test")
+    """The tests' own server is on 127.0.0.1: allow-list it (VIDEOGEN_IMAGE_HOSTS_ALLOW)."""
+    monkeypatch.setattr(sys.modules[__name__], "LIMITS", replace(LIMITS, allowed_hosts=frozenset({"127.0.0.1", "rebind.test"})))
 
 
 @pytest.mark.parametrize("url", [

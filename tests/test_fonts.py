@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, features
 
-from videogen import graphics
-from videogen.fonts import (
+from videogen.render.fonts import (
     assign_fonts,
     charset,
     covers,
@@ -20,6 +19,7 @@ from videogen.fonts import (
     missing_glyphs,
     read_cmap,
 )
+from videogen.render.pipeline import graphics
 
 SAMPLES = {
     "fr": "L’œuvre « Cœur » coûte 3 000 € — déjà vu ?",

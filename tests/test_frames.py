@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from videogen.compose import (
+from videogen.render.compose import (
     BodyLayers,
     FrameRenderer,
     Move,
@@ -14,8 +14,8 @@ from videogen.compose import (
     Planes,
     SceneLayers,
 )
-from videogen.graphics import Overlay
-from videogen.timeline import Page, Segment, Timeline
+from videogen.render.graphics import Overlay
+from videogen.render.timeline import Page, Segment, Timeline
 
 W, H, FPS = 160, 96, 30.0
 RED, BLUE, GREEN, GREY = (220, 30, 30), (30, 40, 220), (30, 200, 40), (90, 90, 90)
@@ -68,7 +68,7 @@ def test_contiguous_caption_pages_cut_without_a_dissolve():
 
 
 def test_lazy_caption_pages_are_drawn_when_shown_and_dropped_after():
-    from videogen.compose import LazyOverlay
+    from videogen.render.compose import LazyOverlay
 
     made: list[int] = []
 
@@ -91,7 +91,7 @@ def test_ken_burns_view_matches_the_affine_warp_without_whole_pixel_steps():
     every zoom and sub-pixel position: a 0.1 px misplacement would already differ by more."""
     import cv2
 
-    from videogen.compose import view
+    from videogen.render.compose import view
 
     rng = np.random.default_rng(0)
     src = cv2.resize(rng.integers(0, 255, (60, 100), dtype=np.uint8), (456, 256), interpolation=cv2.INTER_CUBIC)

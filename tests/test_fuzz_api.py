@@ -11,8 +11,8 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from videogen.api import create_app
-from videogen.service import VideoService
+from videogen.http.app import create_app
+from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
 _home = Path(tempfile.mkdtemp(prefix="videogen-fuzz-"))

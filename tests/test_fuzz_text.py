@@ -8,14 +8,14 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from videogen.article import clean_text, parse_article
-from videogen.captions import parse_webvtt, to_webvtt
 from videogen.errors import InvalidArticle
-from videogen.script import build_script
-from videogen.templates import Timing
-from videogen.text.normalize import normalize_for_speech
-from videogen.text.sentences import split_sentences
-from videogen.timeline import LineAudio, build_timeline
+from videogen.render.article import clean_text, parse_article
+from videogen.render.captions import parse_webvtt, to_webvtt
+from videogen.render.script import build_script
+from videogen.render.templates import Timing
+from videogen.render.text.normalize import normalize_for_speech
+from videogen.render.text.sentences import split_sentences
+from videogen.render.timeline import LineAudio, build_timeline
 
 LANGS = ["en", "fr", "de", "es", "ru", "el", "ar", "he", "hi", "zh", "ja", "ko", "xx"]
 WORDS = st.sampled_from([

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from videogen.api import create_app
-from videogen.article import parse_article
-from videogen.captions import parse_webvtt
-from videogen.ratelimit import RateLimiter
-from videogen.render import RenderOptions, render_article
-from videogen.service import VideoService
+from videogen.http.app import create_app
+from videogen.http.ratelimit import RateLimiter
+from videogen.render.article import parse_article
+from videogen.render.captions import parse_webvtt
+from videogen.render.pipeline import RenderOptions, render_article
+from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
 from .conftest import short_article

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from videogen.article import parse_article
 from videogen.errors import ImageError
-from videogen.images import ImageLimits, decode_image, load_images
-from videogen.render import RenderOptions, render_article
+from videogen.render.article import parse_article
+from videogen.render.images import ImageLimits, decode_image, load_images
+from videogen.render.pipeline import RenderOptions, render_article
 
 LIMITS = ImageLimits()
 

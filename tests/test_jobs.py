@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from videogen.errors import StorageError
-from videogen.jobs import JobStore, LeaseLost
-from videogen.storage import LocalStorage
+from videogen.errors import LeaseLost, StorageError
+from videogen.service.storage import LocalStorage
+from videogen.service.store import JobStore
 
 from .pgutil import fresh_database
 
@@ -30,7 +30,7 @@ def store(request, tmp_path):
     s.migrate()  # idempotent
     if request.param == "postgresql":
         with s.engine.begin() as c:
-            from videogen.jobs import jobs
+            from videogen.service.schema import jobs
 
             c.execute(jobs.delete())
     yield s

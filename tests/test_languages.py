@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videogen import graphics, i18n
-from videogen.article import parse_article
-from videogen.captions import parse_webvtt
-from videogen.fonts import fallback_names, missing_glyphs
-from videogen.render import RenderOptions, render_article
-from videogen.script import seed_for
-from videogen.templates import load_template
+from videogen.render.article import parse_article
+from videogen.render.captions import parse_webvtt
+from videogen.render.fonts import fallback_names, missing_glyphs
+from videogen.render.pipeline import RenderOptions, graphics, i18n, render_article
+from videogen.render.script import seed_for
+from videogen.render.templates import load_template
 
 from .conftest import ROOT, decode_audio, decode_frame
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from videogen import graphics
-from videogen.fonts import font_stack
-from videogen.templates import load_template
-from videogen.text import linebreak
-from videogen.text.bidi import embedding_levels, visual_order, visual_runs
+from videogen.render.fonts import font_stack
+from videogen.render.pipeline import graphics
+from videogen.render.templates import load_template
+from videogen.render.text import linebreak
+from videogen.render.text.bidi import embedding_levels, visual_order, visual_runs
 
 from .conftest import ROOT
 

@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from videogen.encode import VideoEncoder
-from videogen.memory import MMAP_THRESHOLD
-from videogen.templates import Encoding
+from videogen.render.encode import VideoEncoder
+from videogen.render.memory import MMAP_THRESHOLD
+from videogen.render.templates import Encoding
 
 PROBE = """
 import ctypes, numpy as np
-from videogen.memory import map_large_blocks
+from videogen.render.memory import map_large_blocks
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in
                 ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]

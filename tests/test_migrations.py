@@ -11,8 +11,9 @@ import time
 import pytest
 from sqlalchemy import create_engine, func, insert, inspect, select
 
-from videogen.jobs import JobStore, job_events, jobs, metadata, now, schema_version
-from videogen.migrations import LATEST
+from videogen.service.migrations import LATEST
+from videogen.service.schema import job_events, jobs, metadata, now, schema_version
+from videogen.service.store import JobStore
 
 from .pgutil import fresh_database
 
@@ -74,7 +75,7 @@ def test_fresh_store_gets_every_version_once(tmp_path):
 
 MIGRATE = """
 import json, sys, time
-from videogen.jobs import JobStore
+from videogen.service.store import JobStore
 start = float(sys.argv[2])
 store = JobStore(sys.argv[1])
 time.sleep(max(0.0, start - time.time()))

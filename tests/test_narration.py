@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from videogen.errors import InvalidInput, UnknownVoice, UnsupportedLanguage
-from videogen.narration import NarrationChain
-from videogen.narration.cache import SpeechCache
-from videogen.narration.espeak_engine import EspeakEngine
-from videogen.narration.gtts_engine import GttsEngine
-from videogen.narration.piper_engine import PiperEngine
+from videogen.render.narration import NarrationChain
+from videogen.render.narration.cache import SpeechCache
+from videogen.render.narration.espeak_engine import EspeakEngine
+from videogen.render.narration.gtts_engine import GttsEngine
+from videogen.render.narration.piper_engine import PiperEngine
 
 
 @pytest.fixture()

@@ -1,6 +1,6 @@
 import pytest
 
-from videogen.text.normalize import normalize_for_speech
+from videogen.render.text.normalize import normalize_for_speech
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_normalisation_per_language(lang, text, expected):
 
 
 def test_languages_without_num2words_keep_digits_for_the_engine():
-    from videogen.text.normalize import speaks_numbers
+    from videogen.render.text.normalize import speaks_numbers
 
     assert normalize_for_speech("Ναι 12", "el") == "Ναι 12"
     assert not speaks_numbers("el") and not speaks_numbers("hi") and not speaks_numbers("zh")

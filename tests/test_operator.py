@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from videogen.api import create_app
-from videogen.jobs import jobs, now
-from videogen.service import JobOptions, VideoService
+from videogen.http.app import create_app
+from videogen.service.schema import jobs, now
+from videogen.service.videos import JobOptions, VideoService
 from videogen.settings import Settings
 
 from .conftest import short_article
@@ -145,7 +145,7 @@ def test_queue_and_retry_commands(fleet, tmp_path):
 def test_a_worker_that_lost_its_job_changes_nothing(tmp_path, settings):
     """Requeued mid-render and claimed by another worker: the first worker must not publish,
     fail the job or fire its webhook."""
-    from videogen.article import parse_article
+    from videogen.render.article import parse_article
 
     s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path, heartbeat_interval=0.2)
     notified = []
@@ -188,9 +188,9 @@ def test_a_worker_that_lost_its_job_changes_nothing(tmp_path, settings):
 def test_a_worker_that_lost_its_job_then_fails_does_not_fail_it(tmp_path, settings, monkeypatch, error):
     """The render breaks after the job was given to another worker: the first worker must not
     mark the other worker's attempt failed, nor fire the webhook."""
-    import videogen.service as service_mod
-    from videogen.article import parse_article
+    import videogen.service.videos as service_mod
     from videogen.errors import VideogenError
+    from videogen.render.article import parse_article
 
     s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path)
     notified = []

@@ -13,8 +13,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from videogen.jobs import JobStore, jobs, now
-from videogen.service import VideoService
+from videogen.service.schema import jobs, now
+from videogen.service.store import JobStore
+from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
 from .pgutil import fresh_database

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from videogen.captions import parse_webvtt
-from videogen.render import sha256_file
+from videogen.render.captions import parse_webvtt
+from videogen.render.pipeline import sha256_file
 
 from .conftest import decode_audio, decode_frame, ffprobe, stream, top_level_atoms
 
@@ -121,8 +121,8 @@ def test_moviepy_engine_writes_an_equivalent_file(rendered):
 
 @pytest.mark.slow
 def test_full_size_render_of_the_sample_article(settings, tmp_path):
-    from videogen.article import load_article
-    from videogen.render import RenderOptions, render_article
+    from videogen.render.article import load_article
+    from videogen.render.pipeline import RenderOptions, render_article
 
     from .conftest import EXAMPLES
 

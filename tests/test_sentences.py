@@ -1,6 +1,6 @@
 import pytest
 
-from videogen.text.sentences import split_sentences
+from videogen.render.text.sentences import split_sentences
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from videogen.webhooks import verify
+from videogen.service.webhooks import verify
 
 from .conftest import EXAMPLES, short_article
 from .stack import free_port, make_stack, redis_available, wait_for, worker_of_pid

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from videogen.errors import StorageError
-from videogen.storage import open_storage
-from videogen.storage_s3 import S3Storage
+from videogen.service.storage import open_storage
+from videogen.service.storage.s3 import S3Storage
 
 from .s3server import ACCESS_KEY, SECRET_KEY
 

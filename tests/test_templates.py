@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from videogen.errors import InvalidInput, UnknownTemplate
-from videogen.templates import available_templates, load_template
+from videogen.render.templates import available_templates, load_template
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

@@ -1,7 +1,7 @@
 import pytest
 
-from videogen.templates import Timing
-from videogen.timeline import LineAudio, build_timeline, clip_length, lines_within
+from videogen.render.templates import Timing
+from videogen.render.timeline import LineAudio, build_timeline, clip_length, lines_within
 
 T = Timing(lead_in=0.5, title_hold=0.7, sentence_pause=0.3, crossfade=0.5, tail=0.6, outro=3.0)
 

@@ -17,10 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from videogen.api import create_app
-from videogen.service import VideoService
+from videogen.http.app import create_app
+from videogen.http.pages import fit, iso_duration, jsonld
+from videogen.service.videos import VideoService
 from videogen.settings import Settings
-from videogen.web import fit, iso_duration, jsonld
 
 from .conftest import short_article
 

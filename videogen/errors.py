@@ -58,6 +58,16 @@ class EngineUnavailable(NarrationError):
     transient = True
 
 
+class NetError(VideogenError):
+    """An outbound HTTP request was refused (address, scheme, limits) or failed."""
+
+
+class TransientNetError(NetError):
+    """The other end timed out or answered 5xx/429: trying again later may work."""
+
+    transient = True
+
+
 class ImageError(VideogenError):
     """One image of an article could not be used; the render goes on without it."""
 
@@ -76,3 +86,24 @@ class StorageError(VideogenError):
     """Publishing or reading stored files failed."""
 
     transient = True
+
+
+# --- the job store's answers ------------------------------------------------------------------
+
+class JobNotFound(VideogenError, KeyError):
+    """No job has this id."""
+
+    def __str__(self) -> str:  # KeyError would quote the id
+        return f"no job {self.args[0]}" if self.args else "no such job"
+
+
+class JobConflict(VideogenError):
+    """The change is not possible in the job's state (or another job holds its content)."""
+
+
+class LeaseLost(VideogenError):
+    """The job was taken from this worker (cancelled, or requeued after a stale heartbeat)."""
+
+
+class Cancelled(VideogenError):
+    """Raised inside a render when its job was cancelled or taken from this worker."""

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from videogen.net import host_set
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -34,6 +36,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, gt=0, description="Images with more pixels are skipped.")
     max_image_bytes: int = Field(25_000_000, gt=0, description="Images larger than this are skipped.")
     image_timeout: float = Field(10.0, gt=0, description="Seconds allowed to fetch one image.")
+    image_hosts_allow: str = Field("", description="Comma-separated image hosts fetched even when they resolve to private addresses.")
 
     # --- input limits (article.py and api.py read them) ------------------------------------
     max_title_chars: int = Field(400, ge=20, le=10_000, description="Longest title accepted.")
@@ -72,6 +75,7 @@ class Settings(BaseSettings):
     task_time_limit: float = Field(960.0, gt=0, description="Hard kill after this many seconds.")
     retry_backoff: float = Field(10.0, gt=0, description="First retry delay for transient failures (doubles each time).")
     webhook_secret: str = Field("", description="Default HMAC-SHA256 secret for webhook signatures.")
+    webhook_hosts_allow: str = Field("", description="Comma-separated webhook hosts called even when they resolve to private addresses.")
     webhook_timeout: float = Field(10.0, gt=0, le=60)
     webhook_max_attempts: int = Field(6, ge=1, le=20)
 
@@ -108,6 +112,14 @@ class Settings(BaseSettings):
     @property
     def embedded_broker(self) -> bool:
         return self.broker.startswith(("sqla+", "filesystem:"))
+
+    @property
+    def image_hosts(self) -> frozenset[str]:
+        return host_set(self.image_hosts_allow)
+
+    @property
+    def webhook_hosts(self) -> frozenset[str]:
+        return host_set(self.webhook_hosts_allow)
 
     @property
     def api_key_list(self) -> list[str]:

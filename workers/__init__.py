@@ -1,1 +1,1 @@
-"""Celery app and tasks of videogen: thin wrappers around ``videogen.service``."""
+"""Celery app and tasks of videogen: thin wrappers around ``videogen.service.videos``."""

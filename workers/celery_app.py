@@ -4,7 +4,7 @@ embedded SQLite broker in the home folder, so one machine needs no Redis.
 Reliability settings: late acks, one message prefetched at a time, rejected-on-worker-lost
 messages requeued; the job store (not the broker) decides whether a delivered message still
 has work to do, and a sweeper in every worker and API process recovers jobs whose worker died
-(see ``videogen.service``)."""
+(see ``videogen.service.videos``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from celery import Celery
 
 from videogen.settings import Settings, get_settings
 
-RENDER_TASK = "videogen.render"
+RENDER_TASK = "videogen.render.pipeline"
 WEBHOOK_TASK = "videogen.webhook"
 QUEUE = "videogen"
 

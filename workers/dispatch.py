@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from videogen.jobs import Job
+from videogen.service.store import Job
 
 from .celery_app import QUEUE, RENDER_TASK, WEBHOOK_TASK, default_app
 
@@ -48,7 +48,7 @@ def check_broker() -> None:
 
 def make_service(settings=None):  # type: ignore[no-untyped-def]
     """The service wired to this Celery app: used by the API, the CLI and the workers."""
-    from videogen.service import VideoService
+    from videogen.service.videos import VideoService
     from videogen.settings import get_settings
 
     svc = VideoService(settings or get_settings(), dispatch=dispatch_render, notify=dispatch_webhook)

@@ -11,10 +11,10 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
-from videogen.jobs import Job
-from videogen.service import VideoService, public_job
+from videogen.service.store import Job
+from videogen.service.videos import VideoService, public_job
+from videogen.service.webhooks import WebhookError, WebhookRefused, deliver
 from videogen.settings import get_settings
-from videogen.webhooks import WebhookError, WebhookRefused, deliver
 
 from .celery_app import RENDER_TASK, WEBHOOK_TASK
 
@@ -73,7 +73,8 @@ def send_webhook(self, job_id: str) -> str:
     event = "video.done" if job.status == "done" else "video.failed"
     base = svc.settings.public_url.rstrip("/")
     try:
-        code = deliver(job.webhook_url, event, public_job(job, base), job.webhook_secret, svc.settings.webhook_timeout)
+        code = deliver(job.webhook_url, event, public_job(job, base), job.webhook_secret, svc.settings.webhook_timeout,
+                       svc.settings.webhook_hosts)
     except WebhookRefused as e:
         svc.store.set_webhook_status(job_id, "refused")
         log.error("job %s: %s", job_id, e)

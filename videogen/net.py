@@ -1,0 +1,127 @@
+"""Safe outbound HTTP: fetching from the internet (images; webhooks) without becoming a proxy
+into the newsroom's network.
+
+Only http(s). The host is resolved once, every address is checked (no loopback, private,
+link-local such as 169.254.169.254, multicast, reserved), and the connection goes to the
+checked address (DNS cannot change between check and connect). Redirects are followed by
+hand, each hop checked the same way. Connect/read timeouts, a byte limit and a content-type
+check apply. Hosts on an allow-list given by the caller (from ``VIDEOGEN_IMAGE_HOSTS_ALLOW`` or
+``VIDEOGEN_WEBHOOK_HOSTS_ALLOW``) skip the address check, for newsrooms whose servers are
+internal. Errors are ``NetError`` (``TransientNetError`` for what may work later)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Collection
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from videogen.errors import NetError, TransientNetError
+
+MAX_REDIRECTS = 3
+USER_AGENT = "videogen/0.1 (+https://github.com/videogen)"
+
+
+def host_set(raw: str) -> frozenset[str]:
+    """``"a.example, B.example"`` → {"a.example", "b.example"} (an allow-list setting)."""
+    return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+
+
+def is_public_address(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return not (
+        addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
+        or addr.is_reserved or addr.is_unspecified or not addr.is_global
+    )
+
+
+def resolve_checked(host: str, port: int, allowed: Collection[str]) -> str:
+    """One address of ``host`` that may be connected to, or an error naming why not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise NetError(f"cannot resolve {host}: {e.strerror}") from None
+    addresses = [info[4][0] for info in infos]
+    if host.lower() in allowed:
+        return addresses[0]
+    bad = [a for a in addresses if not is_public_address(a)]
+    if bad:
+        raise NetError(f"{host} resolves to a non-public address ({bad[0]}); refused")
+    return addresses[0]
+
+
+def check_url(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise NetError(f"only http(s) URLs are fetched, not {parts.scheme or 'a bare path'}")
+    if not parts.hostname:
+        raise NetError("URL has no host")
+    if parts.username or parts.password:
+        raise NetError("URLs with credentials are refused")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, parts.hostname, port
+
+
+def pinned_request(client: httpx.Client, method: str, url: str, allowed: Collection[str], headers: dict[str, str],
+                   content: bytes | None = None) -> httpx.Response:
+    """Send one request to the checked address of ``url``'s host (no DNS rebinding), with the
+    original Host header and TLS name. The response is streamed: close it."""
+    _scheme, host, port = check_url(url)
+    ip = resolve_checked(host, port, allowed)
+    parts = urlsplit(url)
+    netloc = f"[{ip}]" if ":" in ip else ip
+    pinned = parts._replace(netloc=f"{netloc}:{port}").geturl()
+    headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT, **headers}
+    req = client.build_request(method, pinned, headers=headers, content=content, extensions={"sni_hostname": host})
+    return client.send(req, stream=True)
+
+
+def fetch_bytes(url: str, *, max_bytes: int, timeout: float, content_types: Collection[str],
+                allowed: Collection[str] = (), accept: str = "*/*", what: str = "file") -> bytes:
+    """GET ``url`` (redirects followed by hand, each hop checked) and return its body: at most
+    ``max_bytes``, one of ``content_types``, within ``timeout`` per step and twice that in all.
+    Raises ``NetError``, or ``TransientNetError`` for time-outs, 5xx and 429."""
+    deadline = time.monotonic() + timeout * 2
+    http_timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
+    for _hop in range(MAX_REDIRECTS + 1):
+        host = check_url(url)[1]
+        try:
+            with httpx.Client(timeout=http_timeout, follow_redirects=False, trust_env=False) as client:
+                resp = pinned_request(client, "GET", url, allowed, {"Accept": accept})
+                try:
+                    if resp.status_code in (301, 302, 303, 307, 308):
+                        location = resp.headers.get("location")
+                        if not location:
+                            raise NetError(f"redirect without a Location from {host}")
+                        url = urljoin(url, location)
+                        continue
+                    if resp.status_code >= 500 or resp.status_code == 429:
+                        raise TransientNetError(f"{host} answered {resp.status_code}")
+                    if resp.status_code != 200:
+                        raise NetError(f"{host} answered {resp.status_code}")
+                    ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+                    if ctype not in content_types:
+                        raise NetError(f"content type {ctype or 'missing'} is not a{'n' if what[0] in 'aeiou' else ''} {what}")
+                    declared = resp.headers.get("content-length")
+                    if declared and declared.isdigit() and int(declared) > max_bytes:
+                        raise NetError(f"{what} is {declared} bytes; the limit is {max_bytes}")
+                    body = bytearray()
+                    for chunk in resp.iter_bytes():  # as data arrives: the deadline is checked often
+                        body += chunk
+                        if len(body) > max_bytes:
+                            raise NetError(f"{what} is larger than {max_bytes} bytes")
+                        if time.monotonic() > deadline:
+                            raise TransientNetError(f"{host} is too slow (over {timeout * 2:.0f} s)")
+                    return bytes(body)
+                finally:
+                    resp.close()
+        except (httpx.TimeoutException, httpx.NetworkError) as e:
+            raise TransientNetError(f"{host}: {type(e).__name__}") from None
+        except httpx.HTTPError as e:
+            raise NetError(f"{host}: {e}") from None
+    raise NetError(f"more than {MAX_REDIRECTS} redirects")

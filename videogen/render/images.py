@@ -1,0 +1,156 @@
+"""Article images: read from a path (CLI) or fetched over http(s), checked before decoding
+(bytes, pixels, format), then normalised to upright 8-bit RGB. A bad image is skipped with a
+warning; it never crashes a render."""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from videogen.errors import ImageError, NetError, TransientImageError, TransientNetError
+from videogen.net import fetch_bytes
+from videogen.render.article import Article, ArticleImage
+
+log = logging.getLogger(__name__)
+
+RASTER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
+RASTER_CONTENT_TYPES = {"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    index: int  # position in article.images
+    image: Image.Image  # RGB, upright
+    caption: str | None
+    credit: str | None
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_bytes: int = 25_000_000
+    max_pixels: int = 40_000_000
+    timeout: float = 10.0
+    allow_paths: bool = True  # False for articles that came through the API
+    allow_outside: bool = False  # CLI paths may leave the article's folder only when asked
+    skip_unreachable: bool = False  # last attempt: an image host that times out is skipped, not retried
+    allowed_hosts: frozenset[str] = frozenset()  # fetched even when they resolve to private addresses
+
+
+def fetch_image_bytes(url: str, limits: ImageLimits) -> bytes:
+    """An image from the web, through the checked fetch of ``videogen.net``."""
+    try:
+        return fetch_bytes(url, max_bytes=limits.max_bytes, timeout=limits.timeout, content_types=RASTER_CONTENT_TYPES,
+                           allowed=limits.allowed_hosts, accept="image/*", what="raster image")
+    except TransientNetError as e:
+        raise TransientImageError(str(e)) from None
+    except NetError as e:
+        raise ImageError(str(e)) from None
+
+
+def read_source(img: ArticleImage, base_dir: Path | None, limits: ImageLimits) -> bytes:
+    """The raw bytes of an image, within the byte limit."""
+    if img.is_url:
+        return fetch_image_bytes(img.src, limits)
+    if not limits.allow_paths:
+        raise ImageError("local paths are not accepted here; give an http(s) URL")
+    path = Path(img.src)
+    if not path.is_absolute():
+        if base_dir is None:
+            raise ImageError("a relative path needs the article's file to resolve against")
+        path = base_dir / path
+    path = path.resolve()
+    if base_dir is not None and not limits.allow_outside and not path.is_relative_to(base_dir.resolve()):
+        raise ImageError(f"{img.src} is outside the article's folder")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ImageError(f"{img.src}: file not found") from None
+    except OSError as e:
+        raise ImageError(f"{img.src}: {e.strerror}") from None
+    if not path.is_file():
+        raise ImageError(f"{img.src} is not a file")
+    if size > limits.max_bytes:
+        raise ImageError(f"{img.src} is {size} bytes; the limit is {limits.max_bytes}")
+    return path.read_bytes()
+
+
+def decode_image(data: bytes, limits: ImageLimits, target: tuple[int, int] | None = None,
+                 background: tuple[int, int, int] = (24, 24, 28)) -> Image.Image:
+    """Bytes → upright RGB image. Size and format are checked before any pixel is decoded;
+    transparency is flattened onto ``background``; 16-bit and CMYK images are converted."""
+    if not data:
+        raise ImageError("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageError(f"image claims more pixels than the limit ({limits.max_pixels}): a decompression bomb?") from None
+    except UnidentifiedImageError:
+        raise ImageError("not a readable raster image") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"not a readable image: {e}") from None
+    if img.format not in RASTER_FORMATS:
+        raise ImageError(f"unsupported image format {img.format}")
+    w, h = img.size
+    if w < 2 or h < 2:
+        raise ImageError(f"image is only {w}×{h} pixels")
+    if w * h > limits.max_pixels:
+        raise ImageError(f"image is {w}×{h} = {w * h} pixels; the limit is {limits.max_pixels}")
+    if img.format == "JPEG" and target:
+        # Decode big JPEGs at a reduced scale directly (DCT scaling): much faster, same result.
+        img.draft("RGB", (target[0], target[1]))
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ImageError(f"image is damaged or truncated: {e}") from None
+    return to_rgb(img, background)
+
+
+def to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = float(arr.max()) or 1.0
+        img = Image.fromarray((arr / hi * 255).astype(np.uint8))
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "RGB" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, background)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return img.convert("RGB")
+
+
+def load_images(article: Article, limits: ImageLimits, target: tuple[int, int] | None = None,
+                background: tuple[int, int, int] = (24, 24, 28)) -> tuple[list[LoadedImage], list[str]]:
+    """Every usable image of the article, and a warning for each one skipped.
+
+    A transient failure (an image host that times out) is raised, so the job can be retried,
+    unless ``limits.skip_unreachable`` (the last attempt: better a clip without that photo than
+    no clip); a permanent one (404, not an image) only skips that image."""
+    loaded: list[LoadedImage] = []
+    notes: list[str] = []
+    for i, img in enumerate(article.images):
+        try:
+            data = read_source(img, article.base_dir, limits)
+            rgb = decode_image(data, limits, target, background)
+        except TransientImageError as e:
+            if not limits.skip_unreachable:
+                raise
+            notes.append(f"images[{i}] skipped: {e}")
+            log.warning("images[%d] (%s) skipped after retries: %s", i, img.src[:200], e)
+            continue
+        except ImageError as e:
+            notes.append(f"images[{i}] skipped: {e}")
+            log.warning("images[%d] (%s) skipped: %s", i, img.src[:200], e)
+            continue
+        loaded.append(LoadedImage(i, rgb, img.caption, img.credit))
+    return loaded, notes

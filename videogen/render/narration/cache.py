@@ -1,0 +1,64 @@
+"""Content-addressed cache of synthesised sentences: (engine, voice, engine fingerprint, text)
+→ 16-bit WAV. Writes go to a temporary name and are renamed into place."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from videogen.render.narration.base import Speech, VoiceInfo
+
+
+class SpeechCache:
+    def __init__(self, root: Path | None):
+        self.root = Path(root) / "narration" if root else None
+
+    @staticmethod
+    def key(voice: VoiceInfo, fingerprint: str, text: str) -> str:
+        blob = json.dumps([voice.engine, voice.voice_id, fingerprint, text], ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        assert self.root is not None
+        return self.root / key[:2] / f"{key}.wav"
+
+    def get(self, key: str) -> Speech | None:
+        if self.root is None:
+            return None
+        path = self._path(key)
+        try:
+            with wave.open(str(path), "rb") as w:
+                rate = w.getframerate()
+                data = w.readframes(w.getnframes())
+        except (FileNotFoundError, EOFError, wave.Error):
+            return None
+        samples = np.frombuffer(data, np.int16).astype(np.float32) / 32767.0
+        return Speech(samples, rate) if samples.size else None
+
+    def put(self, key: str, speech: Speech) -> Speech:
+        """Store and return the speech as it will be read back (quantised to 16 bits), so a
+        cold and a warm render give identical samples."""
+        pcm = np.clip(np.round(speech.samples * 32767.0), -32767, 32767).astype(np.int16)
+        quantised = Speech(pcm.astype(np.float32) / 32767.0, speech.sample_rate)
+        if self.root is None:
+            return quantised
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(speech.sample_rate)
+                w.writeframes(pcm.tobytes())
+            os.replace(tmp, path)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return quantised

@@ -1,0 +1,129 @@
+"""Picks who speaks an article and speaks it: the best engine able to speak the language
+offline (Piper, then espeak-ng), gTTS only when chosen, falling back in order. One voice
+speaks the whole article; the result records which one did."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from videogen.errors import (
+    EngineUnavailable,
+    InvalidInput,
+    NarrationError,
+    UnknownVoice,
+    UnsupportedLanguage,
+)
+from videogen.render.narration.base import NarrationEngine, Speech, VoiceInfo, trim_silence
+from videogen.render.narration.cache import SpeechCache
+from videogen.render.narration.espeak_engine import EspeakEngine
+from videogen.render.narration.gtts_engine import GttsEngine
+from videogen.render.narration.piper_engine import PiperEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Narration:
+    voice: VoiceInfo
+    fingerprint: str
+    speeches: list[Speech]
+    sample_rate: int
+    cache_hits: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def durations(self) -> list[float]:
+        return [s.duration for s in self.speeches]
+
+
+class NarrationChain:
+    def __init__(self, engines: list[NarrationEngine], cache: SpeechCache | None = None):
+        self.engines = {e.name: e for e in engines}
+        self.cache = cache or SpeechCache(None)
+        self._voices: list[VoiceInfo] | None = None
+
+    @classmethod
+    def from_settings(cls, settings) -> NarrationChain:  # type: ignore[no-untyped-def]
+        return cls(
+            [PiperEngine(settings.voices_path), GttsEngine(settings.gtts_timeout), EspeakEngine()],
+            SpeechCache(settings.cache_path),
+        )
+
+    def voices(self) -> list[VoiceInfo]:
+        if self._voices is None:
+            self._voices = [v for e in self.engines.values() for v in e.voices()]
+        return self._voices
+
+    def find_voice(self, voice: str) -> VoiceInfo:
+        voices = self.voices()
+        for v in voices:
+            if voice in (v.voice_id, v.voice_id.split(":", 1)[1]):
+                return v
+        raise UnknownVoice(voice, "see `videogen voices` for the list")
+
+    def candidates(self, lang: str, tts: str = "auto", voice: str | None = None) -> list[VoiceInfo]:
+        """Voices to try, best first. Raises a clear error when nothing can speak ``lang``."""
+        lang = lang.split("-")[0].lower()
+        offline = sorted((v for v in self.voices() if v.offline and v.language == lang), key=lambda v: -v.quality)
+        if voice:
+            chosen = self.find_voice(voice)
+            if chosen.language != lang:
+                raise InvalidInput("voice", f"{chosen.voice_id} speaks {chosen.language!r}, the article is in {lang!r}")
+            return [chosen] + [v for v in offline if v != chosen]
+        if tts == "gtts":
+            online = [v for v in self.voices() if v.engine == "gtts" and v.language == lang]
+            if not online and not offline:
+                raise UnsupportedLanguage(lang)
+            return online + offline
+        if tts in ("piper", "espeak"):
+            picked = [v for v in offline if v.engine == tts]
+            if not picked:
+                hint = " (place a Piper voice for it in the voices folder, or use --tts auto)" if tts == "piper" else ""
+                raise InvalidInput("tts", f"{tts} has no voice for {lang!r}{hint}")
+            return picked
+        if tts != "auto":
+            raise InvalidInput("tts", f"unknown engine {tts!r} (auto, piper, espeak, gtts)")
+        if not offline:
+            raise UnsupportedLanguage(lang)
+        return offline
+
+    def narrate(self, texts: list[str], lang: str, tts: str = "auto", voice: str | None = None,
+                progress: Callable[[float], None] | None = None) -> Narration:
+        """Speak every text with one voice; if a voice fails, the next one speaks them all."""
+        warnings: list[str] = []
+        last_error: Exception | None = None
+        for v in self.candidates(lang, tts, voice):
+            engine = self.engines[v.engine]
+            try:
+                return self._speak_all(engine, v, texts, progress, warnings)
+            except (EngineUnavailable, NarrationError) as e:
+                msg = f"{v.voice_id} failed, falling back: {e}"
+                log.warning(msg)
+                warnings.append(msg)
+                last_error = e
+        raise NarrationError(f"no engine could speak the article ({last_error})")
+
+    def _speak_all(self, engine: NarrationEngine, v: VoiceInfo, texts: list[str],
+                   progress: Callable[[float], None] | None, warnings: list[str]) -> Narration:
+        fp = engine.fingerprint(v)
+        speeches: list[Speech] = []
+        hits = 0
+        for i, text in enumerate(texts):
+            key = self.cache.key(v, fp, text)
+            speech = self.cache.get(key)
+            if speech is None:
+                raw = engine.synthesize(text, v)
+                trimmed = trim_silence(raw.samples, raw.sample_rate)
+                if trimmed.size == 0:
+                    raise NarrationError(f"{v.voice_id} produced only silence for {text[:60]!r}")
+                speech = self.cache.put(key, Speech(trimmed, raw.sample_rate))
+            else:
+                hits += 1
+            if speeches and speech.sample_rate != speeches[0].sample_rate:
+                raise NarrationError(f"{v.voice_id} changed sample rate mid-article")
+            speeches.append(speech)
+            if progress:
+                progress((i + 1) / len(texts))
+        return Narration(v, fp, speeches, speeches[0].sample_rate if speeches else 22050, hits, list(warnings))

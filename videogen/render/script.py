@@ -1,0 +1,123 @@
+"""Script: what is said and shown, before any audio exists. The title, then the narrated
+text split into sentences; sentences grouped into scenes; a visual for every scene."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+from videogen.render.article import Article
+from videogen.render.text.normalize import normalize_for_speech
+from videogen.render.text.sentences import split_sentences
+from videogen.render.text.summarize import extractive_summary
+
+CHARS_PER_SCENE = 190  # about 12 s of speech: one photo or background per 8-15 s
+
+
+@dataclass(frozen=True)
+class Line:
+    """One spoken unit: ``text`` is shown (captions), ``spoken`` is read by the TTS engine."""
+
+    text: str
+    spoken: str
+    role: Literal["title", "body"]
+
+
+@dataclass(frozen=True)
+class Visual:
+    kind: Literal["image", "generated"]
+    seed: int
+    image: int | None = None  # index into the usable images
+    reverse: bool = False  # Ken Burns direction (zoom out / pan the other way)
+
+
+@dataclass(frozen=True)
+class Scene:
+    lines: tuple[int, ...]  # indices into Script.lines
+    visual: Visual
+
+
+@dataclass
+class Script:
+    language: str
+    title: Line
+    lines: list[Line]
+    narrated_from: Literal["summary", "body"]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def spoken(self) -> list[str]:
+        """Every text to synthesise, title first."""
+        return [self.title.spoken] + [ln.spoken for ln in self.lines]
+
+
+def _speakable(text: str) -> str:
+    """End with punctuation so engines use a falling, final intonation (titles have none)."""
+    return text if text[-1:] in ".!?…。！？।؟" else text + "."
+
+
+def build_script(article: Article) -> Script:
+    lang = article.lang
+    if article.summary:
+        narrated, source = article.summary, "summary"
+    else:
+        narrated, source = extractive_summary(article.body or "", lang), "body"
+    sentences = split_sentences(narrated, lang)
+    lines = [Line(s, normalize_for_speech(_speakable(s), lang), "body") for s in sentences]
+    lines = [ln for ln in lines if any(c.isalnum() for c in ln.spoken)]
+    title = Line(article.title, normalize_for_speech(_speakable(article.title), lang), "title")
+    script = Script(lang, title, lines, source)
+    if source == "body":
+        script.warnings.append("no summary: narrating an extract of the body")
+    return script
+
+
+def seed_for(*parts: object) -> int:
+    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:4], "big")
+
+
+def group_lines(lengths: list[int], n_groups: int) -> list[tuple[int, ...]]:
+    """Split line indices into ``n_groups`` contiguous groups of similar total length."""
+    n = len(lengths)
+    n_groups = max(1, min(n_groups, n))
+    total = sum(lengths)
+    groups: list[tuple[int, ...]] = []
+    cur: list[int] = []
+    acc = 0
+    for i, length in enumerate(lengths):
+        cur.append(i)
+        acc += length
+        remaining_lines = n - i - 1
+        remaining_groups = n_groups - len(groups) - 1
+        if remaining_groups <= 0:
+            continue
+        target = total * (len(groups) + 1) / n_groups
+        # Close the group when past its share, or when every later line must start a group.
+        if acc >= target - length / 2 or remaining_lines == remaining_groups:
+            groups.append(tuple(cur))
+            cur = []
+    if cur:
+        groups.append(tuple(cur))
+    return groups
+
+
+def plan_scenes(script: Script, n_images: int, article_id: str) -> list[Scene]:
+    """Scenes of about ``CHARS_PER_SCENE`` characters each; with images, at least one scene
+    per image (when there are enough sentences). Images are used in order and repeat, with the
+    opposite motion, when there are more scenes than images; without images every scene gets
+    its own generated background."""
+    lengths = [len(ln.text) for ln in script.lines]
+    if not lengths:
+        return []
+    by_text = max(1, round(sum(lengths) / CHARS_PER_SCENE))
+    n_scenes = min(len(lengths), max(by_text, n_images)) if n_images else min(len(lengths), by_text)
+    scenes = []
+    for k, group in enumerate(group_lines(lengths, n_scenes)):
+        seed = seed_for(article_id, "scene", k)
+        if n_images:
+            visual = Visual("image", seed, image=k % n_images, reverse=bool((k // n_images + k) % 2))
+        else:
+            visual = Visual("generated", seed, reverse=bool(k % 2))
+        scenes.append(Scene(group, visual))
+    return scenes

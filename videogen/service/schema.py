@@ -1,0 +1,80 @@
+"""The job store's tables (SQLAlchemy Core): ``jobs``, ``job_events`` and ``videogen_schema``.
+Migrations (``migrations.py``) create them step by step; the store (``store.py``) reads and
+writes them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, text
+
+STATUSES = ("queued", "rendering", "done", "failed", "cancelled")
+ACTIVE = ("queued", "rendering")
+
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("article_id", String(128), nullable=False, index=True),
+    Column("content_key", String(64), nullable=False, index=True),
+    Column("template", String(64), nullable=False),
+    Column("voice", String(128)),
+    Column("tts", String(16)),
+    Column("options", Text, nullable=False),  # JSON: render options
+    Column("article", Text, nullable=False),  # JSON: the validated article
+    Column("status", String(16), nullable=False, index=True),
+    Column("stage", String(32)),
+    Column("percent", Float, nullable=False, default=0.0),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("priority", Integer, nullable=False, default=5),
+    Column("worker", String(200)),
+    Column("lease", String(32)),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("dispatched_at", DateTime(timezone=True)),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("output", String(128)),  # storage key of the published files
+    Column("duration", Float),  # seconds of video
+    Column("render_seconds", Float),
+    Column("engine", String(64)),  # who spoke, from the manifest
+    Column("webhook_url", Text),
+    Column("webhook_secret", String(256)),
+    Column("webhook_status", String(64)),
+    # At most one active job per content key: enqueueing the same thing twice renders once.
+    Index(
+        "one_active_job_per_content", "content_key", unique=True,
+        sqlite_where=text("status IN ('queued', 'rendering')"),
+        postgresql_where=text("status IN ('queued', 'rendering')"),
+    ),
+    Index("jobs_by_created", "created_at"),
+)
+
+# One row per state change of a job (v2): what the operator reads to see a job's history.
+job_events = Table(
+    "job_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(32), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("worker", String(200)),
+    Column("detail", Text),
+)
+
+schema_version = Table(
+    "videogen_schema",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+SCHEMA_VERSION = 2  # see videogen.service.migrations
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+

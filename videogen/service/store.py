@@ -1,0 +1,436 @@
+"""The job store: the source of truth for every render job (the broker only carries wake-up
+calls). SQLAlchemy over SQLite by default, PostgreSQL by URL.
+
+State machine::
+
+    queued ──claim──► rendering ──finish──► done
+      ▲                  │  └──fail──────► failed
+      └──requeue (stale heartbeat, transient error)
+    queued/rendering ──cancel──► cancelled
+
+A worker *claims* a queued job with a fresh lease token; every later write it makes (progress,
+heartbeat, finish) names that lease, so a worker whose job was taken from it (stale heartbeat,
+cancellation) learns it at its next write and stops. Every transition is one conditional
+UPDATE, so concurrent sweepers, API processes and workers cannot double-apply it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+
+from videogen.errors import JobConflict, JobNotFound, LeaseLost
+from videogen.service.migrations import LATEST, current_version, migrate
+from videogen.service.schema import ACTIVE, STATUSES, job_events, jobs, now
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they are UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(16)
+
+
+@dataclass
+class Job:
+    id: str
+    article_id: str
+    content_key: str
+    template: str
+    voice: str | None
+    tts: str | None
+    options: dict[str, Any]
+    article: dict[str, Any]
+    status: str
+    stage: str | None
+    percent: float
+    error: str | None
+    attempts: int
+    priority: int
+    worker: str | None
+    lease: str | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    dispatched_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    output: str | None
+    duration: float | None
+    render_seconds: float | None
+    engine: str | None
+    webhook_url: str | None
+    webhook_secret: str | None = field(repr=False, default=None)
+    webhook_status: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Job:
+        d = dict(row._mapping)
+        d["options"] = json.loads(d["options"])
+        d["article"] = json.loads(d["article"])
+        for k in ("heartbeat_at", "created_at", "dispatched_at", "started_at", "finished_at"):
+            d[k] = _aware(d[k])
+        return cls(**d)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed", "cancelled")
+
+
+def store_unreachable(error: BaseException) -> bool:
+    """True when ``error`` means the job store could not be reached (network, server down)."""
+    return isinstance(error, (OperationalError, InterfaceError))
+
+
+@dataclass
+class JobEvent:
+    at: datetime
+    event: str
+    worker: str | None
+    detail: str | None
+
+
+class JobStore:
+    def __init__(self, url: str, pool_size: int = 5, max_overflow: int = 10):
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            path = url.split(":///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800,
+                          pool_timeout=30)
+            if url.startswith("postgresql"):
+                # Workers on other machines: a database behind a dead link must fail a call in
+                # seconds (then the worker learns whether it still holds its job), not hang on
+                # TCP retransmissions for many minutes.
+                kwargs["connect_args"] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
+                                          "keepalives_interval": 3, "keepalives_count": 3, "tcp_user_timeout": 10_000}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._lock = threading.Lock()
+
+    # --- schema -------------------------------------------------------------------------------
+    def migrate(self, target: int | None = None) -> list[int]:
+        """Create or upgrade the schema (``videogen.service.migrations``): idempotent, never drops a
+        job, and safe to run from several processes at once. Returns the versions applied."""
+        with self._lock:
+            return migrate(self.engine, target or LATEST)
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as c:
+            return current_version(c)
+
+    def dispose_after_fork(self) -> None:
+        """In a forked child: forget the parent's pooled connections without closing them
+        (they belong to the parent), so this process opens its own."""
+        self.engine.dispose(close=False)
+
+    def ping(self) -> None:
+        with self.engine.connect() as c:
+            c.execute(text("SELECT 1"))
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        with self.engine.begin() as c:
+            yield c
+
+    @staticmethod
+    def _event(c: Any, job_id: str, event: str, detail: str | None = None, worker: str | None = None) -> None:
+        if worker is None:
+            worker = c.execute(select(jobs.c.worker).where(jobs.c.id == job_id)).scalar()
+        c.execute(insert(job_events).values(job_id=job_id, at=now(), event=event, worker=worker or None,
+                                            detail=detail[:2000] if detail else None))
+
+    # --- reads ----------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job:
+        with self.engine.connect() as c:
+            row = c.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise JobNotFound(job_id)
+        return Job.from_row(row)
+
+    def list(self, status: str | None = None, limit: int = 50, offset: int = 0, article_id: str | None = None) -> list[Job]:
+        q = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit).offset(offset)
+        if status:
+            q = q.where(jobs.c.status == status)
+        if article_id:
+            q = q.where(jobs.c.article_id == article_id)
+        with self.engine.connect() as c:
+            return [Job.from_row(r) for r in c.execute(q)]
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()
+        out = dict.fromkeys(STATUSES, 0)
+        out.update({s: n for s, n in rows})
+        return out
+
+    def find_reusable(self, content_key: str) -> Job | None:
+        """The job to return for a duplicate enqueue: an active one, else the latest done one."""
+        q = (
+            select(jobs)
+            .where(jobs.c.content_key == content_key, jobs.c.status.in_(("queued", "rendering", "done")))
+            .order_by(jobs.c.created_at.desc())
+            .limit(5)
+        )
+        with self.engine.connect() as c:
+            found = [Job.from_row(r) for r in c.execute(q)]
+        active = [j for j in found if j.status in ACTIVE]
+        return active[0] if active else (found[0] if found else None)
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        q = select(job_events.c.at, job_events.c.event, job_events.c.worker, job_events.c.detail).where(
+            job_events.c.job_id == job_id).order_by(job_events.c.id)
+        with self.engine.connect() as c:
+            return [JobEvent(_aware(a), e, w, d) for a, e, w, d in c.execute(q)]  # type: ignore[arg-type]
+
+    def running(self, limit: int = 200) -> list[Job]:
+        q = select(jobs).where(jobs.c.status == "rendering").order_by(jobs.c.started_at).limit(limit)
+        with self.engine.connect() as c:
+            return [Job.from_row(r) for r in c.execute(q)]
+
+    def recent_failed(self, limit: int = 20) -> list[Job]:
+        q = select(jobs).where(jobs.c.status == "failed").order_by(
+            jobs.c.finished_at.desc(), jobs.c.id.desc()).limit(limit)
+        with self.engine.connect() as c:
+            return [Job.from_row(r) for r in c.execute(q)]
+
+    def render_seconds(self) -> list[float]:
+        with self.engine.connect() as c:
+            return [r[0] for r in c.execute(select(jobs.c.render_seconds).where(jobs.c.status == "done", jobs.c.render_seconds.is_not(None)))]
+
+    def workers(self) -> list[tuple[str, int, float]]:
+        """(worker, renders done, render seconds) per worker name."""
+        q = select(jobs.c.worker, func.count(), func.coalesce(func.sum(jobs.c.render_seconds), 0.0)).where(
+            jobs.c.status == "done", jobs.c.worker.is_not(None)).group_by(jobs.c.worker)
+        with self.engine.connect() as c:
+            return [(w, int(n), float(s)) for w, n, s in c.execute(q)]
+
+    # --- writes ---------------------------------------------------------------------------------
+    def create(self, *, article_id: str, content_key: str, template: str, voice: str | None, tts: str | None,
+               options: dict[str, Any], article: dict[str, Any], priority: int = 5, webhook_url: str | None = None,
+               webhook_secret: str | None = None, force: bool = False) -> tuple[Job, bool]:
+        """Insert a queued job, or return the existing one for the same content (unless
+        ``force``). Returns (job, created)."""
+        for _ in range(3):
+            if not force:
+                existing = self.find_reusable(content_key)
+                if existing is not None:
+                    return existing, False
+            else:
+                active = self.find_reusable(content_key)
+                if active is not None and active.status in ACTIVE:
+                    return active, False  # already being rendered again
+            values = dict(
+                id=new_job_id(), article_id=article_id, content_key=content_key, template=template, voice=voice,
+                tts=tts, options=json.dumps(options, sort_keys=True), article=json.dumps(article, ensure_ascii=False),
+                status="queued", percent=0.0, attempts=0, priority=priority, created_at=now(),
+                webhook_url=webhook_url, webhook_secret=webhook_secret,
+                # The creator sends the wake-up call itself (and clears this if it cannot), so
+                # a sweeper does not send a second one meanwhile.
+                dispatched_at=now(),
+            )
+            try:
+                with self._tx() as c:
+                    c.execute(insert(jobs).values(**values))
+                    self._event(c, values["id"], "queued", f"priority {priority}" + (", forced" if force else ""), "")
+                return self.get(values["id"]), True
+            except IntegrityError:
+                continue  # another process inserted the same content at the same moment
+        raise RuntimeError(f"could not create a job for {content_key}")
+
+    def mark_dispatched(self, job_id: str) -> None:
+        with self._tx() as c:
+            c.execute(update(jobs).where(jobs.c.id == job_id).values(dispatched_at=now()))
+
+    def mark_undispatched(self, job_id: str) -> None:
+        """The wake-up call could not be sent: let the next sweep send it."""
+        with self._tx() as c:
+            c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued").values(dispatched_at=None))
+
+    def claim_dispatch(self, job_id: str, older_than: float) -> bool:
+        """Compare-and-set: True for exactly one of several processes that want to (re)send the
+        wake-up call of a queued job whose call was never sent or was sent long ago."""
+        cutoff = now() - timedelta(seconds=older_than)
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(
+                jobs.c.id == job_id, jobs.c.status == "queued",
+                or_(jobs.c.dispatched_at.is_(None), jobs.c.dispatched_at < cutoff)).values(dispatched_at=now()))
+        return res.rowcount == 1
+
+    def claim(self, job_id: str, worker: str) -> str | None:
+        """Take a queued job for ``worker``; returns the lease token, or None if the job is not
+        queued (already taken, finished or cancelled)."""
+        lease = secrets.token_hex(8)
+        t = now()
+        with self._tx() as c:
+            res = c.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == "queued")
+                .values(status="rendering", worker=worker, lease=lease, heartbeat_at=t, started_at=t,
+                        attempts=jobs.c.attempts + 1, stage="starting", percent=0.0, error=None)
+            )
+            if res.rowcount == 1:
+                n = c.execute(select(jobs.c.attempts).where(jobs.c.id == job_id)).scalar()
+                self._event(c, job_id, "rendering", f"attempt {n}", worker)
+        return lease if res.rowcount == 1 else None
+
+    def _owned(self, job_id: str, lease: str):  # type: ignore[no-untyped-def]
+        return and_(jobs.c.id == job_id, jobs.c.lease == lease, jobs.c.status == "rendering")
+
+    def heartbeat(self, job_id: str, lease: str, stage: str | None = None, percent: float | None = None) -> None:
+        values: dict[str, Any] = {"heartbeat_at": now()}
+        if stage is not None:
+            values["stage"] = stage
+        if percent is not None:
+            values["percent"] = round(max(0.0, min(100.0, percent)), 1)
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(self._owned(job_id, lease)).values(**values))
+        if res.rowcount != 1:
+            raise LeaseLost(job_id)
+
+    def finish(self, job_id: str, lease: str, *, output: str, duration: float, render_seconds: float, engine: str) -> None:
+        with self._tx() as c:
+            res = c.execute(
+                update(jobs).where(self._owned(job_id, lease)).values(
+                    status="done", stage="done", percent=100.0, output=output, duration=duration,
+                    render_seconds=render_seconds, engine=engine, finished_at=now(), lease=None, error=None)
+            )
+            if res.rowcount == 1:
+                self._event(c, job_id, "done", f"{duration:.1f}s clip rendered in {render_seconds:.1f}s")
+        if res.rowcount != 1:
+            raise LeaseLost(job_id)
+
+    def fail(self, job_id: str, lease: str | None, error: str) -> bool:
+        cond = self._owned(job_id, lease) if lease else and_(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE))
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(cond).values(status="failed", error=error[:2000], finished_at=now(), lease=None))
+            if res.rowcount == 1:
+                self._event(c, job_id, "failed", error)
+        return res.rowcount == 1
+
+    def fail_if_worker(self, job_id: str, worker: str, error: str) -> bool:
+        """Fail a rendering job only if ``worker`` still holds it (a worker that lost its job
+        must not fail the attempt another worker is running)."""
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.worker == worker)
+                            .values(status="failed", error=error[:2000], finished_at=now(), lease=None))
+            if res.rowcount == 1:
+                self._event(c, job_id, "failed", error, worker)
+        return res.rowcount == 1
+
+    def release(self, job_id: str, lease: str, error: str) -> bool:
+        """Give a job back to the queue after a transient failure (it will be retried)."""
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(self._owned(job_id, lease)).values(
+                status="queued", lease=None, worker=None, error=error[:2000], stage="waiting to retry", dispatched_at=now()))
+            if res.rowcount == 1:
+                self._event(c, job_id, "retry", error, "")
+        return res.rowcount == 1
+
+    def cancel(self, job_id: str) -> Job:
+        with self._tx() as c:
+            res = c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE)).values(
+                status="cancelled", finished_at=now(), lease=None, stage="cancelled"))
+            if res.rowcount == 1:
+                self._event(c, job_id, "cancelled")
+        return self.get(job_id)
+
+    def retry(self, job_id: str) -> Job:
+        """An operator's retry: a failed or cancelled job goes back to the queue under the same
+        id with its attempts reset. Raises JobConflict in any other state, or when another
+        active job already renders the same content."""
+        job = self.get(job_id)
+        try:
+            with self._tx() as c:
+                res = c.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("failed", "cancelled"))).values(
+                    status="queued", attempts=0, error=None, lease=None, worker=None, stage="queued (retry)",
+                    percent=0.0, heartbeat_at=None, started_at=None, finished_at=None, dispatched_at=now(),
+                    webhook_status=None))
+                if res.rowcount == 1:
+                    self._event(c, job_id, "retried", f"was {job.status}: {job.error or ''}".strip(": "), "")
+        except IntegrityError:
+            raise JobConflict(f"another job is already rendering the same content as {job_id}") from None
+        if res.rowcount != 1:
+            raise JobConflict(f"the job is {self.get(job_id).status}; only failed or cancelled jobs can be retried")
+        return self.get(job_id)
+
+    def set_webhook_status(self, job_id: str, status: str) -> None:
+        with self._tx() as c:
+            c.execute(update(jobs).where(jobs.c.id == job_id).values(webhook_status=status[:64]))
+
+    # --- recovery ---------------------------------------------------------------------------------
+    def requeue_stale(self, stale_after: float, max_attempts: int) -> tuple[list[str], list[str]]:
+        """Jobs whose worker stopped heartbeating: back to the queue, or failed when they have
+        used all their attempts. Returns (requeued ids, failed ids).
+
+        Compare-and-set: each row changes in one UPDATE conditioned on what was read (still
+        rendering, same lease, same attempt count, heartbeat still old), so of several sweepers
+        running at once exactly one gets rowcount 1 for a job; only that one re-sends it (the
+        requeued job is marked dispatched by the same UPDATE, so no other sweeper sends it)."""
+        cutoff = now() - timedelta(seconds=stale_after)
+        with self.engine.connect() as c:
+            stale = c.execute(select(jobs.c.id, jobs.c.lease, jobs.c.attempts, jobs.c.worker, jobs.c.heartbeat_at).where(
+                jobs.c.status == "rendering", jobs.c.heartbeat_at < cutoff)).all()
+        requeued, failed = [], []
+        for job_id, lease, attempts, worker, beat in stale:
+            cas = and_(jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.attempts == attempts,
+                       jobs.c.lease.is_(None) if lease is None else jobs.c.lease == lease, jobs.c.heartbeat_at < cutoff)
+            age = (now() - _aware(beat)).total_seconds() if beat else 0.0  # type: ignore[operator]
+            with self._tx() as c:
+                if attempts >= max_attempts:
+                    error = f"the worker stopped responding during {max_attempts} attempts"
+                    res = c.execute(update(jobs).where(cas).values(status="failed", lease=None, finished_at=now(), error=error))
+                    if res.rowcount == 1:
+                        self._event(c, job_id, "failed", f"{error} (last: {worker}, silent {age:.1f}s)", worker or "")
+                        failed.append(job_id)
+                    continue
+                res = c.execute(update(jobs).where(cas).values(
+                    status="queued", lease=None, worker=None, stage="requeued: worker lost", dispatched_at=now()))
+                if res.rowcount == 1:
+                    self._event(c, job_id, "requeued", f"no heartbeat from {worker} for {age:.1f}s", worker or "")
+                    requeued.append(job_id)
+        return requeued, failed
+
+    def undispatched(self, older_than: float) -> list[Job]:
+        """Queued jobs whose wake-up call may be lost (never sent, or sent long ago)."""
+        cutoff = now() - timedelta(seconds=older_than)
+        q = select(jobs).where(jobs.c.status == "queued", or_(jobs.c.dispatched_at.is_(None), jobs.c.dispatched_at < cutoff))
+        with self.engine.connect() as c:
+            return [Job.from_row(r) for r in c.execute(q.order_by(jobs.c.created_at).limit(200))]
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

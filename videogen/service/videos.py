@@ -1,0 +1,384 @@
+"""The render service's logic, shared by the HTTP API, the CLI and the Celery workers:
+enqueue with idempotency, cancel, re-render, run a job on a worker (claim, heartbeat,
+render, publish, finish) and sweep for lost work. The broker is reached only through the
+``dispatch`` function given to it, so this module knows nothing of Celery."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from videogen.errors import Cancelled, InvalidInput, LeaseLost, VideogenError
+from videogen.net import check_url, resolve_checked
+from videogen.outputs import OUTPUT_FILES
+from videogen.render.article import Article, parse_article
+from videogen.render.pipeline import RenderOptions, content_key, render_article
+from videogen.render.templates import load_template
+from videogen.service.storage import Storage, open_storage
+from videogen.service.store import Job, JobStore, now, store_unreachable
+from videogen.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[Job], None]
+Notify = Callable[[Job], None]
+
+
+class JobOptions(BaseModel):
+    """How to render an enqueued article."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = Field("news", max_length=64, description="Template name (see GET /v1/templates).")
+    voice: str | None = Field(None, max_length=128, description="Voice id; default: the best offline voice.")
+    tts: Literal["auto", "piper", "espeak", "gtts"] = "auto"
+    priority: int = Field(5, ge=0, le=9, description="0 (lowest) to 9 (highest).")
+    webhook_url: str | None = Field(None, max_length=2048, description="POSTed to when the job is done or failed.")
+    webhook_secret: str | None = Field(None, max_length=256, description="HMAC-SHA256 key for the webhook signature.")
+    force: bool = Field(False, description="Render again even if the same content was already rendered.")
+    max_duration: float | None = Field(None, gt=5, le=900)
+    height: int | None = Field(None, ge=90, le=2160, description="Render smaller than the template (previews).")
+    fps: float | None = Field(None, ge=5, le=60)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v
+
+
+@dataclass
+class RunOutcome:
+    status: Literal["done", "failed", "retry", "skipped", "lost"]
+    error: str | None = None
+
+
+class VideoService:
+    def __init__(self, settings: Settings, dispatch: Dispatch | None = None, notify: Notify | None = None,
+                 store: JobStore | None = None, storage: Storage | None = None):
+        self.settings = settings
+        self.store = store or JobStore(settings.database, pool_size=settings.db_pool_size,
+                                       max_overflow=settings.db_max_overflow)
+        self.storage = storage or open_storage(settings.storage_url, settings.media_path, settings)
+        self.dispatch = dispatch
+        self.notify = notify
+        self._migrated = False
+
+    @functools.cached_property
+    def chain(self):  # type: ignore[no-untyped-def]
+        """Voices known here, for validating enqueued jobs (cached: listing them reads files)."""
+        from videogen.render.narration import NarrationChain
+
+        return NarrationChain.from_settings(self.settings)
+
+    def migrate(self) -> None:
+        if not self._migrated:
+            self.store.migrate()
+            self._migrated = True
+
+    # --- enqueue ----------------------------------------------------------------------------
+    def check(self, article: Article, options: JobOptions, local: bool = False) -> dict[str, Any]:
+        """Everything ``enqueue`` would store, or the InvalidInput it would raise: lets a batch
+        be checked whole before any of it is queued."""
+        template = load_template(options.template, self.settings.templates_dir)
+        self.chain.candidates(article.lang, options.tts, options.voice)
+        if not local:
+            for i, img in enumerate(article.images):
+                if not img.is_url:
+                    raise InvalidInput(f"images[{i}].src", "must be an http(s) URL (file paths are accepted from the CLI only)")
+        if options.webhook_url:
+            try:
+                _scheme, host, port = check_url(options.webhook_url)
+                resolve_checked(host, port, self.settings.webhook_hosts)
+            except VideogenError as e:
+                raise InvalidInput("options.webhook_url", str(e)) from None
+        max_duration = options.max_duration or self.settings.max_duration
+        key = content_key(article, template.at_size(options.height, options.fps), options.voice, options.tts, max_duration)
+        opts = options.model_dump(exclude={"webhook_url", "webhook_secret", "priority"})
+        opts["max_duration"] = max_duration
+        if local and article.base_dir is not None:
+            opts["base_dir"] = str(article.base_dir)
+        return dict(
+            article_id=article.id or "", content_key=key, template=template.name, voice=options.voice,
+            tts=options.tts, options=opts, article=article.model_dump(mode="json", exclude_none=True),
+            priority=options.priority, webhook_url=options.webhook_url,
+            webhook_secret=options.webhook_secret or self.settings.webhook_secret or None, force=options.force,
+        )
+
+    def enqueue(self, article: Article, options: JobOptions, local: bool = False) -> tuple[Job, bool]:
+        """Queue ``article``; the same content (article, template, voice, renderer) enqueued
+        again returns the existing job unless ``options.force``. ``local`` marks a trusted
+        caller (the CLI) whose image paths may be read from disk."""
+        job, created = self.store.create(**self.check(article, options, local))
+        if created:
+            self.send(job)
+        return job, created
+
+    def send(self, job: Job) -> bool:
+        """Wake a worker for ``job``. A broker that is down is not an error: the job stays
+        queued in the store and the sweeper sends it again later."""
+        if self.dispatch is None:
+            return False
+        try:
+            self.dispatch(job)
+        except Exception as e:  # noqa: BLE001 - any broker failure leaves the job queued for the sweeper
+            log.warning("could not dispatch job %s (it stays queued): %s", job.id, e)
+            self.store.mark_undispatched(job.id)
+            return False
+        self.store.mark_dispatched(job.id)
+        return True
+
+    def retry(self, job_id: str) -> Job:
+        """An operator's retry of a failed or cancelled job: same id, attempts reset, queued
+        again (raises ``JobConflict`` in another state)."""
+        job = self.store.retry(job_id)
+        self.send(job)
+        return self.store.get(job_id)
+
+    def cancel(self, job_id: str) -> Job:
+        return self.store.cancel(job_id)
+
+    def rerender(self, job_id: str) -> tuple[Job, bool]:
+        old = self.store.get(job_id)
+        article = self.article_of(old)
+        opts = {k: v for k, v in old.options.items() if k in JobOptions.model_fields and k not in ("force",)}
+        options = JobOptions(**opts, force=True, priority=old.priority, webhook_url=old.webhook_url,
+                             webhook_secret=old.webhook_secret)
+        return self.enqueue(article, options, local="base_dir" in old.options)
+
+    def queue_overview(self, broker_depth: Callable[[], int] | None = None, failed: int = 20) -> dict[str, Any]:
+        """What the operator sees (GET /v1/queue, ``videogen queue``): broker queue depth, jobs
+        per status, running jobs with their worker and heartbeat age, recent failures, and
+        renders per worker."""
+        depth, broker_error = None, None
+        if broker_depth is not None:
+            try:
+                depth = broker_depth()
+            except Exception as e:  # noqa: BLE001 - the view must show a broker that is down
+                broker_error = f"{type(e).__name__}: {str(e)[:200]}"
+        t = now()
+        running = [{
+            "id": j.id, "article_id": j.article_id, "title": j.article.get("title"), "worker": j.worker,
+            "stage": j.stage, "percent": j.percent, "attempts": j.attempts, "started_at": _iso(j.started_at),
+            "heartbeat_at": _iso(j.heartbeat_at),
+            "heartbeat_age": round((t - j.heartbeat_at).total_seconds(), 1) if j.heartbeat_at else None,
+        } for j in self.store.running()]
+        failed_jobs = [{
+            "id": j.id, "article_id": j.article_id, "title": j.article.get("title"), "error": j.error,
+            "attempts": j.attempts, "worker": j.worker, "finished_at": _iso(j.finished_at),
+        } for j in self.store.recent_failed(failed)]
+        workers = [{"worker": w, "renders": n, "render_seconds": round(s, 3)} for w, n, s in self.store.workers()]
+        return {"broker_queue_depth": depth, "broker_error": broker_error, "counts": self.store.counts(),
+                "stale_after": self.settings.stale_after, "running": running, "failed": failed_jobs,
+                "workers": sorted(workers, key=lambda w: w["worker"]), "generated_at": _iso(t)}
+
+    def article_of(self, job: Job) -> Article:
+        base = job.options.get("base_dir")
+        return parse_article(job.article, base_dir=Path(base) if base else None)
+
+    # --- recovery -------------------------------------------------------------------------------
+    def sweep(self) -> dict[str, int]:
+        """Requeue jobs whose worker went silent and resend lost wake-up calls. Safe to run
+        from many processes at once."""
+        s = self.settings
+        requeued, failed = self.store.requeue_stale(s.stale_after, s.max_attempts)
+        for job_id in failed:
+            job = self.store.get(job_id)
+            log.error("job %s failed: %s", job_id, job.error)
+            self._notify(job)
+        self.storage.clean_staging(s.task_time_limit + 60)
+        sent = 0
+        for job_id in requeued:  # this process won the compare-and-set: it alone re-sends them
+            sent += self.send(self.store.get(job_id))
+        for job in self.store.undispatched(s.redispatch_after):
+            if self.store.claim_dispatch(job.id, s.redispatch_after):  # one sender among many sweepers
+                sent += self.send(job)
+        if requeued:
+            log.warning("requeued %d job(s) whose worker stopped: %s", len(requeued), ", ".join(requeued))
+        return {"requeued": len(requeued), "failed": len(failed), "dispatched": sent}
+
+    def start_sweeper(self, stop: threading.Event) -> threading.Thread:
+        def loop() -> None:
+            while not stop.wait(self.settings.sweep_interval):
+                try:
+                    self.sweep()
+                except Exception:  # noqa: BLE001 - a database hiccup must not kill the sweeper
+                    log.exception("sweep failed; trying again in %ss", self.settings.sweep_interval)
+
+        t = threading.Thread(target=loop, name="videogen-sweeper", daemon=True)
+        t.start()
+        return t
+
+    # --- worker side ----------------------------------------------------------------------------
+    def run(self, job_id: str, worker: str) -> RunOutcome:
+        """Render one job on this worker. Never raises for a job's own failure: the outcome
+        says what happened (``retry`` asks the caller to retry later)."""
+        lease = self.store.claim(job_id, worker)
+        if lease is None:
+            return RunOutcome("skipped")
+        job = self.store.get(job_id)
+        beat = _Heartbeat(self.store, job_id, lease, self.settings.heartbeat_interval)
+        staging: Path | None = None
+        started = time.monotonic()
+        try:
+            beat.start()
+            article = self.article_of(job)
+            o = job.options
+            options = RenderOptions(
+                template=o.get("template", "news"), voice=o.get("voice"), tts=o.get("tts"),
+                max_duration=o.get("max_duration"), height=o.get("height"), fps=o.get("fps"),
+                allow_local_images="base_dir" in o, allow_outside_paths=False,
+                skip_unreachable_images=job.attempts >= self.settings.max_attempts,
+            )
+            staging = self.storage.staging_dir()
+
+            def progress(stage: str, fraction: float) -> None:
+                if beat.lost.is_set():
+                    raise Cancelled(job_id)
+                beat.report(stage, fraction * 100)
+
+            result = render_article(article, options, staging / "out", self.settings, progress=progress)
+            beat.stop()
+            beat.check()
+            self.storage.publish(job.content_key, staging / "out", replace=bool(o.get("force")))
+            m = result.manifest
+            self.store.finish(job_id, lease, output=job.content_key, duration=m["duration"],
+                              render_seconds=round(time.monotonic() - started, 3), engine=m["narration"]["voice"])
+        except (Cancelled, LeaseLost):
+            log.warning("job %s was cancelled or taken over; dropping this attempt", job_id)
+            return RunOutcome("lost")
+        except InvalidInput as e:
+            return self._failed(job_id, lease, str(e))
+        except VideogenError as e:
+            if e.transient and job.attempts < self.settings.max_attempts:
+                if self.store.release(job_id, lease, f"attempt {job.attempts} failed: {e}"):
+                    return RunOutcome("retry", str(e))
+                return RunOutcome("lost")
+            return self._failed(job_id, lease, str(e))
+        except Exception as e:  # noqa: BLE001 - a bug must fail the job with a message, not hang it
+            if store_unreachable(e):
+                # This host lost the job store (network cut?): it can neither prove it still
+                # holds the job nor record a result, so it publishes nothing; once the
+                # heartbeat is stale a sweeper elsewhere gives the job to another worker.
+                log.error("job %s: job store unreachable (%s); dropping this attempt", job_id, str(e).splitlines()[0])
+                return RunOutcome("lost", str(e))
+            log.exception("job %s crashed", job_id)
+            return self._failed(job_id, lease, f"internal error: {type(e).__name__}: {e}")
+        finally:
+            beat.stop()
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+        self._notify(self.store.get(job_id))
+        return RunOutcome("done")
+
+    def _failed(self, job_id: str, lease: str, error: str) -> RunOutcome:
+        """Fail the job under this worker's lease. A worker that lost the job (requeued to
+        another worker, or cancelled) changes nothing and fires no webhook."""
+        if not self.store.fail(job_id, lease, error):
+            log.warning("job %s was taken from this worker; not failing it (%s)", job_id, error)
+            return RunOutcome("lost", error)
+        self._notify(self.store.get(job_id))
+        return RunOutcome("failed", error)
+
+    def _notify(self, job: Job) -> None:
+        if self.notify is not None and job.webhook_url:
+            try:
+                self.notify(job)
+            except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
+                log.warning("could not queue the webhook of job %s: %s", job.id, e)
+
+
+class _Heartbeat:
+    """Writes the job's heartbeat (and latest progress) every ``interval`` seconds; notices
+    when the lease is lost (job cancelled or given to another worker)."""
+
+    def __init__(self, store: JobStore, job_id: str, lease: str, interval: float):
+        self.store, self.job_id, self.lease, self.interval = store, job_id, lease, interval
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._stage: str | None = None
+        self._percent: float | None = None
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{job_id[:8]}", daemon=True)
+
+    def start(self) -> None:
+        """The first beat is written before this returns (so it cannot land after anything the
+        render does), the others by the thread."""
+        self._guarded_beat()
+        self._thread.start()
+
+    def report(self, stage: str, percent: float) -> None:
+        self._stage, self._percent = stage, percent
+
+    def _beat(self) -> None:
+        try:
+            self.store.heartbeat(self.job_id, self.lease, self._stage, self._percent)
+        except LeaseLost:
+            self.lost.set()
+            self._stop.set()
+
+    def _guarded_beat(self) -> None:
+        try:
+            self._beat()
+        except Exception:  # noqa: BLE001 - keep beating through a database hiccup
+            log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._guarded_beat()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost(self.job_id)
+        self.store.heartbeat(self.job_id, self.lease, "publishing", 99.0)
+
+
+def public_job(job: Job, base_url: str = "") -> dict[str, Any]:
+    """What the API and ``videogen status --json`` show of a job (never the webhook secret)."""
+    links = {"self": f"{base_url}/v1/videos/{job.id}"}
+    if job.status == "done":
+        for f in OUTPUT_FILES:
+            links[f.link] = f"{base_url}/v1/videos/{job.id}/{f.name}"
+    return {
+        "id": job.id,
+        "status": job.status,
+        "stage": job.stage,
+        "percent": job.percent,
+        "error": job.error,
+        "attempts": job.attempts,
+        "article": {"id": job.article_id, "title": job.article.get("title"), "language": job.article.get("language"),
+                    "url": job.article.get("url")},
+        "template": job.template,
+        "voice": job.voice,
+        "tts": job.tts,
+        "priority": job.priority,
+        "content_key": job.content_key,
+        "worker": job.worker,
+        "heartbeat_at": _iso(job.heartbeat_at),
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "duration": job.duration,
+        "render_seconds": job.render_seconds,
+        "engine": job.engine,
+        "webhook": {"url": job.webhook_url, "status": job.webhook_status} if job.webhook_url else None,
+        "links": links,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="milliseconds") if value is not None else None
