@@ -62,7 +62,7 @@ def rendered(settings: Settings, tmp_path_factory: pytest.TempPathFactory):
             article = parse_article(short_article(lang, images), base_dir=EXAMPLES)
             out = tmp_path_factory.mktemp("render") / "clip"
             opts = RenderOptions(template=template, height=height, fps=fps, engine=engine, allow_outside_paths=True)
-            render_article(article, opts, out, settings)
+            render_article(article, opts, out, settings.render_config())
             cache[key] = out
         return cache[key]
 

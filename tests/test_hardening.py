@@ -107,7 +107,7 @@ def test_hostile_text_renders_safely(tmp_path, settings):
             "summary": f"Emoji 🎉 everywhere. Control \u0007 and override \u202e text. '; touch {marker}; echo '."}
     article = parse_article(data)
     assert "\u202e" not in article.summary and "\u0007" not in article.summary
-    result = render_article(article, RenderOptions(height=120, fps=8), tmp_path / "out", settings)
+    result = render_article(article, RenderOptions(height=120, fps=8), tmp_path / "out", settings.render_config())
     assert not marker.exists()
     m = result.manifest
     assert any("not drawn on screen" in w and "🚀" in w for w in m["warnings"])
@@ -126,7 +126,7 @@ def test_local_paths_are_refused_from_the_api_and_kept_in_the_folder_in_the_cli(
     folder = tmp_path / "articles"
     folder.mkdir()
     article = parse_article({**short_article(), "images": [{"src": "../secret.jpg"}]}, base_dir=folder)
-    result = render_article(article, RenderOptions(height=120, fps=8), tmp_path / "out2", settings)
+    result = render_article(article, RenderOptions(height=120, fps=8), tmp_path / "out2", settings.render_config())
     assert any("outside the article's folder" in w for w in result.manifest["warnings"])
 
 

@@ -87,7 +87,7 @@ def test_a_render_with_broken_images_skips_them_and_says_so(tmp_path, settings):
     images, notes = load_images(article, LIMITS)
     assert [i.index for i in images] == [4]
     assert len(notes) == 5 and any("outside the article's folder" in n for n in notes)
-    result = render_article(article, RenderOptions(height=180, fps=10), tmp_path / "out", settings)
+    result = render_article(article, RenderOptions(height=180, fps=10), tmp_path / "out", settings.render_config())
     manifest = json.loads((result.out_dir / "manifest.json").read_text())
     assert manifest["images_used"] == 1
     assert sum("skipped" in w for w in manifest["warnings"]) == 5

@@ -65,7 +65,7 @@ def renders(settings, tmp_path_factory):
     def get(lang: str) -> Path:
         if lang not in done:
             out = tmp_path_factory.mktemp(f"lang-{lang}") / "clip"
-            render_article(parse_article(article_data(lang)), RenderOptions(height=HEIGHT, fps=FPS), out, settings)
+            render_article(parse_article(article_data(lang)), RenderOptions(height=HEIGHT, fps=FPS), out, settings.render_config())
             done[lang] = out
         return done[lang]
 

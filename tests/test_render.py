@@ -127,7 +127,7 @@ def test_full_size_render_of_the_sample_article(settings, tmp_path):
     from .conftest import EXAMPLES
 
     article = load_article(EXAMPLES / "en-space-exhibition.json")
-    result = render_article(article, RenderOptions(), tmp_path / "full", settings)
+    result = render_article(article, RenderOptions(), tmp_path / "full", settings.render_config())
     info = ffprobe(result.video)
     v = stream(info, "video")
     assert (v["width"], v["height"]) == (1920, 1080)

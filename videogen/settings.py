@@ -14,11 +14,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from videogen.net import host_set
+from videogen.render.config import ArticleLimits, EncoderTuning, RenderConfig, TtsChoice
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_ROOT = Path(__file__).resolve().parent
 
-TtsChoice = Literal["auto", "piper", "espeak", "gtts"]
 
 
 class Settings(BaseSettings):
@@ -37,6 +36,13 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(25_000_000, gt=0, description="Images larger than this are skipped.")
     image_timeout: float = Field(10.0, gt=0, description="Seconds allowed to fetch one image.")
     image_hosts_allow: str = Field("", description="Comma-separated image hosts fetched even when they resolve to private addresses.")
+
+    # --- encoder tuning (defaults measured on two cores; README, Performance) ---------------
+    x264_threads: int = Field(2, ge=0, le=64, description="x264 frame threads per render (0: x264's own choice).")
+    frames_nice: int = Field(10, ge=0, le=19, description="Nice levels below the encoder for the thread that draws frames.")
+    x264_sliced: bool = Field(False, description="Sliced x264 threads: less memory, about 5 % slower here.")
+    x264_sync_lookahead: int | None = Field(None, ge=0, le=250, description="x264 sync-lookahead (default: x264's; 0 saves ~20 MB, slower).")
+    vmsplice: bool = Field(True, description="Hand frames to ffmpeg's pipe without copying them (Linux).")
 
     # --- input limits (article.py and api.py read them) ------------------------------------
     max_title_chars: int = Field(400, ge=20, le=10_000, description="Longest title accepted.")
@@ -120,6 +126,21 @@ class Settings(BaseSettings):
     @property
     def webhook_hosts(self) -> frozenset[str]:
         return host_set(self.webhook_hosts_allow)
+
+    def render_config(self) -> RenderConfig:
+        """What the render core is told: built here, at the edge, and passed in."""
+        return RenderConfig(
+            templates_dir=Path(self.templates_dir), cache_dir=self.cache_path, voices_dir=self.voices_path,
+            tts=self.tts, gtts_timeout=self.gtts_timeout, max_duration=self.max_duration,
+            max_image_bytes=self.max_image_bytes, max_image_pixels=self.max_image_pixels,
+            image_timeout=self.image_timeout, image_hosts=self.image_hosts,
+            encoder=EncoderTuning(x264_threads=self.x264_threads or None, frames_nice=self.frames_nice,
+                                  x264_sliced=self.x264_sliced, x264_sync_lookahead=self.x264_sync_lookahead,
+                                  vmsplice=self.vmsplice),
+        )
+
+    def article_limits(self) -> ArticleLimits:
+        return ArticleLimits(self.max_title_chars, self.max_text_chars, self.max_images)
 
     @property
     def api_key_list(self) -> list[str]:

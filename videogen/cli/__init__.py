@@ -12,6 +12,7 @@ from pathlib import Path
 from videogen import __version__
 from videogen.errors import InvalidInput, VideogenError
 from videogen.outputs import FILES
+from videogen.render.config import TTS_CHOICES
 from videogen.settings import get_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_RENDER = 0, 1, 2, 3
@@ -44,7 +45,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     # Validate everything before rendering anything: a bad file renders nothing.
     try:
         load_template(args.template, settings.templates_dir)
-        batches = [(path, load_articles(path)) for path in args.articles]
+        batches = [(path, load_articles(path, settings.article_limits())) for path in args.articles]
     except InvalidInput as e:
         _error(str(e))
         return EXIT_BAD_INPUT
@@ -59,7 +60,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             vid = video_id(article, args.template)
             bar = ProgressBar(vid) if not args.quiet else None
             try:
-                result = render_article(article, options, out_root / vid, settings, progress=bar)
+                result = render_article(article, options, out_root / vid, settings.render_config(), progress=bar)
             except InvalidInput as e:
                 if bar:
                     bar.fail(str(e))
@@ -98,7 +99,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
     from videogen.render.narration import NarrationChain
     from videogen.render.text.normalize import speaks_numbers
 
-    chain = NarrationChain.from_settings(get_settings())
+    chain = NarrationChain.from_config(get_settings().render_config())
     voices = chain.voices()
     langs = sorted({v.language for v in voices})
     if args.language:
@@ -140,7 +141,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     from videogen.render.article import load_articles
 
     try:
-        articles = [a for path in args.articles for a in load_articles(path)]
+        articles = [a for path in args.articles for a in load_articles(path, get_settings().article_limits())]
         options = _job_options(args)
     except InvalidInput as e:
         _error(str(e))
@@ -379,7 +380,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     try:
-        articles = [a for path in args.articles for a in load_articles(path)]
+        articles = [a for path in args.articles for a in load_articles(path, get_settings().article_limits())]
     except InvalidInput as e:
         _error(str(e))
         return EXIT_BAD_INPUT
@@ -438,7 +439,7 @@ def _service_parsers(sub) -> None:  # type: ignore[no-untyped-def]
     def render_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--template", "-t", default="news")
         p.add_argument("--voice")
-        p.add_argument("--tts", choices=["auto", "piper", "espeak", "gtts"], default=None)
+        p.add_argument("--tts", choices=TTS_CHOICES, default=None)
         p.add_argument("--priority", type=int, default=5, choices=range(10), metavar="0-9")
         p.add_argument("--force", action="store_true", help="render again even if already rendered")
         p.add_argument("--webhook-url")
@@ -526,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("articles", nargs="+", type=Path, metavar="ARTICLE.json")
     r.add_argument("--template", "-t", default="news", help="template name or .toml path (see `videogen templates`)")
     r.add_argument("--voice", help="voice id (see `videogen voices`); default: the best for the language")
-    r.add_argument("--tts", choices=["auto", "piper", "espeak", "gtts"], default=None, help="narration engine (default auto: offline)")
+    r.add_argument("--tts", choices=TTS_CHOICES, default=None, help="narration engine (default auto: offline)")
     r.add_argument("--out", "-o", default="out", help="output folder (default ./out)")
     r.add_argument("--max-duration", type=float, default=None, help="cap the clip at this many seconds (default 120)")
     r.add_argument("--height", type=int, default=None, help="render smaller than the template, e.g. 360 for a preview")

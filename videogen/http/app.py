@@ -149,7 +149,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
             data = dict(data)
             own = _parse_options(data.pop("options"), f"{prefix}options") if "options" in data else options
             try:
-                parsed.append((parse_article(data, prefix=prefix), own))
+                parsed.append((parse_article(data, prefix=prefix, limits=settings.article_limits()), own))
             except InvalidArticle as e:
                 errors += [{"field": f, "message": m} for f, m in e.errors]
         if errors:

@@ -16,21 +16,24 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from videogen.errors import InvalidArticle
+from videogen.render.config import ArticleLimits
+
+DEFAULT_LIMITS = ArticleLimits()
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
-def _limits():  # type: ignore[no-untyped-def]
-    """The configured input limits (VIDEOGEN_MAX_TITLE_CHARS, _MAX_TEXT_CHARS, _MAX_IMAGES)."""
-    from videogen.settings import get_settings
-
-    return get_settings()
+def _limits(info: ValidationInfo) -> ArticleLimits:
+    """The limits ``parse_article`` was given (through pydantic's validation context)."""
+    limits = (info.context or {}).get("limits") if isinstance(info.context, dict) else None
+    return limits if isinstance(limits, ArticleLimits) else DEFAULT_LIMITS
 
 
 # Bidi embeddings, overrides and isolates can make text display in an order other than it
@@ -113,11 +116,11 @@ class Article(BaseModel):
 
     @field_validator("title")
     @classmethod
-    def _title(cls, v: str) -> str:
+    def _title(cls, v: str, info: ValidationInfo) -> str:
         v = clean_text(v).replace("\n", " ")
         if not v:
             raise ValueError("must not be empty")
-        limit = _limits().max_title_chars
+        limit = _limits(info).max_title_chars
         if len(v) > limit:
             raise ValueError(f"is {len(v)} characters long; at most {limit} are allowed")
         if not any(c.isalnum() for c in v):
@@ -126,11 +129,11 @@ class Article(BaseModel):
 
     @field_validator("summary", "body")
     @classmethod
-    def _text(cls, v: str | None) -> str | None:
+    def _text(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return None
         v = clean_text(v)
-        limit = _limits().max_text_chars
+        limit = _limits(info).max_text_chars
         if len(v) > limit:
             raise ValueError(f"is {len(v)} characters long; at most {limit} are allowed")
         if v and not any(c.isalnum() for c in v):
@@ -148,8 +151,8 @@ class Article(BaseModel):
 
     @field_validator("images")
     @classmethod
-    def _images(cls, v: list[ArticleImage]) -> list[ArticleImage]:
-        limit = _limits().max_images
+    def _images(cls, v: list[ArticleImage], info: ValidationInfo) -> list[ArticleImage]:
+        limit = _limits(info).max_images
         if len(v) > limit:
             raise ValueError(f"has {len(v)} images; at most {limit} are allowed")
         return v
@@ -214,18 +217,20 @@ def _format_errors(err: ValidationError, prefix: str = "") -> list[tuple[str, st
     return out
 
 
-def parse_article(data: Any, base_dir: Path | None = None, prefix: str = "") -> Article:
-    """Validate one article object; raise :class:`InvalidArticle` naming every bad field."""
+def parse_article(data: Any, base_dir: Path | None = None, prefix: str = "",
+                  limits: ArticleLimits = DEFAULT_LIMITS) -> Article:
+    """Validate one article object within ``limits``; raise :class:`InvalidArticle` naming
+    every bad field."""
     if not isinstance(data, dict):
         raise InvalidArticle([(prefix.rstrip(".") or "article", f"must be a JSON object, not {type(data).__name__}")])
     try:
-        article = Article.model_validate(data)
+        article = Article.model_validate(data, context={"limits": limits})
     except ValidationError as err:
         raise InvalidArticle(_format_errors(err, prefix)) from None
     return article.with_base_dir(base_dir)
 
 
-def load_articles(path: str | Path) -> list[Article]:
+def load_articles(path: str | Path, limits: ArticleLimits = DEFAULT_LIMITS) -> list[Article]:
     """Articles from a ``.json`` file (one object, a list, or ``{"articles": [...]}``) or a
     ``.jsonl`` file (one object a line). Image paths resolve against the file's folder."""
     path = Path(path)
@@ -258,11 +263,11 @@ def load_articles(path: str | Path) -> list[Article]:
         items = [(f"articles[{i}].", d) for i, d in enumerate(data)] if isinstance(data, list) else [("", data)]
     if not items:
         raise InvalidArticle([("file", f"{path} holds no article")])
-    return [parse_article(d, base, prefix) for prefix, d in items]
+    return [parse_article(d, base, prefix, limits) for prefix, d in items]
 
 
-def load_article(path: str | Path) -> Article:
-    articles = load_articles(path)
+def load_article(path: str | Path, limits: ArticleLimits = DEFAULT_LIMITS) -> Article:
+    articles = load_articles(path, limits)
     if len(articles) != 1:
         raise InvalidArticle([("file", f"{path} holds {len(articles)} articles; expected one")])
     return articles[0]

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,7 @@ from videogen.render.compose import (
     SceneLayers,
     as_moviepy_clip,
 )
+from videogen.render.config import RenderConfig, TtsChoice
 from videogen.render.encode import VideoEncoder, default_threads
 from videogen.render.images import ImageLimits, LoadedImage, load_images
 from videogen.render.memory import map_large_blocks, release_memory
@@ -57,7 +58,6 @@ from videogen.render.timeline import (
     clip_length,
     lines_within,
 )
-from videogen.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ ProgressFn = Callable[[str, float], None]
 class RenderOptions:
     template: str = "news"
     voice: str | None = None
-    tts: Literal["auto", "piper", "espeak", "gtts"] | None = None  # None: the settings' default
-    max_duration: float | None = None  # None: the settings' default
+    tts: TtsChoice | None = None  # None: the config's default
+    max_duration: float | None = None  # None: the config's default
     height: int | None = None  # render smaller than the template (previews, tests)
     fps: float | None = None
     engine: Literal["fast", "moviepy"] = "fast"
@@ -80,10 +80,8 @@ class RenderOptions:
     allow_outside_paths: bool = False
     skip_unreachable_images: bool = False  # the service's last attempt: skip hosts that time out
 
-    def resolved(self, settings: Settings) -> RenderOptions:
-        from dataclasses import replace
-
-        return replace(self, tts=self.tts or settings.tts, max_duration=self.max_duration or settings.max_duration)
+    def resolved(self, config: RenderConfig) -> RenderOptions:
+        return replace(self, tts=self.tts or config.tts, max_duration=self.max_duration or config.max_duration)
 
 
 @dataclass
@@ -266,21 +264,20 @@ def _on_screen(article: Article, lines: list[str], template: Template, warnings:
 
 # --- the render ---------------------------------------------------------------------------------
 
-def render_article(article: Article, options: RenderOptions, out_dir: Path, settings: Settings | None = None,
+def render_article(article: Article, options: RenderOptions, out_dir: Path, config: RenderConfig,
                    progress: ProgressFn | None = None, chain: NarrationChain | None = None) -> RenderResult:
     """Render ``article`` into ``out_dir`` (created or replaced). Raises a ``VideogenError``;
     on any failure nothing in ``out_dir`` changes."""
     map_large_blocks()
-    settings = settings or get_settings()
-    options = options.resolved(settings)
+    options = options.resolved(config)
     assert options.tts is not None and options.max_duration is not None
     st = _Stages(progress)
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
 
-    template = load_template(options.template, settings.templates_dir)
+    template = load_template(options.template, config.templates_dir)
     template = template.at_size(options.height, options.fps)
-    chain = chain or NarrationChain.from_settings(settings)
+    chain = chain or NarrationChain.from_config(config)
     script = build_script(article)
     warnings = list(script.warnings)
     # Do not synthesise far more than can be kept: ~14 characters a second is a brisk reader.
@@ -297,9 +294,9 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, sett
 
     # Narration (CPU) and images (network, decoding) at the same time.
     t1 = time.perf_counter()
-    limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.image_timeout,
+    limits = ImageLimits(config.max_image_bytes, config.max_image_pixels, config.image_timeout,
                          options.allow_local_images, options.allow_outside_paths, options.skip_unreachable_images,
-                         settings.image_hosts)
+                         config.image_hosts)
     canvas_hint = canvas_size(template, template.motion.max_zoom)
     with ThreadPoolExecutor(1, thread_name_prefix="images") as pool:
         images_future = pool.submit(load_images, article, limits, canvas_hint)

@@ -21,6 +21,7 @@ from videogen.errors import Cancelled, InvalidInput, LeaseLost, VideogenError
 from videogen.net import check_url, resolve_checked
 from videogen.outputs import OUTPUT_FILES
 from videogen.render.article import Article, parse_article
+from videogen.render.config import TtsChoice
 from videogen.render.pipeline import RenderOptions, content_key, render_article
 from videogen.render.templates import load_template
 from videogen.service.storage import Storage, open_storage
@@ -40,7 +41,7 @@ class JobOptions(BaseModel):
 
     template: str = Field("news", max_length=64, description="Template name (see GET /v1/templates).")
     voice: str | None = Field(None, max_length=128, description="Voice id; default: the best offline voice.")
-    tts: Literal["auto", "piper", "espeak", "gtts"] = "auto"
+    tts: TtsChoice = "auto"
     priority: int = Field(5, ge=0, le=9, description="0 (lowest) to 9 (highest).")
     webhook_url: str | None = Field(None, max_length=2048, description="POSTed to when the job is done or failed.")
     webhook_secret: str | None = Field(None, max_length=256, description="HMAC-SHA256 key for the webhook signature.")
@@ -79,7 +80,7 @@ class VideoService:
         """Voices known here, for validating enqueued jobs (cached: listing them reads files)."""
         from videogen.render.narration import NarrationChain
 
-        return NarrationChain.from_settings(self.settings)
+        return NarrationChain.from_config(self.settings.render_config())
 
     def migrate(self) -> None:
         if not self._migrated:
@@ -184,7 +185,7 @@ class VideoService:
 
     def article_of(self, job: Job) -> Article:
         base = job.options.get("base_dir")
-        return parse_article(job.article, base_dir=Path(base) if base else None)
+        return parse_article(job.article, base_dir=Path(base) if base else None, limits=self.settings.article_limits())
 
     # --- recovery -------------------------------------------------------------------------------
     def sweep(self) -> dict[str, int]:
@@ -247,7 +248,7 @@ class VideoService:
                     raise Cancelled(job_id)
                 beat.report(stage, fraction * 100)
 
-            result = render_article(article, options, staging / "out", self.settings, progress=progress)
+            result = render_article(article, options, staging / "out", self.settings.render_config(), progress=progress)
             beat.stop()
             beat.check()
             self.storage.publish(job.content_key, staging / "out", replace=bool(o.get("force")))

@@ -15,6 +15,7 @@ from videogen.errors import (
     UnknownVoice,
     UnsupportedLanguage,
 )
+from videogen.render.config import RenderConfig
 from videogen.render.narration.base import NarrationEngine, Speech, VoiceInfo, trim_silence
 from videogen.render.narration.cache import SpeechCache
 from videogen.render.narration.espeak_engine import EspeakEngine
@@ -45,10 +46,10 @@ class NarrationChain:
         self._voices: list[VoiceInfo] | None = None
 
     @classmethod
-    def from_settings(cls, settings) -> NarrationChain:  # type: ignore[no-untyped-def]
+    def from_config(cls, config: RenderConfig) -> NarrationChain:
         return cls(
-            [PiperEngine(settings.voices_path), GttsEngine(settings.gtts_timeout), EspeakEngine()],
-            SpeechCache(settings.cache_path),
+            [PiperEngine(config.voices_dir), GttsEngine(config.gtts_timeout), EspeakEngine()],
+            SpeechCache(config.cache_dir),
         )
 
     def voices(self) -> list[VoiceInfo]:
