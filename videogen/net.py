@@ -46,7 +46,7 @@ def resolve_checked(host: str, port: int, allowed: Collection[str]) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
         raise NetError(f"cannot resolve {host}: {e.strerror}") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if host.lower() in allowed:
         return addresses[0]
     bad = [a for a in addresses if not is_public_address(a)]

@@ -16,6 +16,7 @@ UPDATE, so concurrent sweepers, API processes and workers cannot double-apply it
 
 from __future__ import annotations
 
+import builtins  # JobStore.list shadows the built-in name inside the class
 import json
 import secrets
 import threading
@@ -39,17 +40,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.sql.elements import ColumnElement
 
 from videogen.errors import JobConflict, JobNotFound, LeaseLost
 from videogen.service.migrations import LATEST, current_version, migrate
 from videogen.service.schema import ACTIVE, STATUSES, job_events, jobs, now
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def _utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes: they are UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
 
 
 def new_job_id() -> str:
@@ -177,7 +181,7 @@ class JobStore:
             raise JobNotFound(job_id)
         return Job.from_row(row)
 
-    def list(self, status: str | None = None, limit: int = 50, offset: int = 0, article_id: str | None = None) -> list[Job]:
+    def list(self, status: str | None = None, limit: int = 50, offset: int = 0, article_id: str | None = None) -> builtins.list[Job]:
         q = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit).offset(offset)
         if status:
             q = q.where(jobs.c.status == status)
@@ -206,28 +210,28 @@ class JobStore:
         active = [j for j in found if j.status in ACTIVE]
         return active[0] if active else (found[0] if found else None)
 
-    def events(self, job_id: str) -> list[JobEvent]:
+    def events(self, job_id: str) -> builtins.list[JobEvent]:
         q = select(job_events.c.at, job_events.c.event, job_events.c.worker, job_events.c.detail).where(
             job_events.c.job_id == job_id).order_by(job_events.c.id)
         with self.engine.connect() as c:
-            return [JobEvent(_aware(a), e, w, d) for a, e, w, d in c.execute(q)]  # type: ignore[arg-type]
+            return [JobEvent(_utc(a), e, w, d) for a, e, w, d in c.execute(q)]
 
-    def running(self, limit: int = 200) -> list[Job]:
+    def running(self, limit: int = 200) -> builtins.list[Job]:
         q = select(jobs).where(jobs.c.status == "rendering").order_by(jobs.c.started_at).limit(limit)
         with self.engine.connect() as c:
             return [Job.from_row(r) for r in c.execute(q)]
 
-    def recent_failed(self, limit: int = 20) -> list[Job]:
+    def recent_failed(self, limit: int = 20) -> builtins.list[Job]:
         q = select(jobs).where(jobs.c.status == "failed").order_by(
             jobs.c.finished_at.desc(), jobs.c.id.desc()).limit(limit)
         with self.engine.connect() as c:
             return [Job.from_row(r) for r in c.execute(q)]
 
-    def render_seconds(self) -> list[float]:
+    def render_seconds(self) -> builtins.list[float]:
         with self.engine.connect() as c:
             return [r[0] for r in c.execute(select(jobs.c.render_seconds).where(jobs.c.status == "done", jobs.c.render_seconds.is_not(None)))]
 
-    def workers(self) -> list[tuple[str, int, float]]:
+    def workers(self) -> builtins.list[tuple[str, int, float]]:
         """(worker, renders done, render seconds) per worker name."""
         q = select(jobs.c.worker, func.count(), func.coalesce(func.sum(jobs.c.render_seconds), 0.0)).where(
             jobs.c.status == "done", jobs.c.worker.is_not(None)).group_by(jobs.c.worker)
@@ -249,8 +253,9 @@ class JobStore:
                 active = self.find_reusable(content_key)
                 if active is not None and active.status in ACTIVE:
                     return active, False  # already being rendered again
-            values = dict(
-                id=new_job_id(), article_id=article_id, content_key=content_key, template=template, voice=voice,
+            job_id = new_job_id()
+            values: dict[str, Any] = dict(
+                id=job_id, article_id=article_id, content_key=content_key, template=template, voice=voice,
                 tts=tts, options=json.dumps(options, sort_keys=True), article=json.dumps(article, ensure_ascii=False),
                 status="queued", percent=0.0, attempts=0, priority=priority, created_at=now(),
                 webhook_url=webhook_url, webhook_secret=webhook_secret,
@@ -261,8 +266,8 @@ class JobStore:
             try:
                 with self._tx() as c:
                     c.execute(insert(jobs).values(**values))
-                    self._event(c, values["id"], "queued", f"priority {priority}" + (", forced" if force else ""), "")
-                return self.get(values["id"]), True
+                    self._event(c, job_id, "queued", f"priority {priority}" + (", forced" if force else ""), "")
+                return self.get(job_id), True
             except IntegrityError:
                 continue  # another process inserted the same content at the same moment
         raise RuntimeError(f"could not create a job for {content_key}")
@@ -303,7 +308,7 @@ class JobStore:
                 self._event(c, job_id, "rendering", f"attempt {n}", worker)
         return lease if res.rowcount == 1 else None
 
-    def _owned(self, job_id: str, lease: str):  # type: ignore[no-untyped-def]
+    def _owned(self, job_id: str, lease: str) -> ColumnElement[bool]:
         return and_(jobs.c.id == job_id, jobs.c.lease == lease, jobs.c.status == "rendering")
 
     def heartbeat(self, job_id: str, lease: str, stage: str | None = None, percent: float | None = None) -> None:
@@ -388,7 +393,7 @@ class JobStore:
             c.execute(update(jobs).where(jobs.c.id == job_id).values(webhook_status=status[:64]))
 
     # --- recovery ---------------------------------------------------------------------------------
-    def requeue_stale(self, stale_after: float, max_attempts: int) -> tuple[list[str], list[str]]:
+    def requeue_stale(self, stale_after: float, max_attempts: int) -> tuple[builtins.list[str], builtins.list[str]]:
         """Jobs whose worker stopped heartbeating: back to the queue, or failed when they have
         used all their attempts. Returns (requeued ids, failed ids).
 
@@ -404,7 +409,7 @@ class JobStore:
         for job_id, lease, attempts, worker, beat in stale:
             cas = and_(jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.attempts == attempts,
                        jobs.c.lease.is_(None) if lease is None else jobs.c.lease == lease, jobs.c.heartbeat_at < cutoff)
-            age = (now() - _aware(beat)).total_seconds() if beat else 0.0  # type: ignore[operator]
+            age = (now() - _utc(beat)).total_seconds() if beat else 0.0
             with self._tx() as c:
                 if attempts >= max_attempts:
                     error = f"the worker stopped responding during {max_attempts} attempts"
@@ -420,7 +425,7 @@ class JobStore:
                     requeued.append(job_id)
         return requeued, failed
 
-    def undispatched(self, older_than: float) -> list[Job]:
+    def undispatched(self, older_than: float) -> builtins.list[Job]:
         """Queued jobs whose wake-up call may be lost (never sent, or sent long ago)."""
         cutoff = now() - timedelta(seconds=older_than)
         q = select(jobs).where(jobs.c.status == "queued", or_(jobs.c.dispatched_at.is_(None), jobs.c.dispatched_at < cutoff))
@@ -428,7 +433,7 @@ class JobStore:
             return [Job.from_row(r) for r in c.execute(q.order_by(jobs.c.created_at).limit(200))]
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
