@@ -49,4 +49,10 @@ if ! psql "postgresql://postgres@127.0.0.1:5432/postgres" -c "select 1" >/dev/nu
   fi
 fi
 
+# --- static checks: the layers (import-linter contracts in pyproject.toml) and types ----------
+echo "checking the layers (lint-imports) and types (mypy)" >&2
+if ! out="$("$ROOT/.venv/bin/lint-imports" --no-cache 2>&1)"; then echo "$out" >&2; exit 1; fi
+echo "$out" | grep -E "KEPT|BROKEN|Contracts:" >&2
+"$ROOT/.venv/bin/mypy" >&2
+
 exec "$VPY" -m pytest "$@"
