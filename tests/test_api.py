@@ -79,6 +79,24 @@ def test_not_json_and_unknown_ids(api):
     assert api.get("/v1/videos/" + "0" * 32 + "/video.mp4").status_code == 404
 
 
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/v1/videos", "GET, POST"),
+        ("PUT", "/v1/videos/" + "0" * 32, "DELETE, GET"),
+        ("POST", "/v1/videos/" + "0" * 32 + "/video.mp4", "GET, HEAD"),
+        ("GET", "/v1/videos/" + "0" * 32 + "/retry", "POST"),
+        ("POST", "/v1/videos/" + "0" * 32 + "/snippet", "GET"),
+        ("POST", "/health", "GET"),
+    ],
+)
+def test_405_lists_every_method_of_the_path(api, method, path, allow):
+    # The routes sit in routers of their own: Allow must look into all of them.
+    r = api.request(method, path, headers=AUTH)
+    assert r.status_code == 405 and r.headers["content-type"] == "application/problem+json"
+    assert r.headers["allow"] == allow
+
 def test_lifecycle_media_ranges_and_etags(api):
     r = post(api, {**short_article(), "options": SMALL})
     assert r.status_code == 202

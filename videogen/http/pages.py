@@ -28,8 +28,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from videogen.errors import JobNotFound, StorageError
-from videogen.http.models import problems
-from videogen.http.problems import JOB_ID, Problem
+from videogen.http.problems import JOB_ID, Problem, problems
 from videogen.render.pipeline import i18n
 from videogen.render.templates import available_templates
 from videogen.service.store import STATUSES, Job

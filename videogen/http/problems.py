@@ -1,14 +1,26 @@
 """Problem details (RFC 9457): the one error type of the HTTP API. A handler raises
-``Problem``; the app's exception handler answers it as ``application/problem+json``."""
+``Problem``; the handlers that ``install_problem_handlers`` adds answer it (and FastAPI's own
+404/405 and validation errors) as ``application/problem+json``. ``ProblemDetails`` describes that
+body in the OpenAPI document, and ``problems(*codes)`` lists it under a route's responses."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from videogen.errors import JobNotFound
+from videogen.service.store import Job
+from videogen.service.videos import VideoService
 
 JOB_ID = r"^[a-f0-9]{32}$"
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")  # sorted: the order of Allow
 
 
 class Problem(Exception):
@@ -26,9 +38,80 @@ def problem_response(p: Problem) -> JSONResponse:
     return JSONResponse(body, status_code=p.status, headers=p.headers, media_type="application/problem+json")
 
 
+# --- the 404s of a job id ------------------------------------------------------------------------
+
 def check_id(job_id: str) -> str:
     if not re.match(JOB_ID, job_id):
         raise Problem(404, "Not Found", f"no video {job_id[:40]!r}")
     return job_id
 
 
+def job_or_404(service: VideoService, job_id: str) -> Job:
+    try:
+        return service.store.get(check_id(job_id))
+    except JobNotFound:
+        raise Problem(404, "Not Found", f"no video {job_id}") from None
+
+
+# --- the exception handlers ------------------------------------------------------------------------
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer ``Problem``, Starlette's HTTP errors and request validation errors as problem JSON."""
+
+    @app.exception_handler(Problem)
+    async def _problem(_req: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
+        return problem_response(Problem(exc.status_code, title, str(exc.detail), headers=headers))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "body",
+                   "message": e["msg"]} for e in exc.errors()]
+        return problem_response(Problem(422, "Invalid request", errors[0]["message"] if errors else "", errors))
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method of the request's path, not just those of the route that matched first.
+    Each method is tried against the app's routes (``route.matches``), because FastAPI keeps an
+    included router as one route: its ``methods`` are not visible from ``app.routes``."""
+    return [m for m in HTTP_METHODS
+            if any(route.matches({**request.scope, "method": m})[0] == Match.FULL for route in app.routes)]
+
+
+# --- the OpenAPI description -----------------------------------------------------------------------
+
+class ProblemError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[ProblemError] | None = None
+
+
+_DESCRIPTIONS = {400: "Not JSON", 401: "API key missing or wrong", 404: "Unknown job or file, or not done yet",
+                 409: "Not possible in the job's state", 413: "Body or batch too large", 416: "Range not satisfiable",
+                 422: "Invalid input; `errors` names each field", 429: "Rate limited; see Retry-After",
+                 503: "A dependency is down"}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem-JSON answers."""
+    # FastAPI names the component after the model class: the $ref must follow the class name.
+    ref = f"#/components/schemas/{ProblemDetails.__name__}"
+    return {c: {"model": ProblemDetails, "description": _DESCRIPTIONS.get(c, "Error"),
+                "content": {"application/problem+json": {"schema": {"$ref": ref}}}}
+            for c in codes}

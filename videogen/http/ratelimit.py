@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, clock=time.monotonic):  # type: ignore[no-untyped-def]
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic):
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.clock = clock

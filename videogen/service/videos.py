@@ -26,6 +26,15 @@ from videogen.render.pipeline import RenderOptions, content_key, render_article
 from videogen.render.templates import load_template
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
+from videogen.service.views import (
+    ArticleRef,
+    FailedJob,
+    JobOut,
+    QueueOut,
+    RunningJob,
+    WebhookState,
+    WorkerStats,
+)
 from videogen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -168,20 +177,19 @@ class VideoService:
             except Exception as e:  # noqa: BLE001 - the view must show a broker that is down
                 broker_error = f"{type(e).__name__}: {str(e)[:200]}"
         t = now()
-        running = [{
-            "id": j.id, "article_id": j.article_id, "title": j.article.get("title"), "worker": j.worker,
-            "stage": j.stage, "percent": j.percent, "attempts": j.attempts, "started_at": _iso(j.started_at),
-            "heartbeat_at": _iso(j.heartbeat_at),
-            "heartbeat_age": round((t - j.heartbeat_at).total_seconds(), 1) if j.heartbeat_at else None,
-        } for j in self.store.running()]
-        failed_jobs = [{
-            "id": j.id, "article_id": j.article_id, "title": j.article.get("title"), "error": j.error,
-            "attempts": j.attempts, "worker": j.worker, "finished_at": _iso(j.finished_at),
-        } for j in self.store.recent_failed(failed)]
-        workers = [{"worker": w, "renders": n, "render_seconds": round(s, 3)} for w, n, s in self.store.workers()]
-        return {"broker_queue_depth": depth, "broker_error": broker_error, "counts": self.store.counts(),
-                "stale_after": self.settings.stale_after, "running": running, "failed": failed_jobs,
-                "workers": sorted(workers, key=lambda w: w["worker"]), "generated_at": _iso(t)}
+        running = [RunningJob(
+            id=j.id, article_id=j.article_id, title=j.article.get("title"), worker=j.worker, stage=j.stage,
+            percent=j.percent, attempts=j.attempts, started_at=_iso(j.started_at), heartbeat_at=_iso(j.heartbeat_at),
+            heartbeat_age=round((t - j.heartbeat_at).total_seconds(), 1) if j.heartbeat_at else None,
+        ) for j in self.store.running()]
+        failed_jobs = [FailedJob(
+            id=j.id, article_id=j.article_id, title=j.article.get("title"), error=j.error, attempts=j.attempts,
+            worker=j.worker, finished_at=_iso(j.finished_at),
+        ) for j in self.store.recent_failed(failed)]
+        workers = [WorkerStats(worker=w, renders=n, render_seconds=round(s, 3)) for w, n, s in self.store.workers()]
+        return QueueOut(broker_queue_depth=depth, broker_error=broker_error, counts=self.store.counts(),
+                        stale_after=self.settings.stale_after, running=running, failed=failed_jobs,
+                        workers=sorted(workers, key=lambda w: w.worker), generated_at=_iso(t)).model_dump()
 
     def article_of(self, job: Job) -> Article:
         base = job.options.get("base_dir")
@@ -354,31 +362,17 @@ def public_job(job: Job, base_url: str = "") -> dict[str, Any]:
     if job.status == "done":
         for f in OUTPUT_FILES:
             links[f.link] = f"{base_url}/v1/videos/{job.id}/{f.name}"
-    return {
-        "id": job.id,
-        "status": job.status,
-        "stage": job.stage,
-        "percent": job.percent,
-        "error": job.error,
-        "attempts": job.attempts,
-        "article": {"id": job.article_id, "title": job.article.get("title"), "language": job.article.get("language"),
-                    "url": job.article.get("url")},
-        "template": job.template,
-        "voice": job.voice,
-        "tts": job.tts,
-        "priority": job.priority,
-        "content_key": job.content_key,
-        "worker": job.worker,
-        "heartbeat_at": _iso(job.heartbeat_at),
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "duration": job.duration,
-        "render_seconds": job.render_seconds,
-        "engine": job.engine,
-        "webhook": {"url": job.webhook_url, "status": job.webhook_status} if job.webhook_url else None,
-        "links": links,
-    }
+    return JobOut(
+        id=job.id, status=job.status, stage=job.stage, percent=job.percent, error=job.error, attempts=job.attempts,
+        article=ArticleRef(id=job.article_id, title=job.article.get("title"), language=job.article.get("language"),
+                           url=job.article.get("url")),
+        template=job.template, voice=job.voice, tts=job.tts, priority=job.priority, content_key=job.content_key,
+        worker=job.worker, heartbeat_at=_iso(job.heartbeat_at), created_at=_iso(job.created_at),
+        started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), duration=job.duration,
+        render_seconds=job.render_seconds, engine=job.engine,
+        webhook=WebhookState(url=job.webhook_url, status=job.webhook_status) if job.webhook_url else None,
+        links=links,
+    ).model_dump(exclude={"deduplicated"})  # an enqueue answer adds it; no other view has it
 
 
 def _iso(value: Any) -> str | None:

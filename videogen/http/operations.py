@@ -1,0 +1,102 @@
+"""The operator's routes: ``/health`` (broker, job store, storage), ``/metrics`` (Prometheus
+text, ``prometheus_text``), ``/v1/queue`` (the fleet at a glance) and ``/v1/templates``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from videogen import __version__
+from videogen.http.models import Health, TemplateOut
+from videogen.render.templates import available_templates, load_template
+from videogen.service.store import now
+from videogen.service.videos import VideoService
+from videogen.service.views import QueueOut
+from videogen.settings import Settings
+
+HISTOGRAM_BUCKETS = (5, 10, 20, 30, 60, 120, 300, 600)
+
+
+def operations_router(settings: Settings, service: VideoService, broker_check: Callable[[], None] | None = None,
+                      queue_depth: Callable[[], int] | None = None) -> APIRouter:
+    """The operator's routes; ``videogen.http.app.create_app`` includes them. ``broker_check``
+    and ``queue_depth`` reach the broker (none given: not checked, depth not shown)."""
+    router = APIRouter()
+
+    @router.get("/v1/queue", summary="Operator's view: broker queue depth, jobs per status, running jobs with "
+                "worker and heartbeat age, recent failures, renders per worker", response_model=QueueOut)
+    def queue() -> dict[str, Any]:
+        return service.queue_overview(queue_depth)
+
+    @router.get("/v1/templates", summary="Templates available", response_model=list[TemplateOut])
+    def templates() -> list[dict[str, Any]]:
+        out = []
+        for n in available_templates(settings.templates_dir):
+            t = load_template(n, settings.templates_dir)
+            out.append({"name": t.name, "width": t.width, "height": t.height, "fps": t.fps, "aspect": t.aspect, "description": t.description})
+        return out
+
+    @router.get("/health", summary="Broker, job store and storage reachable",
+                responses={200: {"model": Health}, 503: {"model": Health, "description": "A dependency is down"}})
+    def health() -> Response:
+        checks: dict[str, str] = {}
+        for name, fn in (("job_store", service.store.ping), ("storage", service.storage.check), ("broker", broker_check)):
+            if fn is None:
+                checks[name] = "not checked"
+                continue
+            try:
+                fn()
+                checks[name] = "ok"
+            except Exception as e:  # noqa: BLE001 - report any failure of a dependency
+                checks[name] = f"error: {type(e).__name__}: {str(e)[:200]}"
+        ok = all(v in ("ok", "not checked") for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks, "version": __version__},
+                            status_code=200 if ok else 503)
+
+    @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(prometheus_text(service, queue_depth), media_type="text/plain; version=0.0.4")
+
+    return router
+
+
+def prometheus_text(service: VideoService, queue_depth: Callable[[], int] | None = None) -> str:
+    counts = service.store.counts()
+    lines = ["# HELP videogen_jobs Jobs in the job store by status.", "# TYPE videogen_jobs gauge"]
+    lines += [f'videogen_jobs{{status="{s}"}} {n}' for s, n in counts.items()]
+    lines += ["# HELP videogen_queue_depth Jobs waiting for a worker.", "# TYPE videogen_queue_depth gauge",
+              f"videogen_queue_depth {counts['queued']}"]
+    if queue_depth is not None:
+        try:
+            depth = queue_depth()
+            lines += ["# HELP videogen_broker_queue_depth Messages waiting in the broker's render queue.",
+                      "# TYPE videogen_broker_queue_depth gauge", f"videogen_broker_queue_depth {depth}"]
+        except Exception:  # noqa: BLE001, S110 - a broker that is down shows in /health, not here
+            pass
+    running = service.store.running()
+    if running:
+        t = now()
+        lines += ["# HELP videogen_heartbeat_age_seconds Seconds since each rendering job's last heartbeat.",
+                  "# TYPE videogen_heartbeat_age_seconds gauge"]
+        lines += [f'videogen_heartbeat_age_seconds{{job="{j.id}",worker="{_label(j.worker or "")}"}} '
+                  f'{(t - j.heartbeat_at).total_seconds():.1f}' for j in running if j.heartbeat_at]
+    secs = service.store.render_seconds()
+    lines += ["# HELP videogen_render_seconds Wall time of finished renders.", "# TYPE videogen_render_seconds histogram"]
+    for b in HISTOGRAM_BUCKETS:
+        lines.append(f'videogen_render_seconds_bucket{{le="{b}"}} {sum(1 for s in secs if s <= b)}')
+    lines.append(f'videogen_render_seconds_bucket{{le="+Inf"}} {len(secs)}')
+    lines += [f"videogen_render_seconds_sum {sum(secs):.3f}", f"videogen_render_seconds_count {len(secs)}"]
+    lines += ["# HELP videogen_worker_renders_total Renders finished per worker.", "# TYPE videogen_worker_renders_total counter"]
+    workers = service.store.workers()
+    lines += [f'videogen_worker_renders_total{{worker="{_label(w)}"}} {n}' for w, n, _ in workers]
+    lines += ["# HELP videogen_worker_render_seconds_total Render seconds per worker.", "# TYPE videogen_worker_render_seconds_total counter"]
+    lines += [f'videogen_worker_render_seconds_total{{worker="{_label(w)}"}} {s:.3f}' for w, _, s in workers]
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")

@@ -1,0 +1,183 @@
+"""The job routes: enqueue (one article or a batch), list, status, cancel, re-render, retry and
+events, under ``/v1/videos``. Validation and HTTP semantics here; the work is
+``videogen.service.videos.VideoService``'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from videogen.errors import InvalidArticle, InvalidInput, JobConflict
+from videogen.http.auth import require_key
+from videogen.http.models import BatchOut, JobList
+from videogen.http.problems import Problem, job_or_404, problems
+from videogen.render.article import Article, parse_article
+from videogen.service.store import STATUSES, Job
+from videogen.service.videos import JobOptions, VideoService, public_job
+from videogen.service.views import JobEventOut, JobEvents, JobOut
+from videogen.settings import Settings
+
+
+def videos_router(settings: Settings, service: VideoService) -> APIRouter:
+    """The ``/v1/videos`` routes; ``videogen.http.app.create_app`` includes them."""
+    router = APIRouter()
+    base = settings.public_url.rstrip("/")
+    write = [Depends(require_key(settings))]  # one rate limiter for all the write routes
+
+    def parse_options(raw: Any, where: str) -> JobOptions:
+        if raw is None:
+            return JobOptions()
+        try:
+            return JobOptions.model_validate(raw)
+        except ValidationError as e:
+            errors = [{"field": f"{where}." + ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in e.errors()]
+            raise Problem(422, "Invalid options", errors[0]["message"], errors) from None
+
+    def enqueue_all(articles: list[tuple[dict[str, Any], str]], options: JobOptions) -> list[tuple[Job, bool]]:
+        parsed = []
+        errors: list[dict[str, str]] = []
+        for data, prefix in articles:
+            data = dict(data)
+            own = parse_options(data.pop("options"), f"{prefix}options") if "options" in data else options
+            try:
+                parsed.append((parse_article(data, prefix=prefix, limits=settings.article_limits()), own))
+            except InvalidArticle as e:
+                errors += [{"field": f, "message": m} for f, m in e.errors]
+        if errors:
+            raise Problem(422, "Invalid article", f"{errors[0]['field']}: {errors[0]['message']}", errors)
+        # Check every job's options before queueing any: a batch is all or nothing.
+        for article, own in parsed:
+            try:
+                service.check(article, own)
+            except InvalidInput as e:
+                raise Problem(422, "Invalid request", str(e), [{"field": e.field, "message": e.message}]) from None
+        out = []
+        for article, own in parsed:
+            try:
+                out.append(service.enqueue(article, own))
+            except InvalidInput as e:
+                raise Problem(422, "Invalid request", str(e), [{"field": e.field, "message": e.message}]) from None
+        return out
+
+    enqueue_schema = {
+        "description": "One article (its fields at the top level, plus optional `options`), "
+                       "or a batch: `{\"articles\": [...], \"options\": {...}}`.",
+        "content": {"application/json": {"schema": enqueue_body_schema(settings.max_batch)}},
+    }
+
+    @router.post("/v1/videos", status_code=202, dependencies=write,
+                 openapi_extra={"requestBody": enqueue_schema}, summary="Enqueue one article or a batch",
+                 responses={202: {"description": "Queued (or the existing job for the same content)",
+                                  "model": JobOut | BatchOut},
+                            **problems(400, 401, 413, 422, 429)})
+    async def enqueue(request: Request) -> Response:
+        try:
+            payload = await request.json()
+        except ValueError:
+            raise Problem(400, "Bad Request", "the body is not valid JSON") from None
+        if not isinstance(payload, dict):
+            raise Problem(422, "Invalid article", "the body must be a JSON object", [{"field": "body", "message": "must be an object"}])
+        options = parse_options(payload.get("options"), "options")
+        if "articles" in payload and "title" not in payload:
+            items = payload["articles"]
+            if not isinstance(items, list) or not items:
+                raise Problem(422, "Invalid batch", "articles must be a non-empty list", [{"field": "articles", "message": "must be a non-empty list"}])
+            if len(items) > settings.max_batch:
+                raise Problem(413, "Batch too large", f"{len(items)} articles; at most {settings.max_batch} per request")
+            extra = set(payload) - {"articles", "options"}
+            if extra:
+                raise Problem(422, "Invalid batch", f"unknown field {sorted(extra)[0]!r}", [{"field": sorted(extra)[0], "message": "unknown field"}])
+            results = enqueue_all([(a if isinstance(a, dict) else {"_": a}, f"articles[{i}].") for i, a in enumerate(items)], options)
+            body = {"jobs": [dict(public_job(j, base), deduplicated=not created) for j, created in results]}
+            return JSONResponse(body, status_code=202)
+        data = {k: v for k, v in payload.items() if k != "options"}
+        [(job, created)] = enqueue_all([(data, "")], options)
+        one = dict(public_job(job, base), deduplicated=not created)
+        return JSONResponse(one, status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
+
+    @router.get("/v1/videos", summary="List jobs", response_model=JobList, responses=problems(422))
+    def list_jobs(status: str | None = Query(None, pattern="^(" + "|".join(STATUSES) + ")$"),
+                  limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000),
+                  article_id: str | None = Query(None, max_length=128)) -> dict[str, Any]:
+        items = service.store.list(status=status, limit=limit + 1, offset=offset, article_id=article_id)
+        more = len(items) > limit
+        nxt = None
+        if more:
+            q = f"limit={limit}&offset={offset + limit}" + (f"&status={status}" if status else "")
+            nxt = f"{base}/v1/videos?{q}"
+        return {"items": [public_job(j, base) for j in items[:limit]], "next": nxt, "counts": service.store.counts()}
+
+    @router.get("/v1/videos/{job_id}", summary="Status, stage, percent, error and links of a job",
+                response_model=JobOut, responses=problems(404, 422))
+    def get_job(job_id: str) -> dict[str, Any]:
+        return public_job(job_or_404(service, job_id), base)
+
+    @router.delete("/v1/videos/{job_id}", dependencies=write, summary="Cancel a queued or rendering job",
+                   response_model=JobOut, responses=problems(401, 404, 409, 422, 429))
+    def cancel(job_id: str) -> dict[str, Any]:
+        job = job_or_404(service, job_id)
+        if job.status not in ("queued", "rendering"):
+            raise Problem(409, "Conflict", f"the job is {job.status}; only queued or rendering jobs can be cancelled")
+        return public_job(service.cancel(job.id), base)
+
+    @router.post("/v1/videos/{job_id}/rerender", status_code=202, dependencies=write,
+                 summary="Render a job's article again",
+                 responses={202: {"model": JobOut, "description": "Queued"}, **problems(401, 404, 422, 429)})
+    def rerender(job_id: str) -> Response:
+        job_or_404(service, job_id)
+        try:
+            job, created = service.rerender(job_id)
+        except InvalidInput as e:
+            raise Problem(422, "Invalid request", str(e)) from None
+        return JSONResponse(dict(public_job(job, base), deduplicated=not created), status_code=202,
+                            headers={"Location": f"{base}/v1/videos/{job.id}"})
+
+    @router.post("/v1/videos/{job_id}/retry", status_code=202, dependencies=write,
+                 summary="Queue a failed or cancelled job again (same id, attempts reset)",
+                 responses={202: {"model": JobOut, "description": "Queued again"}, **problems(401, 404, 409, 422, 429)})
+    def retry(job_id: str) -> Response:
+        job = job_or_404(service, job_id)
+        try:
+            job = service.retry(job.id)
+        except JobConflict as e:
+            raise Problem(409, "Conflict", str(e)) from None
+        return JSONResponse(public_job(job, base), status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
+
+    @router.get("/v1/videos/{job_id}/events", summary="State changes of a job (queued, rendering, requeued, done…)",
+                response_model=JobEvents, responses=problems(404, 422))
+    def events(job_id: str) -> JobEvents:
+        job = job_or_404(service, job_id)
+        return JobEvents(id=job.id, items=[JobEventOut(at=e.at.isoformat(timespec="milliseconds"), event=e.event,
+                                                       worker=e.worker, detail=e.detail)
+                                           for e in service.store.events(job.id)])
+
+    return router
+
+
+def enqueue_body_schema(max_batch: int) -> dict[str, Any]:
+    """JSON schema of POST /v1/videos, from the Article and JobOptions models (self-contained)."""
+
+    def inline(schema: dict[str, Any]) -> dict[str, Any]:
+        defs = schema.pop("$defs", {})
+
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                if "$ref" in node:
+                    return walk(dict(defs[node["$ref"].rsplit("/", 1)[-1]]))
+                return {k: walk(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [walk(v) for v in node]
+            return node
+
+        return walk(schema)
+
+    single = inline(Article.model_json_schema())
+    options = inline(JobOptions.model_json_schema())
+    single["properties"] = {**single["properties"], "options": options}
+    batch = {"type": "object", "additionalProperties": False, "required": ["articles"],
+             "properties": {"articles": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": single},
+                            "options": options}}
+    return {"oneOf": [single, batch]}

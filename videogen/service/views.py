@@ -1,0 +1,101 @@
+"""What the service shows of its data: the public shape of a job, its events and the
+operator's queue view. ``public_job`` and ``VideoService.queue_overview`` build these; the HTTP
+API names them in its OpenAPI document (and schemathesis checks every answer against them), and
+the CLI's ``--json`` output is the same shape. One home, so the shape and its description cannot
+drift apart. Never the webhook secret."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ArticleRef(BaseModel):
+    id: str
+    title: str | None = None
+    language: str | None = None
+    url: str | None = None
+
+
+class WebhookState(BaseModel):
+    url: str
+    status: str | None = None
+
+
+class JobOut(BaseModel):
+    id: str
+    status: str = Field(description="queued, rendering, done, failed or cancelled")
+    stage: str | None
+    percent: float
+    error: str | None
+    attempts: int
+    article: ArticleRef
+    template: str
+    voice: str | None
+    tts: str | None
+    priority: int
+    content_key: str
+    worker: str | None
+    heartbeat_at: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration: float | None
+    render_seconds: float | None
+    engine: str | None
+    webhook: WebhookState | None
+    links: dict[str, str]
+    deduplicated: bool | None = Field(None, description="On enqueue: true when an existing job was returned.")
+
+
+class JobEventOut(BaseModel):
+    at: str
+    event: str = Field(description="queued, rendering, done, failed, retry, requeued, cancelled or retried")
+    worker: str | None
+    detail: str | None
+
+
+class JobEvents(BaseModel):
+    id: str
+    items: list[JobEventOut]
+
+
+class RunningJob(BaseModel):
+    id: str
+    article_id: str
+    title: str | None
+    worker: str | None = Field(description="host:pid of the render process")
+    stage: str | None
+    percent: float
+    attempts: int
+    started_at: str | None
+    heartbeat_at: str | None
+    heartbeat_age: float | None = Field(description="Seconds since the worker's last heartbeat")
+
+
+class FailedJob(BaseModel):
+    id: str
+    article_id: str
+    title: str | None
+    error: str | None
+    attempts: int
+    worker: str | None
+    finished_at: str | None
+
+
+class WorkerStats(BaseModel):
+    worker: str
+    renders: int = Field(description="Renders finished (done) by this worker")
+    render_seconds: float
+
+
+class QueueOut(BaseModel):
+    """The operator's view of the fleet (GET /v1/queue, `videogen queue --json`)."""
+
+    broker_queue_depth: int | None = Field(description="Messages waiting in the broker's render queue (null: broker not reachable)")
+    broker_error: str | None = None
+    counts: dict[str, int] = Field(description="Jobs per status in the job store")
+    stale_after: float = Field(description="Seconds of heartbeat silence after which a job is given to another worker")
+    running: list[RunningJob]
+    failed: list[FailedJob] = Field(description="Most recently failed jobs, newest first")
+    workers: list[WorkerStats]
+    generated_at: str
