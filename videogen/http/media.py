@@ -5,7 +5,7 @@ Range, ETag, 304 and 416, or redirected to a presigned object-storage URL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -28,12 +28,16 @@ def media_router(service: VideoService) -> APIRouter:
             raise Problem(404, "Not Found", f"the video is {job.status}, not done", headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
         return serve_file(service, job.output, name, request)
 
-    for file_name in FILES:  # one route per file: no pattern that could match other paths
-        # NB: FastAPI makes ``_name`` a query parameter too (``?_name=``, in the OpenAPI
-        # document); kept as it was, storage accepts only the names in ``FILES``.
-        def handler(job_id: str, request: Request, _name: str = file_name) -> Response:
-            return media(job_id, _name, request)
+    def handler_for(name: str) -> Callable[[str, Request], Response]:
+        # A closure, not a default argument: FastAPI would publish a default as a query
+        # parameter (``?_name=captions.vtt`` served the captions from the video's URL).
+        def handler(job_id: str, request: Request) -> Response:
+            return media(job_id, name, request)
 
+        return handler
+
+    for file_name in FILES:  # one route per file: no pattern that could match other paths
+        handler = handler_for(file_name)
         ctype = CONTENT_TYPES[file_name].split(";")[0]
         op = file_name.replace(".", "_")
         router.add_api_route(f"/v1/videos/{{job_id}}/{file_name}", handler, methods=["GET"], operation_id=f"get_{op}",
