@@ -29,15 +29,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def redis_available(url: str = "redis://127.0.0.1:6379/0") -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
 @dataclass
 class Stack:
     home: Path

@@ -12,7 +12,7 @@ from videogen.http.app import create_app
 from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
-from .conftest import short_article
+from .helpers import short_article
 
 KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -16,7 +16,7 @@ from videogen.service.storage.s3 import S3Storage
 from videogen.service.videos import JobOptions, VideoService
 from videogen.settings import Settings
 
-from .conftest import ffprobe, short_article, stream
+from .helpers import ffprobe, short_article, stream
 from .s3server import ACCESS_KEY, SECRET_KEY
 
 

@@ -6,7 +6,7 @@ from videogen.errors import InvalidArticle
 from videogen.render.article import load_article, load_articles, parse_article
 from videogen.render.script import build_script
 
-from .conftest import EXAMPLES, short_article
+from .helpers import EXAMPLES, short_article
 
 
 def fields(exc: InvalidArticle) -> dict[str, str]:

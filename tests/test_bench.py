@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 def test_quick_bench_reports_project_floor_and_stages(tmp_path):

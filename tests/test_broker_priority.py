@@ -12,8 +12,6 @@ import pytest
 
 from videogen.settings import Settings
 
-from .stack import redis_available
-
 REDIS_URL = os.environ.get("VIDEOGEN_TEST_REDIS_PRIORITY", "redis://127.0.0.1:6379/13")
 
 
@@ -27,8 +25,6 @@ def test_priority_mapping_per_broker():
 
 @pytest.fixture()
 def redis_app(tmp_path):
-    if not redis_available(REDIS_URL):
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}; the test command starts it")
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -39,6 +35,7 @@ def redis_app(tmp_path):
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
+@pytest.mark.redis(REDIS_URL)
 def test_high_priority_job_overtakes_a_queue_of_low_ones_on_redis(redis_app):
     from workers.celery_app import QUEUE
     from workers.dispatch import broker_queue_depth, dispatch_render

@@ -7,19 +7,18 @@ from __future__ import annotations
 import io
 import re
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import ROOT, short_article
+from .helpers import ROOT, short_article
+from .services import CHROMIUM
 from .stack import make_stack, wait_for
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run",
          "--autoplay-policy=no-user-gesture-required"]
@@ -56,8 +55,6 @@ def stack(tmp_path_factory, settings):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("/usr/bin/chromium is missing: run scripts/test.sh (it installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)

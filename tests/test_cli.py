@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, short_article
+from .helpers import EXAMPLES, short_article
 
 
 def run(*args, cwd: Path, env_home: Path):

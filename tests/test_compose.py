@@ -1,110 +1,109 @@
-"""The compose files are validated (there is no Docker engine here): against the compose
-schema, every command they run is a real command of the project, every service, volume and
-setting they name exists, and every setting they use is documented in the README."""
+"""The frame function on its own: caption pages over a plain background, frame by frame."""
 
-import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
+from __future__ import annotations
 
-import pytest
-from ruamel.yaml import YAML
+import numpy as np
+from PIL import Image
 
-from videogen.cli import COMMANDS, build_parser
-from videogen.settings import Settings
+from videogen.render.compose import (
+    BodyLayers,
+    FrameRenderer,
+    Move,
+    MovingLayer,
+    OverlayPlanes,
+    Planes,
+    SceneLayers,
+)
+from videogen.render.graphics import Overlay
+from videogen.render.timeline import Page, Segment, Timeline
 
-ROOT = Path(__file__).resolve().parent.parent
-FILES = ("docker-compose.yml", "docker-compose.single.yml")
-
-
-def load(name: str) -> dict:
-    return YAML(typ="safe").load((ROOT / name).read_text())
-
-
-@pytest.mark.parametrize("name", FILES)
-def test_compose_file_matches_the_compose_schema(name):
-    exe = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
-    r = subprocess.run([exe, "--builtin-schema", "vendor.compose-spec", str(ROOT / name)],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+W, H, FPS = 160, 96, 30.0
+RED, BLUE, GREEN, GREY = (220, 30, 30), (30, 40, 220), (30, 200, 40), (90, 90, 90)
 
 
-@pytest.mark.parametrize("name", FILES)
-def test_compose_runs_real_entry_points(name):
-    compose = load(name)
-    services = compose["services"]
-    assert {"redis", "api", "worker"} <= set(services)
-    assert "videogen-data" in compose["volumes"]
-    entry = (ROOT / "Dockerfile").read_text()
-    assert 'ENTRYPOINT ["videogen"]' in entry
-    parser = build_parser()
-    for svc_name in ("api", "worker"):
-        svc = services[svc_name]
-        assert any(v.startswith("videogen-data:") for v in svc["volumes"])
-        args = parser.parse_args(svc["command"])  # fails (SystemExit) on an unknown command or flag
-        assert args.command in COMMANDS
-        hc = svc["healthcheck"]["test"]
-        assert hc[:2] == ["CMD", "videogen"] and hc[2] in COMMANDS
-        assert svc["environment"]["VIDEOGEN_BROKER_URL"].startswith("redis://redis:")
-    # Scaling workers needs no fixed name or port on the worker service.
-    assert "container_name" not in services["worker"] and "ports" not in services["worker"]
+def _renderer(pages: list[tuple[float, float, tuple[int, int, int]]], duration: float = 6.0) -> FrameRenderer:
+    n = int(duration * FPS)
+    tl = Timeline(FPS, n, [Segment("title", 0.0, duration, 0.0)], [],
+                  [Page(a, b, f"p{k}", 1) for k, (a, b, _) in enumerate(pages)], [0.0])
+    background = Planes.from_rgb(np.full((H, W, 3), GREY, np.uint8))
+    layer = MovingLayer(background, W, H, Move(1.0, 1.0, 0.0, duration))
+    overlays = [OverlayPlanes(Overlay(Image.new("RGBA", (64, 32), (*c, 255)), 48, 40), W, H) for *_, c in pages]
+    return FrameRenderer(tl, SceneLayers(layer, BodyLayers([], layer, []), overlays), W, H)
 
 
-@pytest.mark.parametrize("name", FILES)
-def test_compose_references_only_what_it_defines(name):
-    compose = load(name)
-    services = compose["services"]
-    volumes = set(compose.get("volumes") or {})
-    for svc_name, svc in services.items():
-        deps = svc.get("depends_on") or {}
-        assert isinstance(deps, dict), f"{svc_name}: depends_on with conditions"
-        for dep, cond in deps.items():
-            assert dep in services, f"{svc_name} depends on undefined {dep}"
-            assert cond["condition"] in ("service_started", "service_healthy", "service_completed_successfully")
-            if cond["condition"] == "service_healthy":
-                assert "healthcheck" in services[dep], f"{svc_name} waits for {dep} to be healthy; it has no healthcheck"
-        for v in svc.get("volumes") or []:
-            source = v.split(":", 1)[0]
-            if not source.startswith((".", "/")):
-                assert source in volumes, f"{svc_name} mounts undefined volume {source}"
-        # Every VIDEOGEN_* setting is a real setting.
-        env = svc.get("environment") or {}
-        for key in env if isinstance(env, dict) else []:
-            if key.startswith("VIDEOGEN_"):
-                assert key[len("VIDEOGEN_"):].lower() in Settings.model_fields, f"{svc_name}: unknown setting {key}"
-    long_running = [n for n, s in services.items() if s.get("restart") != "no"]
-    for n in long_running:
-        assert "healthcheck" in services[n], f"{n} has no healthcheck"
+def _caption_colour(r: FrameRenderer, i: int) -> np.ndarray:
+    return r.frame(i).to_rgb()[56, 80].astype(int)
 
 
-def test_production_shape():
-    compose = load("docker-compose.yml")
-    services = compose["services"]
-    assert {"redis", "postgres", "minio", "createbucket", "api", "worker", "flower"} <= set(services)
-    env = services["worker"]["environment"]
-    assert env["VIDEOGEN_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:5432/" in env["VIDEOGEN_DATABASE_URL"]
-    assert env["VIDEOGEN_STORAGE_URL"].startswith("s3://") and env["VIDEOGEN_S3_ENDPOINT_URL"].endswith("minio:9000}")
-    for svc in ("api", "worker"):
-        deps = services[svc]["depends_on"]
-        assert deps["postgres"]["condition"] == "service_healthy"
-        assert deps["createbucket"]["condition"] == "service_completed_successfully"
-    assert services["createbucket"]["depends_on"]["minio"]["condition"] == "service_healthy"
-    assert "mc mb" in " ".join(services["createbucket"]["command"])
-    flower = services["flower"]
-    assert flower["profiles"] == ["monitoring"]
-    assert flower["entrypoint"][:4] == ["celery", "-A", "workers.celery_app", "flower"]
-    assert services["api"]["build"]["args"]["EXTRAS"] == "[monitoring]"
-    assert 'ARG EXTRAS' in (ROOT / "Dockerfile").read_text()
-    # The single-machine file keeps the default: no PostgreSQL, no object storage.
-    single = load("docker-compose.single.yml")
-    assert "postgres" not in single["services"] and "VIDEOGEN_STORAGE_URL" not in single["services"]["worker"]["environment"]
+def _is(c: np.ndarray, rgb: tuple[int, int, int]) -> bool:
+    return bool(np.abs(c - np.asarray(rgb)).max() <= 6)
 
 
-def test_every_setting_used_by_compose_is_documented():
-    readme = (ROOT / "README.md").read_text()
-    used = set()
-    for name in FILES:
-        used |= set(re.findall(r"\b(VIDEOGEN_[A-Z0-9_]+)", (ROOT / name).read_text()))
-    missing = sorted(k for k in used if k not in readme)
-    assert not missing, f"settings used in compose files but not in the README: {missing}"
+def test_contiguous_caption_pages_cut_without_a_dissolve():
+    """Two pages of one sentence (the second starts when the first ends), then a gap and a
+    third page: the first change is a hard cut (no frame shows both texts mixed); captions
+    fade only in and out of the empty gaps."""
+    r = _renderer([(1.0, 2.0, RED), (2.0, 3.0, BLUE), (4.0, 5.0, GREEN)])
+    colours = [_caption_colour(r, i) for i in range(r.tl.n_frames)]
+    times = [(i + 0.5) / FPS for i in range(r.tl.n_frames)]
+    for t, c in zip(times, colours, strict=True):
+        if 1.0 <= t < 2.0:
+            assert _is(c, RED), (t, c)
+        elif 2.0 <= t < 3.0:
+            assert _is(c, BLUE), (t, c)
+        elif 4.0 <= t < 5.0:
+            assert _is(c, GREEN), (t, c)
+    # At the cut: the last red frame is followed directly by a blue one.
+    cut = next(i for i, t in enumerate(times) if t >= 2.0)
+    assert _is(colours[cut - 1], RED) and _is(colours[cut], BLUE)
+    # No frame anywhere mixes red and blue (a dissolve would give purple).
+    for c in colours:
+        assert not (c[0] > GREY[0] + 20 and c[2] > GREY[2] + 20), c
+    # Where there is a gap, pages fade: frames between grey and full colour exist.
+    fade_in_third = [c for t, c in zip(times, colours, strict=True) if 3.9 < t < 4.0]
+    assert fade_in_third and all(not _is(c, GREY) and not _is(c, GREEN) for c in fade_in_third)
+    fade_out_second = [c for t, c in zip(times, colours, strict=True) if 3.0 <= t < 3.1]
+    assert fade_out_second and all(not _is(c, GREY) and not _is(c, BLUE) for c in fade_out_second)
+    assert all(_is(c, GREY) for t, c in zip(times, colours, strict=True) if 3.1 < t < 3.9)
+
+
+def test_lazy_caption_pages_are_drawn_when_shown_and_dropped_after():
+    from videogen.render.compose import LazyOverlay
+
+    made: list[int] = []
+
+    def maker(k: int, colour: tuple[int, int, int]):
+        def make() -> Overlay:
+            made.append(k)
+            return Overlay(Image.new("RGBA", (64, 32), (*colour, 255)), 48, 40)
+        return make
+
+    r = _renderer([(1.0, 2.0, RED), (3.0, 4.0, BLUE)])
+    r.layers.pages = [LazyOverlay(maker(0, RED), W, H), LazyOverlay(maker(1, BLUE), W, H)]
+    assert _is(_caption_colour(r, int(0.5 * FPS)), GREY) and made == []
+    assert _is(_caption_colour(r, int(1.5 * FPS)), RED) and made == [0]
+    assert _is(_caption_colour(r, int(2.5 * FPS)), GREY) and r.layers.pages[0]._planes is None
+    assert _is(_caption_colour(r, int(3.5 * FPS)), BLUE) and made == [0, 1]
+
+
+def test_ken_burns_view_matches_the_affine_warp_without_whole_pixel_steps():
+    """The fast path (crop + resize + sub-window) shows the same picture as the affine warp at
+    every zoom and sub-pixel position: a 0.1 px misplacement would already differ by more."""
+    import cv2
+
+    from videogen.render.compose import view
+
+    rng = np.random.default_rng(0)
+    src = cv2.resize(rng.integers(0, 255, (60, 100), dtype=np.uint8), (456, 256), interpolation=cv2.INTER_CUBIC)
+    w, h = 400, 224
+    out = np.empty((h, w), np.uint8)
+    for z in np.linspace(1.0, 1.14, 57):
+        s = 1.14 / z
+        x0, y0 = (456 - w * s) / 2 + (z - 1.07) * 40, (256 - h * s) / 2
+        view(src, out, s, x0, y0)
+        m = np.array([[s, 0, x0 + 0.5 * s - 0.5], [0, s, y0 + 0.5 * s - 0.5]])
+        ref = cv2.warpAffine(src, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        shifted = cv2.warpAffine(src, m + [[0, 0, 0.1], [0, 0, 0]], (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_REPLICATE)
+        diff = np.abs(out.astype(int) - ref)[1:-1, 1:-1].mean()
+        assert diff < 0.5 * np.abs(shifted.astype(int) - ref)[1:-1, 1:-1].mean(), (z, diff)

@@ -15,7 +15,7 @@ from videogen.cli.bench import descendants, rss_kb
 from videogen.service.videos import JobOptions, VideoService
 from videogen.settings import Settings
 
-from .conftest import short_article
+from .helpers import short_article
 from .stack import make_stack, wait_for
 
 KEY = "faults-key-0000000000"

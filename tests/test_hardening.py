@@ -16,7 +16,7 @@ from videogen.render.pipeline import RenderOptions, render_article
 from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
-from .conftest import short_article
+from .helpers import short_article
 
 KEY = "hardening-key-000000"
 

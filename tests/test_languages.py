@@ -18,7 +18,7 @@ from videogen.render.pipeline import RenderOptions, graphics, i18n, render_artic
 from videogen.render.script import seed_for
 from videogen.render.templates import load_template
 
-from .conftest import ROOT, decode_audio, decode_frame
+from .helpers import ROOT, decode_audio, decode_frame
 
 # title, a short sentence, a sentence at least twice as long
 ARTICLES: dict[str, tuple[str, str, str]] = {

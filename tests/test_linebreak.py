@@ -11,7 +11,7 @@ from videogen.render.templates import load_template
 from videogen.render.text import linebreak
 from videogen.render.text.bidi import embedding_levels, visual_order, visual_runs
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 def test_tokens_break_cjk_between_characters_but_not_before_closing_punctuation():

@@ -15,7 +15,7 @@ from videogen.service.migrations import LATEST
 from videogen.service.schema import job_events, jobs, metadata, now, schema_version
 from videogen.service.store import JobStore
 
-from .pgutil import fresh_database
+from .services import fresh_database
 
 
 def make_v1(url: str, n_jobs: int) -> list[str]:
@@ -36,7 +36,7 @@ def make_v1(url: str, n_jobs: int) -> list[str]:
     return ids
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jobs.sqlite'}"
@@ -83,6 +83,7 @@ print(json.dumps(store.migrate()))
 """
 
 
+@pytest.mark.postgres
 def test_processes_migrating_postgresql_at_once_end_with_one_schema():
     with fresh_database("videogen_mig") as url:
         ids = make_v1(url, 25)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from .stack import make_stack, redis_available
+from .stack import make_stack
 
 REDIS_URL = os.environ.get("VIDEOGEN_TEST_REDIS_MONITORING", "redis://127.0.0.1:6379/10")
+pytestmark = pytest.mark.redis(REDIS_URL)
 CELERY = str(Path(sys.executable).parent / "celery")
 
 
@@ -23,8 +24,6 @@ def celery(stack, *args: str, timeout: float = 60) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="module")
 def worker_stack(tmp_path_factory):
-    if not redis_available(REDIS_URL):
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}; the test command starts it")
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()

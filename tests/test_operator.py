@@ -20,8 +20,7 @@ from videogen.service.schema import jobs, now
 from videogen.service.videos import JobOptions, VideoService
 from videogen.settings import Settings
 
-from .conftest import short_article
-from .stack import redis_available
+from .helpers import short_article
 
 KEY = "operator-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -31,8 +30,6 @@ REDIS_URL = os.environ.get("VIDEOGEN_TEST_REDIS_OPERATOR", "redis://127.0.0.1:63
 @pytest.fixture()
 def fleet(tmp_path, settings):
     """A service whose wake-up calls go to a real Redis queue, with jobs in every state."""
-    if not redis_available(REDIS_URL):
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}; the test command starts it")
     import redis
 
     from workers.celery_app import make_app
@@ -66,6 +63,7 @@ def fleet(tmp_path, settings):
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
+@pytest.mark.redis(REDIS_URL)
 def test_queue_view(fleet):
     api, _svc, made, _s = fleet
     q = api.get("/v1/queue").json()
@@ -81,6 +79,7 @@ def test_queue_view(fleet):
     assert q["stale_after"] == 20
 
 
+@pytest.mark.redis(REDIS_URL)
 def test_retry_and_events(fleet):
     api, svc, made, _s = fleet
     fid = made["failed"]
@@ -113,6 +112,7 @@ def test_retry_and_events(fleet):
     assert api.get(f"/v1/videos/{'0' * 32}/events").status_code == 404
 
 
+@pytest.mark.redis(REDIS_URL)
 def test_metrics_per_worker(fleet):
     api, _svc, made, _s = fleet
     text = api.get("/metrics").text
@@ -123,6 +123,7 @@ def test_metrics_per_worker(fleet):
     assert f'videogen_heartbeat_age_seconds{{job="{made["stale"]}",worker="host-c:3"}} 3' in text
 
 
+@pytest.mark.redis(REDIS_URL)
 def test_queue_and_retry_commands(fleet, tmp_path):
     _api, _svc, made, s = fleet
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}

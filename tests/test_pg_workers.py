@@ -18,7 +18,9 @@ from videogen.service.store import JobStore
 from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
-from .pgutil import fresh_database
+from .services import fresh_database
+
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")

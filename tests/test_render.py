@@ -12,7 +12,7 @@ from PIL import Image
 from videogen.render.captions import parse_webvtt
 from videogen.render.pipeline import sha256_file
 
-from .conftest import decode_audio, decode_frame, ffprobe, stream, top_level_atoms
+from .helpers import decode_audio, decode_frame, ffprobe, stream, top_level_atoms
 
 TEMPLATE_SIZES = {"news": (16, 9), "vertical": (9, 16), "square": (1, 1)}
 
@@ -124,7 +124,7 @@ def test_full_size_render_of_the_sample_article(settings, tmp_path):
     from videogen.render.article import load_article
     from videogen.render.pipeline import RenderOptions, render_article
 
-    from .conftest import EXAMPLES
+    from .helpers import EXAMPLES
 
     article = load_article(EXAMPLES / "en-space-exhibition.json")
     result = render_article(article, RenderOptions(), tmp_path / "full", settings.render_config())

@@ -16,8 +16,8 @@ import pytest
 
 from videogen.service.webhooks import verify
 
-from .conftest import EXAMPLES, short_article
-from .stack import free_port, make_stack, redis_available, wait_for, worker_of_pid
+from .helpers import EXAMPLES, short_article
+from .stack import free_port, make_stack, wait_for, worker_of_pid
 
 KEY = "k-" + "9" * 30
 AUTH = {"X-API-Key": KEY}
@@ -85,8 +85,6 @@ def _start(tmp_path_factory, name, broker, workers, settings, extra=None):
 
 @pytest.fixture(scope="module")
 def redis_stack(tmp_path_factory, settings):
-    if not redis_available(REDIS_TEST_URL):
-        pytest.fail(f"Redis is not reachable at {REDIS_TEST_URL}; the test command starts it")
     import redis
 
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
@@ -104,6 +102,7 @@ def embedded_stack(tmp_path_factory, settings):
 
 # --- Redis ---------------------------------------------------------------------------------------
 
+@pytest.mark.redis(REDIS_TEST_URL)
 def test_enqueue_progress_and_download(redis_stack):
     with redis_stack.client() as c:
         r = c.post("/v1/videos", json={**long_article("progress"), "options": LONG}, headers=AUTH)
@@ -124,6 +123,7 @@ def test_enqueue_progress_and_download(redis_stack):
         assert job["started_at"] > job["created_at"]
 
 
+@pytest.mark.redis(REDIS_TEST_URL)
 def test_batch_of_hot_news(redis_stack):
     articles = [json.loads(line) for line in (EXAMPLES / "hot-news-fr.jsonl").read_text().splitlines() if line.strip()]
     with redis_stack.client() as c:
@@ -136,6 +136,7 @@ def test_batch_of_hot_news(redis_stack):
     assert len({j["worker"] for j in done}) == 2, "both workers should have taken part"
 
 
+@pytest.mark.redis(REDIS_TEST_URL)
 def test_duplicate_enqueue_renders_once(redis_stack):
     body = {**short_article(), "id": "dup", "options": SMALL}
     with redis_stack.client() as c:
@@ -149,12 +150,14 @@ def test_duplicate_enqueue_renders_once(redis_stack):
     assert len(listed) == 1 and listed[0]["attempts"] == 1
 
 
+@pytest.mark.redis(REDIS_TEST_URL)
 def test_api_key_is_enforced(redis_stack):
     with redis_stack.client() as c:
         assert c.post("/v1/videos", json=short_article()).status_code == 401
         assert c.post("/v1/videos", json=short_article(), headers={"X-API-Key": "nope"}).status_code == 401
 
 
+@pytest.mark.redis(REDIS_TEST_URL)
 def test_cancel_a_rendering_job_publishes_nothing(redis_stack):
     with redis_stack.client() as c:
         job_id = c.post("/v1/videos", json={**long_article("cancel"), "options": LONG}, headers=AUTH).json()["id"]
@@ -168,6 +171,7 @@ def test_cancel_a_rendering_job_publishes_nothing(redis_stack):
     assert job["content_key"] not in published(redis_stack)
 
 
+@pytest.mark.redis(REDIS_TEST_URL)
 def test_webhook_is_signed(redis_stack, hooks):
     body = {**short_article(), "id": "hooked", "options": {**SMALL, "webhook_url": hooks.url, "webhook_secret": "shh"}}
     with redis_stack.client() as c:
@@ -213,6 +217,7 @@ def _sigkill_recovery(stack) -> dict:
     return done
 
 
+@pytest.mark.redis(REDIS_TEST_URL)
 def test_sigkill_mid_render_redis(redis_stack):
     _sigkill_recovery(redis_stack)
 

@@ -13,7 +13,7 @@ from videogen.errors import LeaseLost, StorageError
 from videogen.service.storage import LocalStorage
 from videogen.service.store import JobStore
 
-from .pgutil import fresh_database
+from .services import fresh_database
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def pg_url():
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request, tmp_path):
     url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     s = JobStore(url)

@@ -22,7 +22,7 @@ from videogen.http.pages import fit, iso_duration, jsonld
 from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
-from .conftest import short_article
+from .helpers import short_article
 
 KEY = "web-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
