@@ -14,7 +14,7 @@ from celery import Celery
 
 from videogen.settings import Settings, get_settings
 
-RENDER_TASK = "videogen.render.pipeline"
+RENDER_TASK = "videogen.render"
 WEBHOOK_TASK = "videogen.webhook"
 QUEUE = "videogen"
 
