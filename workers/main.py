@@ -32,8 +32,9 @@ def _start_sweeper(**_kwargs: Any) -> None:
 def _say_ready(sender: Any = None, **_kwargs: Any) -> None:
     """``sender`` is the worker's consumer: its host name, its worker and its app."""
     if _one_line and sender is not None:
+        # sys.__stderr__: Celery has redirected sys.stderr to its logger by now.
         print(ready_line(sender.hostname, sender.controller.concurrency, sender.app.conf.broker_url or ""),
-              file=sys.stderr, flush=True)
+              file=sys.__stderr__, flush=True)
 
 
 @worker_shutdown.connect

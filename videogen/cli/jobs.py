@@ -75,15 +75,14 @@ def follow_jobs(svc: VideoService, job_ids: list[str], board: JobBoard | None = 
             board.update([])
             error(f"{problem}; {len(pending)} job(s) left queued (they are kept and will render later)")
             return EXIT_RENDER
-        unfinished = []
-        for job in (svc.store.get(i) for i in pending):
+        jobs = [svc.store.get(i) for i in pending]
+        unfinished = [job for job in jobs if not job.finished]
+        board.update(unfinished)  # first, so a finished job's bar is gone when its line is printed
+        for job in jobs:
             if job.finished:
                 board.finish(job)
                 failed += job.status != "done"
-            else:
-                unfinished.append(job)
-        pending = [j.id for j in unfinished]
-        board.update(unfinished)
+        pending = [job.id for job in unfinished]
         if pending:
             time.sleep(0.5)
     return EXIT_RENDER if failed else EXIT_OK

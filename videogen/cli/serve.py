@@ -125,7 +125,8 @@ def _relay(stream: IO[str] | None, board: JobBoard) -> None:
     if stream is None:
         return
     for line in stream:
-        board.print(line.rstrip("\n"))
+        if line.strip():  # Celery frames some messages with blank lines
+            board.print(line.rstrip())
 
 
 @group.command("api", "run the HTTP API", listen)
