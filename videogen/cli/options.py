@@ -168,8 +168,8 @@ def job_options(args: argparse.Namespace) -> JobOptions:
 
     try:
         return JobOptions(template=args.template, voice=args.voice, tts=args.tts or "auto", priority=args.priority,
-                          force=args.force, webhook_url=args.webhook_url, max_duration=args.max_duration,
-                          height=args.height, fps=args.fps)
+                          force=args.force, webhook_url=args.webhook_url, webhook_secret=None,
+                          max_duration=args.max_duration, height=args.height, fps=args.fps)
     except ValidationError as e:
         first = e.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "options"
