@@ -47,7 +47,7 @@ def test_celery_inspect_ping_active_and_registered(worker_stack):
         if what == "ping":
             assert "pong" in r.stdout
         if what == "registered":
-            assert "videogen.render.pipeline" in r.stdout and "videogen.webhook" in r.stdout
+            assert "videogen.render" in r.stdout and "videogen.webhook" in r.stdout
 
 
 def test_flower_serves_our_app(worker_stack):

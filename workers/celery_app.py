@@ -14,14 +14,14 @@ from celery import Celery
 
 from videogen.settings import Settings, get_settings
 
-RENDER_TASK = "videogen.render.pipeline"
+RENDER_TASK = "videogen.render"
 WEBHOOK_TASK = "videogen.webhook"
 QUEUE = "videogen"
 
 
 def make_app(settings: Settings) -> Celery:
     app = Celery("videogen", broker=settings.broker, include=["workers.tasks"])
-    transport: dict = {}
+    transport: dict[str, object] = {}
     if settings.broker.startswith(("redis://", "rediss://")):
         # Crash recovery is the sweeper's job (heartbeats), so Redis's own redelivery of
         # unacknowledged messages only needs to catch what the sweeper could not: keep it long
@@ -98,7 +98,14 @@ def prepare_sql_broker(url: str, queues: list[str]) -> None:
 
 @functools.lru_cache(maxsize=1)
 def default_app() -> Celery:
+    """The app of this process, built from the settings on first use and kept."""
     return make_app(get_settings())
 
 
-app = default_app()
+def __getattr__(name: str) -> Celery:
+    """``app``, built on first use: importing this module builds no app and, with the embedded
+    broker, creates no tables. ``celery -A workers.celery_app …`` finds it here, since Celery
+    looks the ``app`` attribute up on the module."""
+    if name == "app":
+        return default_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from videogen.service.store import Job
 
 from .celery_app import QUEUE, RENDER_TASK, WEBHOOK_TASK, default_app
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from videogen.service.videos import VideoService
+    from videogen.settings import Settings
 
 
 def broker_priority(priority: int, broker_url: str) -> int:
@@ -17,7 +25,7 @@ def broker_priority(priority: int, broker_url: str) -> int:
     return priority
 
 
-def dispatch_render(job: Job, app=None) -> None:  # type: ignore[no-untyped-def]
+def dispatch_render(job: Job, app: Celery | None = None) -> None:
     """Publish the render message for ``job`` once, without retrying: if the broker is down,
     the job stays queued in the store and the sweeper sends it later."""
     app = app or default_app()
@@ -25,13 +33,13 @@ def dispatch_render(job: Job, app=None) -> None:  # type: ignore[no-untyped-def]
                   priority=broker_priority(job.priority, app.conf.broker_url or ""))
 
 
-def dispatch_webhook(job: Job, app=None) -> None:  # type: ignore[no-untyped-def]
+def dispatch_webhook(job: Job, app: Celery | None = None) -> None:
     app = app or default_app()
     app.send_task(WEBHOOK_TASK, args=[job.id], queue=QUEUE, retry=False,
                   priority=broker_priority(9, app.conf.broker_url or ""))
 
 
-def broker_queue_depth(app=None) -> int:  # type: ignore[no-untyped-def]
+def broker_queue_depth(app: Celery | None = None) -> int:
     """Messages waiting in the render queue (all priority levels), as the broker counts them."""
     app = app or default_app()
     queue = app.amqp.queues[QUEUE]  # declared exactly as the workers declare it
@@ -46,7 +54,7 @@ def check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=3)
 
 
-def make_service(settings=None):  # type: ignore[no-untyped-def]
+def make_service(settings: Settings | None = None) -> VideoService:
     """The service wired to this Celery app: used by the API, the CLI and the workers."""
     from videogen.service.videos import VideoService
     from videogen.settings import get_settings

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
+import warnings
+from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
 
@@ -14,22 +17,48 @@ from .celery_app import QUEUE, default_app
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()
+_one_line = False  # run_worker(banner=False): a single "ready" line instead of Celery's banner
 
 
 @worker_ready.connect
-def _start_sweeper(**_kwargs) -> None:  # type: ignore[no-untyped-def]
+def _start_sweeper(**_kwargs: Any) -> None:
     from .tasks import service
 
     service().start_sweeper(_stop)
     log.info("sweeper started (every %ss)", get_settings().sweep_interval)
 
 
+@worker_ready.connect
+def _say_ready(sender: Any = None, **_kwargs: Any) -> None:
+    """``sender`` is the worker's consumer: its host name, its worker and its app."""
+    if _one_line and sender is not None:
+        # sys.__stderr__: Celery has redirected sys.stderr to its logger by now.
+        print(ready_line(sender.hostname, sender.controller.concurrency, sender.app.conf.broker_url or ""),
+              file=sys.__stderr__, flush=True)
+
+
 @worker_shutdown.connect
-def _stop_sweeper(**_kwargs) -> None:  # type: ignore[no-untyped-def]
+def _stop_sweeper(**_kwargs: Any) -> None:
     _stop.set()
 
 
-def run_worker(name: str | None = None, concurrency: int | None = None, loglevel: str = "INFO") -> None:
+def ready_line(hostname: str, processes: int, broker_url: str) -> str:
+    """What a worker started with ``banner=False`` says once it takes work, e.g.
+    ``videogen: worker serve0-1234@host ready: 1 process, broker sqla+sqlite:///…``
+    (passwords in the broker URL masked)."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    root = " (running as root)" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
+    return (f"videogen: worker {hostname} ready: {processes} process{'es' if processes != 1 else ''}, "
+            f"broker {maybe_sanitize_url(broker_url)}{root}")
+
+
+def run_worker(name: str | None = None, concurrency: int | None = None, loglevel: str = "INFO",
+               banner: bool = True) -> None:
+    """Run a Celery worker on the render queue until it is told to stop. ``banner=False`` (what
+    ``videogen serve`` asks for) replaces Celery's start-up banner, and its warning about
+    running as root, with one line once the worker is ready (the line says "running as root")."""
+    global _one_line
     settings = get_settings()
     app = default_app()
     argv = [
@@ -37,4 +66,10 @@ def run_worker(name: str | None = None, concurrency: int | None = None, loglevel
         f"--concurrency={concurrency or settings.worker_concurrency}",
         f"--hostname={name or f'videogen-{os.getpid()}@%h'}", "--without-gossip", "--without-mingle",
     ]
+    if not banner:
+        from celery.exceptions import SecurityWarning
+
+        _one_line = True
+        warnings.filterwarnings("ignore", category=SecurityWarning)
+        argv.insert(0, "--quiet")  # Celery's global option: no banner
     app.worker_main(argv)

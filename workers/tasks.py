@@ -6,11 +6,13 @@ import functools
 import logging
 import os
 import socket
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
+from videogen.service.backoff import render_retry_delay, webhook_retry_delay
 from videogen.service.store import Job
 from videogen.service.videos import VideoService, public_job
 from videogen.service.webhooks import WebhookError, WebhookRefused, deliver
@@ -35,7 +37,7 @@ def service() -> VideoService:
 
 
 @worker_process_init.connect
-def _fresh_connections_after_fork(**_kwargs) -> None:  # type: ignore[no-untyped-def]
+def _fresh_connections_after_fork(**_kwargs: Any) -> None:
     """A prefork pool child starts with a copy of its parent's memory, including the job
     store's pooled database connections (the parent's sweeper uses them): sharing a psycopg
     connection across fork corrupts both sides' sessions. Drop the copies; the child opens
@@ -45,7 +47,7 @@ def _fresh_connections_after_fork(**_kwargs) -> None:  # type: ignore[no-untyped
 
 
 @shared_task(name=RENDER_TASK, bind=True, max_retries=None, acks_late=True)
-def render_article(self, job_id: str) -> str:
+def render_article(self: Task, job_id: str) -> str:
     svc = service()
     try:
         outcome = svc.run(job_id, worker_name())
@@ -53,19 +55,19 @@ def render_article(self, job_id: str) -> str:
         # Only if this process still holds the job: a lost job belongs to another worker now.
         if svc.store.fail_if_worker(job_id, worker_name(),
                                     f"render took longer than {svc.settings.task_soft_time_limit:g} s"):
-            svc._notify(svc.store.get(job_id))
+            svc.notify(svc.store.get(job_id))
             return "failed"
         return "lost"
     if outcome.status == "retry":
         job = svc.store.get(job_id)
-        countdown = svc.settings.retry_backoff * 2 ** max(0, job.attempts - 1)
+        countdown = render_retry_delay(job.attempts, first=svc.settings.retry_backoff)
         log.warning("job %s: transient failure (%s); retrying in %.0f s", job_id, outcome.error, countdown)
         raise self.retry(countdown=countdown)
     return outcome.status
 
 
 @shared_task(name=WEBHOOK_TASK, bind=True, max_retries=None, acks_late=True)
-def send_webhook(self, job_id: str) -> str:
+def send_webhook(self: Task, job_id: str) -> str:
     svc = service()
     job: Job = svc.store.get(job_id)
     if not job.webhook_url:
@@ -85,6 +87,6 @@ def send_webhook(self, job_id: str) -> str:
             svc.store.set_webhook_status(job_id, f"failed after {attempt} attempts")
             return "failed"
         svc.store.set_webhook_status(job_id, f"retrying ({attempt})")
-        raise self.retry(countdown=min(600, 5 * 3 ** (attempt - 1)), exc=e) from None
+        raise self.retry(countdown=webhook_retry_delay(attempt), exc=e) from None
     svc.store.set_webhook_status(job_id, f"delivered ({code})")
     return "delivered"

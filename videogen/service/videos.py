@@ -81,7 +81,7 @@ class VideoService:
                                        max_overflow=settings.db_max_overflow)
         self.storage = storage or open_storage(settings.storage_url, settings.media_path, settings)
         self.dispatch = dispatch
-        self.notify = notify
+        self._queue_webhook = notify
         self._migrated = False
 
     @functools.cached_property
@@ -204,7 +204,7 @@ class VideoService:
         for job_id in failed:
             job = self.store.get(job_id)
             log.error("job %s failed: %s", job_id, job.error)
-            self._notify(job)
+            self.notify(job)
         self.storage.clean_staging(s.task_time_limit + 60)
         sent = 0
         for job_id in requeued:  # this process won the compare-and-set: it alone re-sends them
@@ -287,7 +287,7 @@ class VideoService:
             beat.stop()
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
-        self._notify(self.store.get(job_id))
+        self.notify(self.store.get(job_id))
         return RunOutcome("done")
 
     def _failed(self, job_id: str, lease: str, error: str) -> RunOutcome:
@@ -296,13 +296,15 @@ class VideoService:
         if not self.store.fail(job_id, lease, error):
             log.warning("job %s was taken from this worker; not failing it (%s)", job_id, error)
             return RunOutcome("lost", error)
-        self._notify(self.store.get(job_id))
+        self.notify(self.store.get(job_id))
         return RunOutcome("failed", error)
 
-    def _notify(self, job: Job) -> None:
-        if self.notify is not None and job.webhook_url:
+    def notify(self, job: Job) -> None:
+        """Queue the webhook of a finished (done or failed) job, if it has one. Never raises:
+        a webhook that cannot be queued is logged; it must not fail the job."""
+        if self._queue_webhook is not None and job.webhook_url:
             try:
-                self.notify(job)
+                self._queue_webhook(job)
             except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
                 log.warning("could not queue the webhook of job %s: %s", job.id, e)
 
