@@ -44,8 +44,8 @@ from videogen.render.compose import (
     SceneLayers,
     as_moviepy_clip,
 )
-from videogen.render.config import RenderConfig, TtsChoice
-from videogen.render.encode import VideoEncoder, default_threads
+from videogen.render.config import EncoderTuning, RenderConfig, TtsChoice
+from videogen.render.encode import VideoEncoder
 from videogen.render.images import ImageLimits, LoadedImage, load_images
 from videogen.render.memory import map_large_blocks, release_memory
 from videogen.render.narration import NarrationChain
@@ -361,7 +361,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
             if options.engine == "moviepy":
                 _encode_with_moviepy(renderer, track, sr, video, template)
             else:
-                _encode(renderer, timeline, wav, video, template, lambda f: st.report("frames", f))
+                _encode(renderer, timeline, wav, video, template, config.encoder, lambda f: st.report("frames", f))
             st.finish("frames", t4)
         finally:
             layers_pool.shutdown(wait=True, cancel_futures=True)
@@ -403,10 +403,9 @@ def _narration_track(timeline: Timeline, speeches, sr: int, template: Template, 
 
 
 def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path, template: Template,
-            progress: Callable[[float], None]) -> None:
+            tuning: EncoderTuning, progress: Callable[[float], None]) -> None:
     step = max(1, timeline.n_frames // 100)
-    with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding,
-                      threads=default_threads()) as enc:
+    with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding, tuning) as enc:
         planes: dict[int, Planes] = {}  # one view per encoder buffer
 
         def draw(i: int, buf: bytearray) -> None:
