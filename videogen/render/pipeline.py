@@ -43,6 +43,7 @@ from videogen.render.compose import (
     Planes,
     SceneLayers,
     as_moviepy_clip,
+    limit_opencv_threads,
 )
 from videogen.render.config import EncoderTuning, RenderConfig, TtsChoice
 from videogen.render.encode import VideoEncoder
@@ -269,6 +270,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     """Render ``article`` into ``out_dir`` (created or replaced). Raises a ``VideogenError``;
     on any failure nothing in ``out_dir`` changes."""
     map_large_blocks()
+    limit_opencv_threads()
     options = options.resolved(config)
     assert options.tts is not None and options.max_duration is not None
     st = _Stages(progress)
