@@ -1,11 +1,11 @@
 """Composition: the frame function of a clip.
 
-Every layer is rendered once with Pillow (graphics.py) and converted to YUV 4:2:0 planes; a
-frame is then a few OpenCV operations on those planes: a sub-pixel resize per Ken Burns layer
-(``view``: slow moves do not jitter), a weighted sum for crossfades and an alpha blend of
-the caption box. Working in 4:2:0 halves the pixels touched and lets the encoder take frames
-as they are, with no RGB→YUV conversion per frame. The same frames are available as RGB and
-as a MoviePy ``VideoClip`` (``as_moviepy_clip``)."""
+Every layer is rendered once with Pillow (cards.py, backdrops.py; put together in scenes.py)
+and converted to YUV 4:2:0 planes; a frame is then a few OpenCV operations on those planes:
+a sub-pixel resize per Ken Burns layer (``view``: slow moves do not jitter), a weighted sum
+for crossfades and an alpha blend of the caption box. Working in 4:2:0 halves the pixels
+touched and lets the encoder take frames as they are, with no RGB→YUV conversion per frame.
+The same frames are available as RGB and as a MoviePy ``VideoClip`` (``as_moviepy_clip``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from videogen.render.graphics import Overlay
+from videogen.render.cards import Overlay
 from videogen.render.timeline import Segment, Timeline
 
 

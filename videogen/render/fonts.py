@@ -36,7 +36,6 @@ LANGUAGE_FAMILIES: dict[str, tuple[str, ...]] = {
     "hi": ("NotoSansDevanagari",), "mr": ("NotoSansDevanagari",), "ne": ("NotoSansDevanagari",),
     "zh": ("NotoSansSC",), "ja": ("NotoSansJP",), "ko": ("NotoSansKR",),
 }
-WEIGHTS = ("Regular", "Bold")
 
 
 def _cjk_font_files() -> dict[str, Path]:
