@@ -109,7 +109,8 @@ def _body_layers(template: Template, article: Article, scenes: list[Scene], imag
                 prepared[v.image] = Planes.from_rgb(backdrops.prepare_photo(images[v.image].image, size))
             canvas = prepared[v.image]
             credit = images[v.image].credit
-            credits.append(OverlayPlanes(cards.credit_overlay(i18n.text("photo", lang, credit=credit), template, direction), w, h) if credit else None)
+            label = i18n.photo_credit(credit, lang) if credit else None
+            credits.append(OverlayPlanes(cards.credit_overlay(label, template, direction), w, h) if label else None)
         else:
             canvas = Planes.from_rgb(backdrops.generated_background(template, v.seed, size))
             credits.append(None)
