@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -20,6 +21,9 @@ from PIL import Image
 
 from videogen.render.cards import Overlay
 from videogen.render.timeline import Segment, Timeline
+
+if TYPE_CHECKING:
+    from moviepy import VideoClip
 
 
 def limit_opencv_threads() -> None:
@@ -378,7 +382,7 @@ def _fade(t: float, start: float, end: float, ramp: float) -> float:
     return max(0.0, min(1.0, (t - (start - ramp)) / ramp, (end + ramp - t) / ramp))
 
 
-def as_moviepy_clip(renderer: FrameRenderer, audio: np.ndarray | None = None, sample_rate: int = 22050):
+def as_moviepy_clip(renderer: FrameRenderer, audio: np.ndarray | None = None, sample_rate: int = 22050) -> VideoClip:
     """The clip as a MoviePy 2 ``VideoClip`` (RGB frames), e.g. to preview it or combine it
     with other MoviePy clips."""
     from moviepy import AudioArrayClip, VideoClip

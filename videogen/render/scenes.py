@@ -62,8 +62,9 @@ def build_layers(template: Template, article: Article, script: Script, scenes: l
     )
     title_seg = timeline.segments[0]
     title_layer = MovingLayer(_card_canvas(title, template), w, h, Move(1.0, m.title_zoom, 0.0, title_seg.end - title_seg.start))
-    pages = [LazyOverlay(functools.partial(cards.caption_overlay, p.text, template, direction), w, h)
-             for p in timeline.pages]
+    pages: list[OverlayPlanes | LazyOverlay] = [
+        LazyOverlay(functools.partial(cards.caption_overlay, p.text, template, direction), w, h) for p in timeline.pages
+    ]
 
     def body() -> BodyLayers:
         started = time.perf_counter()

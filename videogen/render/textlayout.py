@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TypedDict
 
 from PIL import ImageDraw
 
@@ -135,10 +136,16 @@ def _has_rtl(text: str) -> bool:
     return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
 
 
-def _layout_args(direction: str, stack: FontStack) -> dict[str, str]:
+class _LayoutArgs(TypedDict, total=False):
+    direction: str
+    language: str
+
+
+def _layout_args(direction: str, stack: FontStack) -> _LayoutArgs:
+    """Direction and language for raqm (Pillow's basic layout takes neither)."""
     if not HAS_RAQM:
         return {}
-    args = {"direction": direction}
+    args: _LayoutArgs = {"direction": direction}
     if stack.language:
         args["language"] = stack.language
     return args
