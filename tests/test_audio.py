@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from videogen.render.pipeline import audio
+from videogen.render import audio
 
 
 def tone(seconds, freq=997.0, amp=1.0, rate=48000):

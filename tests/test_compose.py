@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from videogen.render.cards import Overlay
 from videogen.render.compose import (
     BodyLayers,
     FrameRenderer,
@@ -14,7 +15,6 @@ from videogen.render.compose import (
     Planes,
     SceneLayers,
 )
-from videogen.render.graphics import Overlay
 from videogen.render.timeline import Page, Segment, Timeline
 
 W, H, FPS = 160, 96, 30.0

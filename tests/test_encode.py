@@ -14,7 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from videogen.render.encode import VideoEncoder, ffmpeg_exe
+from videogen.render.config import EncoderTuning
+from videogen.render.encode import VideoEncoder, ffmpeg_exe, x264_args
 from videogen.render.templates import Encoding
 
 W, H, N = 1280, 720, 40  # a frame (1.38 MB) larger than the 1 MiB pipe: the vmsplice path
@@ -44,12 +45,11 @@ def _decoded_lumas(path) -> np.ndarray:
                      frames[:, 100:-100, W // 2 + 100 : -100].mean(axis=(1, 2))], axis=1)
 
 
-@pytest.mark.parametrize("vmsplice", ["1", "0"])
-def test_every_frame_arrives_as_drawn(tmp_path, monkeypatch, vmsplice):
-    monkeypatch.setenv("VIDEOGEN_VMSPLICE", vmsplice)
+@pytest.mark.parametrize("vmsplice", [True, False])
+def test_every_frame_arrives_as_drawn(tmp_path, vmsplice):
     out = tmp_path / "v.mp4"
-    with VideoEncoder(out, W, H, 24, None, Encoding(crf=18, preset="ultrafast")) as enc:
-        assert (enc._vmsplice is not None) == (vmsplice == "1")
+    with VideoEncoder(out, W, H, 24, None, Encoding(crf=18, preset="ultrafast"), EncoderTuning(vmsplice=vmsplice)) as enc:
+        assert (enc._vmsplice is not None) == vmsplice
         for i in range(N):
             buf = enc.frame_buffer()
             np.copyto(np.frombuffer(buf, np.uint8), _frame(i))  # drawn into the encoder's own buffer
@@ -60,12 +60,12 @@ def test_every_frame_arrives_as_drawn(tmp_path, monkeypatch, vmsplice):
     _check(out)
 
 
-def test_a_frame_still_in_the_pipe_is_not_drawn_over(tmp_path, monkeypatch):
+def test_a_frame_still_in_the_pipe_is_not_drawn_over(tmp_path):
     """ffmpeg stopped (SIGSTOP) mid-stream, several times, while frames keep being drawn: a
     buffer whose pages the pipe still holds must not be handed out for a new frame."""
-    monkeypatch.setenv("VIDEOGEN_VMSPLICE", "1")
     out = tmp_path / "v.mp4"
-    enc = VideoEncoder(out, W, H, 24, None, Encoding(crf=18, preset="slow"))  # a slow reader: a full pipe
+    enc = VideoEncoder(out, W, H, 24, None, Encoding(crf=18, preset="slow"),  # a slow reader: a full pipe
+                       EncoderTuning(vmsplice=True))
     assert enc._vmsplice is not None
 
     def feed() -> None:
@@ -91,9 +91,9 @@ def test_a_frame_still_in_the_pipe_is_not_drawn_over(tmp_path, monkeypatch):
     _check(out)
 
 
-def test_small_frames_are_copied_not_spliced(tmp_path, monkeypatch):
-    monkeypatch.setenv("VIDEOGEN_VMSPLICE", "1")
-    with VideoEncoder(tmp_path / "s.mp4", 64, 36, 24, None, Encoding(preset="ultrafast")) as enc:
+def test_small_frames_are_copied_not_spliced(tmp_path):
+    with VideoEncoder(tmp_path / "s.mp4", 64, 36, 24, None, Encoding(preset="ultrafast"),
+                      EncoderTuning(vmsplice=True)) as enc:
         assert enc._vmsplice is None  # 3.4 kB frames fit in the pipe many times: pages would be reused too early
         for _ in range(3):
             enc.write(bytes(64 * 36 * 3 // 2))
@@ -117,9 +117,8 @@ def _nice() -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-@pytest.mark.parametrize("lowered", ["7", "0"])
-def test_frames_are_drawn_in_a_thread_below_the_encoder(tmp_path, monkeypatch, lowered):
-    monkeypatch.setenv("VIDEOGEN_FRAMES_NICE", lowered)
+@pytest.mark.parametrize("lowered", [7, 0])
+def test_frames_are_drawn_in_a_thread_below_the_encoder(tmp_path, lowered):
     caller = _nice()
     seen: list[tuple[int, int]] = []  # (frame, nice value of the thread that drew it)
 
@@ -128,11 +127,11 @@ def test_frames_are_drawn_in_a_thread_below_the_encoder(tmp_path, monkeypatch, l
         np.copyto(np.frombuffer(buf, np.uint8), _frame(i))
 
     out = tmp_path / "n.mp4"
-    with VideoEncoder(out, W, H, 24, None, Encoding(crf=18, preset="ultrafast")) as enc:
+    with VideoEncoder(out, W, H, 24, None, Encoding(crf=18, preset="ultrafast"), EncoderTuning(frames_nice=lowered)) as enc:
         enc.encode_frames(N, draw)
     _check(out)
     assert [i for i, _ in seen] == list(range(N))
-    assert {n for _, n in seen} == {min(19, caller + int(lowered))}
+    assert {n for _, n in seen} == {min(19, caller + lowered)}
     assert _nice() == caller  # the calling thread (a worker's, reused for the next job) is untouched
 
 
@@ -185,3 +184,12 @@ def test_an_interrupted_caller_stops_the_drawing(tmp_path):
     time.sleep(0.3)
     assert len(drawn) == stopped_at < 100
     assert enc.proc.poll() is not None
+
+
+def test_the_tuning_reaches_x264():
+    enc = Encoding(preset="ultrafast")
+    assert "-threads" not in x264_args(enc, 25, EncoderTuning(x264_threads=None))  # x264's own choice
+    assert "-x264-params" not in x264_args(enc, 25, EncoderTuning())
+    args = x264_args(enc, 25, EncoderTuning(x264_threads=3, x264_sliced=True, x264_sync_lookahead=0))
+    assert args[args.index("-threads") + 1] == "3"
+    assert args[args.index("-x264-params") + 1] == "sliced-threads=1:sync-lookahead=0"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, features
 
+from videogen.render import textlayout
 from videogen.render.fonts import (
     assign_fonts,
     charset,
@@ -19,7 +20,6 @@ from videogen.render.fonts import (
     missing_glyphs,
     read_cmap,
 )
-from videogen.render.pipeline import graphics
 
 SAMPLES = {
     "fr": "L’œuvre « Cœur » coûte 3 000 € — déjà vu ?",
@@ -91,7 +91,7 @@ def test_a_mixed_title_falls_back_per_character():
 
 def _ink(text: str, stack, direction: str = "ltr") -> np.ndarray:
     img = Image.new("L", (int(stack.getlength(text)) + 40, stack.size * 2), 0)
-    graphics.draw_text(ImageDraw.Draw(img), 20, stack.size * 1.4, text, stack, 255, direction)
+    textlayout.draw_text(ImageDraw.Draw(img), 20, stack.size * 1.4, text, stack, 255, direction)
     return np.asarray(img)
 
 

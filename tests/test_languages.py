@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from videogen.render import cards, i18n
 from videogen.render.article import parse_article
 from videogen.render.captions import parse_webvtt
 from videogen.render.fonts import fallback_names, missing_glyphs
-from videogen.render.pipeline import RenderOptions, graphics, i18n, render_article
+from videogen.render.pipeline import RenderOptions, render_article
 from videogen.render.script import seed_for
 from videogen.render.templates import load_template
 
@@ -77,9 +78,9 @@ def reference_title(lang: str, title: str | None = None, direction: str | None =
     data = article_data(lang)
     template = load_template("news", ROOT / "templates").at_size(HEIGHT, FPS)
     meta = i18n.long_date(parse_article(data).published_at, lang)
-    text = graphics.TitleCardText(title or data["title"], data["source"], meta,
-                                  direction or i18n.text_direction(lang), lang)
-    return np.asarray(graphics.title_card(template, text, seed=seed_for(data["id"], "title")), np.float32)
+    text = cards.TitleCardText(title or data["title"], data["source"], meta,
+                               direction or i18n.text_direction(lang), lang)
+    return np.asarray(cards.title_card(template, text, seed=seed_for(data["id"], "title")), np.float32)
 
 
 @pytest.mark.parametrize("lang", list(ARTICLES))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from videogen.render import cards, textlayout
 from videogen.render.fonts import font_stack
-from videogen.render.pipeline import graphics
 from videogen.render.templates import load_template
 from videogen.render.text import linebreak
 from videogen.render.text.bidi import embedding_levels, visual_order, visual_runs
@@ -40,7 +40,7 @@ def test_latin_words_inside_cjk_stay_whole_and_spaced_scripts_break_at_spaces():
 def test_wrap_never_overflows_and_loses_nothing(lang, text):
     stack = font_stack("NotoSans-Bold", 30, lang)
     max_w = 260
-    lines = graphics.wrap_text(text, stack, max_w)
+    lines = textlayout.wrap_text(text, stack, max_w)
     assert len(lines) >= 2
     assert all(stack.getlength(line) <= max_w for line in lines), [stack.getlength(x) for x in lines]
     joined = "".join(line.removesuffix("-") if lang == "de" else line for line in lines)
@@ -64,12 +64,12 @@ def test_caption_pages_split_by_display_width_for_scripts_without_spaces():
     template = load_template("news", ROOT / "templates").at_size(360, 10)
     text = ("参观者可以走进一比一的太空舱复制品，并试穿真正的飞行服，还能在模拟驾驶舱里体验发射倒计时，"
             "工作人员会讲解每一次任务的历史和意义。")
-    pages = graphics.caption_pages(text, template, "zh")
+    pages = cards.caption_pages(text, template, "zh")
     assert len(pages) >= 2 and "".join(pages) == text
     stack = font_stack(template.fonts.caption, int(template.unit * template.layout.caption_size), "zh")
-    max_w = graphics._caption_max_width(template)
+    max_w = cards._caption_max_width(template)
     for page in pages:
-        assert len(graphics.wrap_text(page, stack, max_w)) <= template.layout.caption_max_lines
+        assert len(textlayout.wrap_text(page, stack, max_w)) <= template.layout.caption_max_lines
         assert page[0] not in linebreak.NO_LINE_START
     widths = [stack.getlength(p) for p in pages]
     assert max(widths) < 2.2 * min(widths), widths  # even pages, not one long and one stub

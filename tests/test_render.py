@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from videogen.render.captions import parse_webvtt
-from videogen.render.pipeline import sha256_file
+from videogen.render.manifest import sha256_file
 
 from .helpers import decode_audio, decode_frame, ffprobe, stream, top_level_atoms
 

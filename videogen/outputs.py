@@ -1,11 +1,16 @@
-"""The files of one render: names, content types and the order they are published in.
+"""The files of one render: names, content types and the order they are published in, and
+how a folder of them is published ("publish atomically, manifest last").
 
 The one place these are written down: the render core writes them, storage publishes and
 serves them, the API routes and the CLI's ``download`` list them."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+from videogen.errors import StorageError
 
 
 @dataclass(frozen=True)
@@ -28,3 +33,29 @@ MANIFEST = "manifest.json"
 #: The files the manifest describes (everything but itself), uploaded before it.
 MEDIA_FILES: tuple[str, ...] = tuple(n for n in FILES if n != MANIFEST)
 CONTENT_TYPES: dict[str, str] = {f.name: f.content_type for f in OUTPUT_FILES}
+
+
+def publish_folder(staging: Path, target: Path, replace: bool = True, name: str | None = None) -> bool:
+    """Move the complete set of files in ``staging`` into ``target``. A new folder appears whole
+    (one rename); an existing one gets each file replaced atomically, the manifest last, so a
+    reader sees the old set or the new one, never a mix. With ``replace=False`` an existing
+    set (its manifest written) is kept and this returns False; True once published.
+
+    ``staging`` is left to the caller to remove (emptied, or gone after a rename). Raises
+    ``StorageError`` "could not publish {name}: ..." (``name`` defaults to the target)."""
+    try:
+        if not target.exists():
+            try:
+                os.rename(staging, target)  # the whole set appears at once
+                return True
+            except OSError:
+                if not target.exists():
+                    raise
+                # Another publisher created it first: go on as with an existing folder.
+        if not replace and (target / MANIFEST).is_file():
+            return False
+        for file in FILES:  # the manifest last: it commits the set
+            os.replace(staging / file, target / file)
+        return True
+    except OSError as e:
+        raise StorageError(f"could not publish {name or target}: {e.strerror or e}") from e

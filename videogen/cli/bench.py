@@ -6,14 +6,15 @@ In one run, on this machine:
   equivalent to the reference storyboard (the same French title and 13 sentences, four
   photos), narration included, first with an empty narration cache (cold), then again with
   it filled (warm);
-- **reference**: the naive MoviePy render in ``/work/shared/bench`` (``naive.py``), the way
-  popular MoviePy tools do it (or a previously measured time given with
-  ``--reference-seconds``);
+- **reference**: the naive MoviePy render in ``--reference DIR`` (default ``shared/bench``
+  beside the checkout; ``naive.py``), the way popular MoviePy tools do it (or a previously
+  measured time given with ``--reference-seconds``);
 - **floor**: ffmpeg alone encoding the very frames of the project's clip (decoded beforehand
   into a raw I420 file, not timed) with the project's own x264 settings: the least any
   renderer with these settings can cost. Also **floor with audio**: the same plus the clip's
   audio track (decoded into a WAV) encoded to AAC in the same ffmpeg, i.e. the same MP4 the
-  project writes. On this 2-core machine AAC inside x264's process costs about 2 CPU-s and
+  project writes, with the same encoder tuning (``VIDEOGEN_X264_THREADS`` and the other
+  encoder settings apply to both). On this 2-core machine AAC inside x264's process costs about 2 CPU-s and
   1 s of wall per minute of clip (0.8 CPU-s on its own), so the two floors differ.
 
 A shared 2-core machine is noisy (the same ffmpeg command varies by ±10 % from one minute to
@@ -41,20 +42,26 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from videogen.render.config import EncoderTuning
 
 if TYPE_CHECKING:
     from videogen.render.templates import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "articles"
-REFERENCE_DIR = Path(os.environ.get("VIDEOGEN_BENCH_REFERENCE", "/work/shared/bench"))
-HOT_NEWS = [Path("/work/shared/articles/hot-news-fr.jsonl"), EXAMPLES / "hot-news-fr.jsonl"]
+SHARED = ROOT.parent / "shared"  # beside the checkout: the reference render and the day's stories
+REFERENCE_DIR = SHARED / "bench"
+HOT_NEWS = [SHARED / "articles" / "hot-news-fr.jsonl", EXAMPLES / "hot-news-fr.jsonl"]
+#: Settings passed on to the renders the benchmark starts (every other VIDEOGEN_* variable is
+#: dropped): the encoder tuning, which the floor uses too.
+TUNING_VARIABLES = tuple(f"VIDEOGEN_{f.name.upper()}" for f in fields(EncoderTuning))
 
-# The reference storyboard's texts (/work/shared/bench/storyboard.py): the same words to narrate
-# and caption, so both clips carry the same content.
+# The reference storyboard's texts (shared/bench/storyboard.py): the same words to narrate and
+# caption, so both clips carry the same content.
 TITLE = ("La Chine propose une nouvelle organisation internationale de coopération en intelligence "
          "artificielle pour promouvoir une gouvernance mondiale inclusive")
 SENTENCES = [
@@ -195,7 +202,7 @@ def write_article(folder: Path, n_sentences: int | None = None, repeat: int = 1,
 
 def _env(home: Path, cache: Path) -> dict[str, str]:
     env = dict(os.environ)
-    for k in [k for k in env if k.startswith("VIDEOGEN_")]:
+    for k in [k for k in env if k.startswith("VIDEOGEN_") and k not in TUNING_VARIABLES]:
         del env[k]
     env.update(VIDEOGEN_HOME=str(home), VIDEOGEN_CACHE_DIR=str(cache), PYTHONUNBUFFERED="1")
     return env
@@ -253,7 +260,7 @@ def encode_floor(raw: Path, wav: Path | None, work: Path, height: int, fps: floa
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", str(raw),
            *(["-i", str(wav), "-map", "0:v:0", "-map", "1:a:0"] if wav else []),
-           *x264_args(enc, fps, encoder_threads()),
+           *x264_args(enc, fps, encoder_tuning()),
            *(aac_args(enc) if wav else ["-an"]),
            "-movflags", "+faststart", str(out)]
     m, _ = run_measured("floor with audio" if wav else "floor", cmd, env=child_env())  # ffmpeg's malloc as in a render
@@ -261,16 +268,17 @@ def encode_floor(raw: Path, wav: Path | None, work: Path, height: int, fps: floa
     return m
 
 
-def encoder_threads() -> int | None:
-    from videogen.render.encode import default_threads
+def encoder_tuning() -> EncoderTuning:
+    """The encoder tuning the project's renders get (from the same variables: see ``_env``)."""
+    from videogen.settings import Settings
 
-    return default_threads()
+    return Settings().render_config().encoder
 
 
-def reference_render(res: str, fps: float, work: Path) -> Measure:
+def reference_render(res: str, fps: float, work: Path, reference_dir: Path) -> Measure:
     ref = work / "refbench"
     if not ref.exists():
-        shutil.copytree(REFERENCE_DIR, ref)
+        shutil.copytree(reference_dir, ref)
         subprocess.run([sys.executable, "assets.py"], cwd=ref, check=True, capture_output=True)
     cmd = [sys.executable, "naive.py", "--res", res, "--fps", f"{fps:g}", "--out", str(work / f"naive_{res}.mp4")]
     m, done = run_measured(f"reference {res}p", cmd, cwd=ref)
@@ -338,9 +346,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if res in ref_given:
                 r["reference"] = {"name": "reference (given)", "wall_s": ref_given[res], "cpu_s": None,
                                   "peak_rss_mb": None, "extra": {"note": "measured earlier, passed with --reference-seconds"}}
-            elif not args.skip_reference and res in RESOLUTIONS and REFERENCE_DIR.exists():
+            elif not args.skip_reference and res in RESOLUTIONS and args.reference.exists():
                 _log(f"{res}: reference render (naive MoviePy; minutes)")
-                r["reference"] = asdict(reference_render(res, fps, work))
+                r["reference"] = asdict(reference_render(res, fps, work, args.reference))
             if r.get("reference"):
                 r["speedup_vs_reference_cold"] = round(r["reference"]["wall_s"] / cold_w, 1)
             results["resolutions"][res] = r
@@ -430,6 +438,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a short, small render only (smoke test)")
     p.add_argument("--res", action="append", choices=sorted(RESOLUTIONS), help="1080 (1080p30) and/or 720 (720p25); default both")
     p.add_argument("--skip-reference", action="store_true", help="do not run the naive MoviePy reference render")
+    p.add_argument("--reference", type=Path, default=REFERENCE_DIR, metavar="DIR",
+                   help="folder of the naive MoviePy reference (naive.py, assets.py; default: ../shared/bench "
+                        "beside the checkout); skipped when missing")
     p.add_argument("--reference-seconds", action="append", type=parse_ref, metavar="RES=SECONDS",
                    help="use a reference wall time measured before instead of running it, e.g. 1080=222")
     p.add_argument("--long", action="store_true", help="also a 5-minute clip (peak RSS flat with length)")

@@ -38,7 +38,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     poster.jpg, captions.vtt, manifest.json. Every file is checked before anything renders."""
     from videogen.cli.progress import ProgressBar
     from videogen.render.article import load_articles
-    from videogen.render.pipeline import RenderOptions, render_article, video_id
+    from videogen.render.keys import video_id
+    from videogen.render.pipeline import RenderOptions, render_article
     from videogen.render.templates import load_template
     from videogen.settings import get_settings
 

@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from videogen.errors import JobNotFound, StorageError
 from videogen.http.problems import JOB_ID, Problem, problems
-from videogen.render.pipeline import i18n
+from videogen.render import i18n
 from videogen.render.templates import available_templates
 from videogen.service.store import STATUSES, Job
 from videogen.service.videos import VideoService, public_job

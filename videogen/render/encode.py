@@ -15,10 +15,13 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
 
 import imageio_ffmpeg
 
 from videogen.errors import RenderError
+from videogen.render.config import EncoderTuning
 from videogen.render.memory import child_env
 from videogen.render.templates import Encoding
 
@@ -35,50 +38,40 @@ def _grow_pipe(fd: int) -> int:
         return 0  # other systems, or a lower /proc/sys/fs/pipe-max-size: the default works too
 
 
+#: The defaults measured on two cores (README, Performance), for encoders given no tuning.
+_MEASURED = EncoderTuning()
+
+
 class _IoVec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
 
-def _vmsplice_fn():  # type: ignore[no-untyped-def]
+_Vmsplice = Callable[[int, Any, int, int], int]
+
+
+def _vmsplice_fn() -> _Vmsplice | None:
     """libc's vmsplice (Linux), or None. ctypes releases the GIL while it blocks."""
-    if os.environ.get("VIDEOGEN_VMSPLICE", "1") == "0":
-        return None
     try:
         fn = ctypes.CDLL(None, use_errno=True).vmsplice
     except (OSError, AttributeError):
         return None
     fn.argtypes = [ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.c_uint]
     fn.restype = ctypes.c_ssize_t
-    return fn
+    return cast(_Vmsplice, fn)
 
 
 def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def default_threads() -> int | None:
-    """x264 threads for a render (None: x264's own choice, 3 on two cores). Two frame threads
-    keep both cores busy next to the frame generator and hold about 25 MB less at 1080p
-    (practically the same output: same size and PSNR/SSIM to three decimals).
-    VIDEOGEN_X264_THREADS overrides (0: x264's choice)."""
-    env = os.environ.get("VIDEOGEN_X264_THREADS")
-    if env:
-        return int(env) or None
-    return 2
-
-
-def frames_nice() -> int:
-    """How many nice levels below the encoder the thread that draws frames runs
-    (VIDEOGEN_FRAMES_NICE; 0: the same priority). x264 then takes a core whenever it has
-    work and the frames are drawn in the time it leaves: fewer preemptions of the encoder's
-    threads and less of their cache lost to the frame generator (see README, Performance)."""
-    env = os.environ.get("VIDEOGEN_FRAMES_NICE")
-    return max(0, min(19, int(env))) if env else 10
-
-
 def _lower_this_thread(nice: int) -> None:
     """Raise the calling thread's nice value by ``nice`` (Linux only: there a thread's id
-    names just that thread; elsewhere the same call would renice a whole process)."""
+    names just that thread; elsewhere the same call would renice a whole process).
+
+    The thread that draws frames runs ``EncoderTuning.frames_nice`` levels below the encoder:
+    x264 then takes a core whenever it has work and the frames are drawn in the time it
+    leaves, with fewer preemptions of the encoder's threads and less of their cache lost to
+    the frame generator (see README, Performance)."""
     if nice <= 0 or not sys.platform.startswith("linux"):
         return
     tid = threading.get_native_id()
@@ -88,23 +81,27 @@ def _lower_this_thread(nice: int) -> None:
         pass  # a priority is a hint: the frames are the same without it
 
 
-def x264_params() -> list[str]:
-    """x264 threading options. VIDEOGEN_X264_SLICED=1 splits each frame between the threads
-    instead of encoding several frames at once: 58 MB less at 1080p and about 4 % less CPU for
-    the encoder alone, but next to the frame generator the render took about 5 % longer, so it
-    is not the default. VIDEOGEN_X264_SYNC_LOOKAHEAD=0 runs the look-ahead in the encoding
-    thread: about 20 MB less, but slower."""
+def x264_params(tuning: EncoderTuning) -> list[str]:
+    """x264 threading options. ``x264_sliced`` splits each frame between the threads instead
+    of encoding several frames at once: 58 MB less at 1080p and about 4 % less CPU for the
+    encoder alone, but next to the frame generator the render took about 5 % longer, so it is
+    not the default. ``x264_sync_lookahead=0`` runs the look-ahead in the encoding thread:
+    about 20 MB less, but slower."""
     params = []
-    if os.environ.get("VIDEOGEN_X264_SLICED", "0") == "1":
+    if tuning.x264_sliced:
         params.append("sliced-threads=1")
-    sync = os.environ.get("VIDEOGEN_X264_SYNC_LOOKAHEAD", "auto")
-    if sync != "auto":
-        params.append(f"sync-lookahead={int(sync)}")
+    if tuning.x264_sync_lookahead is not None:
+        params.append(f"sync-lookahead={int(tuning.x264_sync_lookahead)}")
     return ["-x264-params", ":".join(params)] if params else []
 
 
-def x264_args(enc: Encoding, fps: float, threads: int | None = None) -> list[str]:
-    """The video encoder settings, shared by the renderer and the benchmark's encode floor."""
+def x264_args(enc: Encoding, fps: float, tuning: EncoderTuning) -> list[str]:
+    """The video encoder settings, shared by the renderer and the benchmark's encode floor.
+
+    ``tuning.x264_threads``: two frame threads (the default) keep both cores busy next to the
+    frame generator and hold about 25 MB less at 1080p than x264's own choice (3 on two
+    cores), with practically the same output (same size and PSNR/SSIM to three decimals);
+    None leaves the choice to x264."""
     args = [
         "-c:v", "libx264", "-preset", enc.preset, "-crf", str(enc.crf),
         "-profile:v", "high", "-pix_fmt", "yuv420p",
@@ -113,9 +110,9 @@ def x264_args(enc: Encoding, fps: float, threads: int | None = None) -> list[str
         "-colorspace", "smpte170m", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
         "-g", str(max(1, round(fps * 2))),  # a keyframe every 2 s: quick, exact seeking in players
     ]
-    if threads:
-        args += ["-threads", str(threads)]
-    return args + x264_params()
+    if tuning.x264_threads:
+        args += ["-threads", str(tuning.x264_threads)]
+    return args + x264_params(tuning)
 
 
 def aac_args(enc: Encoding) -> list[str]:
@@ -137,8 +134,9 @@ class VideoEncoder:
     caller draws frame n+1 while ffmpeg takes frame n, and no frame is copied in Python."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float, audio_wav: Path | None,
-                 encoding: Encoding, threads: int | None = None, queue_size: int = 2):
+                 encoding: Encoding, tuning: EncoderTuning = _MEASURED, queue_size: int = 2):
         self.path = path
+        self.tuning = tuning
         self.frame_bytes = width * height * 3 // 2
         cmd = [
             ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
@@ -147,7 +145,7 @@ class VideoEncoder:
         ]
         if audio_wav is not None:
             cmd += ["-i", str(audio_wav), "-map", "0:v:0", "-map", "1:a:0"]
-        cmd += x264_args(encoding, fps, threads)
+        cmd += x264_args(encoding, fps, tuning)
         if audio_wav is not None:
             cmd += aac_args(encoding)
         cmd += ["-movflags", "+faststart", "-f", "mp4", str(path)]
@@ -160,7 +158,8 @@ class VideoEncoder:
         # less per minute of 1080p). A page handed over must not change until ffmpeg has read
         # it: a frame larger than the pipe pushes the whole previous frame out of it, so a
         # buffer is reused only once the next frame has gone in (one more buffer in the pool).
-        self._vmsplice = _vmsplice_fn() if pipe_size and self.frame_bytes > pipe_size + 8192 else None
+        big = pipe_size and self.frame_bytes > pipe_size + 8192
+        self._vmsplice = _vmsplice_fn() if tuning.vmsplice and big else None
         self._stderr: list[bytes] = []
         self._err_thread = threading.Thread(target=self._drain, daemon=True)
         self._err_thread.start()
@@ -237,14 +236,14 @@ class VideoEncoder:
     def encode_frames(self, n_frames: int, draw: Callable[[int, bytearray], None]) -> None:
         """Frames 0 … n_frames-1: ``draw(i, buf)`` fills a buffer of the encoder with frame
         ``i``, which then goes to ffmpeg. The drawing runs in a thread of its own, at a
-        priority ``frames_nice()`` levels below ffmpeg's; this waits for it, re-raises what
+        priority ``tuning.frames_nice`` levels below ffmpeg's; this waits for it, re-raises what
         ``draw`` raised, and on an interruption of the waiting thread (Ctrl-C, a task's
         time limit) stops the drawing before raising."""
         stop = threading.Event()
         failure: list[BaseException] = []
 
         def run() -> None:
-            _lower_this_thread(frames_nice())
+            _lower_this_thread(self.tuning.frames_nice)
             try:
                 for i in range(n_frames):
                     if stop.is_set():
@@ -304,7 +303,8 @@ class VideoEncoder:
     def __enter__(self) -> VideoEncoder:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.close()
         else:

@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from PIL import ImageFont, features
 
@@ -36,7 +37,6 @@ LANGUAGE_FAMILIES: dict[str, tuple[str, ...]] = {
     "hi": ("NotoSansDevanagari",), "mr": ("NotoSansDevanagari",), "ne": ("NotoSansDevanagari",),
     "zh": ("NotoSansSC",), "ja": ("NotoSansJP",), "ko": ("NotoSansKR",),
 }
-WEIGHTS = ("Regular", "Bold")
 
 
 def _cjk_font_files() -> dict[str, Path]:
@@ -85,7 +85,7 @@ def read_cmap(font: bytes) -> list[int]:
     if cmap is None:
         return []
     n_sub = struct.unpack_from(">H", font, cmap + 2)[0]
-    subtables = {}
+    subtables: dict[tuple[int, int, int], int] = {}  # (platform, encoding, format) → offset
     for i in range(n_sub):
         platform, encoding, offset = struct.unpack_from(">HHI", font, cmap + 4 + 8 * i)
         fmt = struct.unpack_from(">H", font, cmap + offset)[0]
@@ -136,7 +136,15 @@ class Charsets(Sequence[frozenset[int]]):
     def __init__(self, names: Sequence[str]):
         self.names = tuple(names)
 
-    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+    @overload
+    def __getitem__(self, i: int) -> frozenset[int]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[frozenset[int]]: ...
+
+    def __getitem__(self, i: int | slice) -> frozenset[int] | Sequence[frozenset[int]]:
+        if isinstance(i, slice):
+            return Charsets(self.names[i])
         return charset(self.names[i])
 
     def __len__(self) -> int:

@@ -3,6 +3,7 @@ the direction each language is written in, and dates in the article's language."
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from babel.core import UnknownLocaleError
@@ -106,6 +107,26 @@ def text_direction(lang: str) -> str:
 def text(key: str, lang: str, **values: str) -> str:
     table = STRINGS.get(lang.split("-")[0].lower(), STRINGS["en"])
     return table.get(key, STRINGS["en"][key]).format(**values)
+
+
+def _credit_label_pattern() -> re.Pattern[str]:
+    """The credit labels of every language ("Photo", "Foto", "写真"...) followed by a colon
+    (also a full-width one), at the start of a text, in any case."""
+    labels = {t["photo"].split("{credit}")[0].strip().rstrip(":：").strip() for t in STRINGS.values() if "photo" in t}
+    alternatives = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
+    return re.compile(rf"\s*(?:{alternatives})\s*[:：]\s*", re.IGNORECASE)
+
+
+_CREDIT_LABEL = _credit_label_pattern()
+
+
+def photo_credit(credit: str, lang: str) -> str:
+    """A photo credit as shown: "Photo: NASA" in the article's language. A credit that already
+    starts with such a label ("Photo: NASA", "photo : AFP", "Foto: dpa", in any of the
+    languages here) is not labelled twice: its label gives way to the article's language's."""
+    m = _CREDIT_LABEL.match(credit)
+    rest = credit[m.end() :].strip() if m else credit
+    return text("photo", lang, credit=rest) if rest else credit.strip()
 
 
 def long_date(value: date | datetime, lang: str) -> str:

@@ -89,7 +89,7 @@ def decode_image(data: bytes, limits: ImageLimits, target: tuple[int, int] | Non
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise ImageError(f"image claims more pixels than the limit ({limits.max_pixels}): a decompression bomb?") from None
     except UnidentifiedImageError:

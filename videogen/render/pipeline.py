@@ -1,16 +1,13 @@
 """render_article: article → folder with video.mp4, poster.jpg, captions.vtt, manifest.json.
 
-Each stage is a plain function from the modules beside this one; this module only runs them
-in order, times them, reports progress and publishes the files atomically."""
+Each stage is a plain function from the modules beside this one (script, narration, images,
+timeline, scenes, compose, encode, manifest); this module only runs them in order, times
+them, reports progress and publishes the files atomically (``outputs.publish_folder``)."""
 
 from __future__ import annotations
 
 import errno
-import functools
-import hashlib
-import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -20,36 +17,24 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-import cv2
 import numpy as np
-from PIL import Image
 
-from videogen import __version__
 from videogen.errors import RenderError, StorageError
-from videogen.outputs import CONTENT_TYPES, FILES, MEDIA_FILES
-from videogen.render import RENDERER_VERSION, audio, graphics, i18n
+from videogen.outputs import publish_folder
+from videogen.render import audio, cards
 from videogen.render.article import Article
 from videogen.render.captions import to_webvtt
-from videogen.render.compose import (
-    OVERSAMPLE,
-    BodyLayers,
-    FrameRenderer,
-    LazyOverlay,
-    Move,
-    MovingLayer,
-    OverlayPlanes,
-    Planes,
-    SceneLayers,
-    as_moviepy_clip,
-)
-from videogen.render.config import RenderConfig, TtsChoice
-from videogen.render.encode import VideoEncoder, default_threads
-from videogen.render.images import ImageLimits, LoadedImage, load_images
-from videogen.render.memory import map_large_blocks, release_memory
-from videogen.render.narration import NarrationChain
-from videogen.render.script import Script, build_script, plan_scenes, seed_for
+from videogen.render.compose import FrameRenderer, Planes, as_moviepy_clip, limit_opencv_threads
+from videogen.render.config import EncoderTuning, RenderConfig, TtsChoice
+from videogen.render.encode import VideoEncoder
+from videogen.render.images import ImageLimits, load_images
+from videogen.render.keys import content_key
+from videogen.render.manifest import build_manifest, write_json
+from videogen.render.memory import map_large_blocks
+from videogen.render.narration import NarrationChain, Speech
+from videogen.render.scenes import build_layers, canvas_size, on_screen
+from videogen.render.script import build_script, plan_scenes, seed_for
 from videogen.render.templates import Template, load_template
 from videogen.render.timeline import (
     LineAudio,
@@ -111,157 +96,6 @@ class _Stages:
             self.progress(stage, min(1.0, self._done))
 
 
-def video_id(article: Article, template: str) -> str:
-    """Folder name of a render in the CLI's output folder."""
-    return f"{article.id}-{Path(template).stem}"
-
-
-def content_key(article: Article, template: Template, voice: str | None, tts: str, max_duration: float) -> str:
-    """Identifies a render: same article content, template, voice and renderer → same key."""
-    data = article.content_dict()
-    images = []
-    for img in article.images:
-        entry = img.model_dump(exclude_none=True)
-        if not img.is_url and article.base_dir is not None:
-            path = (article.base_dir / img.src).resolve()
-            if path.is_file():  # a changed local file is a different render
-                entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-        images.append(entry)
-    data["images"] = images
-    payload = {
-        "article": data,
-        "template": template.model_dump(mode="json"),
-        "voice": voice,
-        "tts": tts,
-        "max_duration": max_duration,
-        "renderer": RENDERER_VERSION,
-    }
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-# --- visual layers ----------------------------------------------------------------------------
-
-def canvas_size(template: Template, zoom: float) -> tuple[int, int]:
-    """The size (even) of a canvas seen through a window that zooms in up to ``zoom``:
-    ``OVERSAMPLE`` times larger than the window at its closest (see compose.view)."""
-    w, h = template.size
-    return round(w * zoom * OVERSAMPLE / 2) * 2, round(h * zoom * OVERSAMPLE / 2) * 2
-
-
-def build_layers(template: Template, article: Article, script: Script, scenes, images: list[LoadedImage],
-                 timeline: Timeline, pool: ThreadPoolExecutor | None = None,
-                 timings: dict[str, float] | None = None) -> tuple[SceneLayers, Image.Image]:
-    """Pre-render every visual layer once; returns the layers and the poster (the title card).
-    With a ``pool``, only the title card is drawn before this returns: the rest is drawn in
-    the pool while the title card's frames are encoded (its time goes in
-    ``timings["layers_overlapped"]``)."""
-    w, h = template.size
-    m = template.motion
-    lang = article.lang
-    direction = i18n.text_direction(lang)
-    meta_parts = []
-    if article.published_at:
-        meta_parts.append(i18n.long_date(article.published_at, lang))
-    title = graphics.title_card(
-        template,
-        graphics.TitleCardText(article.title, article.source, " · ".join(meta_parts) or None, direction),
-        seed=seed_for(article.id, "title"),
-        photo=images[0].image if images else None,
-    )
-    title_seg = timeline.segments[0]
-    title_layer = MovingLayer(_card_canvas(title, template), w, h, Move(1.0, m.title_zoom, 0.0, title_seg.end - title_seg.start))
-    pages = [LazyOverlay(functools.partial(graphics.caption_overlay, p.text, template, direction), w, h)
-             for p in timeline.pages]
-
-    def body() -> BodyLayers:
-        started = time.perf_counter()
-        layers = _body_layers(template, article, scenes, images, timeline, meta_parts, direction)
-        if timings is not None:
-            timings["layers_overlapped"] = round(time.perf_counter() - started, 3)
-        return layers
-
-    return SceneLayers(title_layer, pool.submit(body) if pool else body(), pages), title
-
-
-def _card_canvas(card: Image.Image, template: Template) -> Planes:
-    """A card drawn at the frame size, enlarged to its canvas (see ``canvas_size``)."""
-    rgb = cv2.resize(np.asarray(card.convert("RGB")), canvas_size(template, 1.0), interpolation=cv2.INTER_CUBIC)
-    return Planes.from_rgb(rgb)
-
-
-def _body_layers(template: Template, article: Article, scenes, images: list[LoadedImage],
-                 timeline: Timeline, meta_parts: list[str], direction: str) -> BodyLayers:
-    """The scenes, their credits, the header and the outro card."""
-    w, h = template.size
-    m = template.motion
-    lang = article.lang
-    site = urlsplit(article.url).hostname if article.url else None
-    outro_lines = [i18n.text("read_more", lang, site=site.removeprefix("www.")) if site else i18n.text("thanks", lang)]
-    if meta_parts:
-        outro_lines.append(meta_parts[0])
-    outro = graphics.outro_card(template, article.source or site or i18n.text("thanks", lang), outro_lines,
-                                seed=seed_for(article.id, "outro"), direction=direction)
-    outro_seg = timeline.segments[-1]
-    outro_layer = MovingLayer(_card_canvas(outro, template), w, h, Move(1.0, 1.0 + (m.title_zoom - 1) / 2, 0.0, outro_seg.end - outro_seg.start))
-    del outro
-
-    size = canvas_size(template, m.max_zoom)
-    scene_layers: list[MovingLayer] = []
-    credits: list[OverlayPlanes | None] = []
-    prepared: dict[int, Planes] = {}
-    for k, scene in enumerate(scenes):
-        seg = timeline.segments[1 + k]
-        v = scene.visual
-        if v.kind == "image" and v.image is not None:
-            if v.image not in prepared:
-                prepared[v.image] = Planes.from_rgb(graphics.prepare_photo(images[v.image].image, size))
-            canvas = prepared[v.image]
-            credit = images[v.image].credit
-            credits.append(OverlayPlanes(graphics.credit_overlay(i18n.text("photo", lang, credit=credit), template, direction), w, h) if credit else None)
-        else:
-            canvas = Planes.from_rgb(graphics.generated_background(template, v.seed, size))
-            credits.append(None)
-        z0, z1 = m.zoom_start, m.zoom_end
-        pan = m.pan if not v.reverse else -m.pan
-        if v.reverse:
-            z0, z1 = z1, z0
-        scene_layers.append(MovingLayer(canvas, w, h, Move(z0, z1, pan, seg.end - seg.start)))
-    header = OverlayPlanes(graphics.header_overlay(template, article.source, article.title, direction), w, h)
-    release_memory()  # give back the heap that drawing the canvases used (Pillow and numpy temporaries)
-    return BodyLayers(scene_layers, outro_layer, credits, header)
-
-
-def _on_screen(article: Article, lines: list[str], template: Template, warnings: list[str]) -> tuple[Article, list[str]]:
-    """What is drawn: the texts without characters no shipped font has (emoji, rare symbols),
-    so nothing shows as a tofu box. Captions files and narration keep the original text."""
-    from videogen.render.fonts import drop_missing
-
-    dropped: dict[str, None] = {}
-
-    def shown(text: str | None, font: str) -> str | None:
-        if text is None:
-            return None
-        kept, missing = drop_missing(text, font, article.lang)
-        dropped.update(dict.fromkeys(missing))
-        return kept
-
-    title = shown(article.title, template.fonts.title) or article.title
-    source = shown(article.source, template.fonts.title) or None
-    screen_lines = [shown(t, template.fonts.caption) or t for t in lines]
-    if dropped:
-        warnings.append(f"not drawn on screen (no font has them): {' '.join(dropped)}")
-    return article.model_copy(update={"title": title, "source": source}), screen_lines
-
-
 # --- the render ---------------------------------------------------------------------------------
 
 def render_article(article: Article, options: RenderOptions, out_dir: Path, config: RenderConfig,
@@ -269,6 +103,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     """Render ``article`` into ``out_dir`` (created or replaced). Raises a ``VideogenError``;
     on any failure nothing in ``out_dir`` changes."""
     map_large_blocks()
+    limit_opencv_threads()
     options = options.resolved(config)
     assert options.tts is not None and options.max_duration is not None
     st = _Stages(progress)
@@ -323,8 +158,8 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     used_images = {s.visual.image for s in scenes if s.visual.image is not None}
     if images and len(used_images) < len(images):
         warnings.append(f"{len(images) - len(used_images)} image(s) not shown: more images than sentences")
-    screen_article, screen_lines = _on_screen(article, [ln.text for ln in script.lines], template, warnings)
-    pages_per_line = [graphics.caption_pages(t, template) for t in screen_lines]
+    screen_article, screen_lines = on_screen(article, [ln.text for ln in script.lines], template, warnings)
+    pages_per_line = [cards.caption_pages(t, template) for t in screen_lines]
     timeline = build_timeline(script.title.text, LineAudio(speeches[0].duration), [ln.text for ln in script.lines],
                               lines_audio, pages_per_line, [s.lines for s in scenes], template.timing, template.fps)
     expected = clip_length(speeches[0].duration, [a.duration for a in lines_audio], template.timing)
@@ -361,7 +196,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
             if options.engine == "moviepy":
                 _encode_with_moviepy(renderer, track, sr, video, template)
             else:
-                _encode(renderer, timeline, wav, video, template, lambda f: st.report("frames", f))
+                _encode(renderer, timeline, wav, video, template, config.encoder, lambda f: st.report("frames", f))
             st.finish("frames", t4)
         finally:
             layers_pool.shutdown(wait=True, cancel_futures=True)
@@ -372,13 +207,13 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         (staging / "captions.vtt").write_text(to_webvtt(timeline.cues, article.language), encoding="utf-8")
         key = content_key(article, template.at_size() if not (options.height or options.fps) else template,
                           options.voice, options.tts, options.max_duration)
-        manifest = _manifest(article, template, options, narration, timeline, script, staging, key,
-                             warnings, started_at, gain_db, n_images)
+        manifest = build_manifest(article, template, options.engine, narration, timeline, script, staging, key,
+                                  warnings, started_at, gain_db, n_images)
         st.timings["publish"] = round(time.perf_counter() - t5, 3)
         st.timings["total"] = round(time.perf_counter() - t0, 3)
         manifest["timings"] = dict(st.timings)
-        _write_json(staging / "manifest.json", manifest)
-        publish(staging, out_dir)
+        write_json(staging / "manifest.json", manifest)
+        publish_folder(staging, out_dir)
         st.finish("publish", t5)
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -389,7 +224,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     return RenderResult(out_dir, manifest)
 
 
-def _narration_track(timeline: Timeline, speeches, sr: int, template: Template, article_id: str | None,
+def _narration_track(timeline: Timeline, speeches: list[Speech], sr: int, template: Template, article_id: str | None,
                      wav: Path) -> tuple[np.ndarray, float]:
     """The clip's sound: each sentence at its place, levelled (and over the music bed if the
     template has one), written to ``wav``. Returns the track and the gain applied (dB)."""
@@ -403,10 +238,9 @@ def _narration_track(timeline: Timeline, speeches, sr: int, template: Template, 
 
 
 def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path, template: Template,
-            progress: Callable[[float], None]) -> None:
+            tuning: EncoderTuning, progress: Callable[[float], None]) -> None:
     step = max(1, timeline.n_frames // 100)
-    with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding,
-                      threads=default_threads()) as enc:
+    with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding, tuning) as enc:
         planes: dict[int, Planes] = {}  # one view per encoder buffer
 
         def draw(i: int, buf: bytearray) -> None:
@@ -435,55 +269,3 @@ def _encode_with_moviepy(renderer: FrameRenderer, track: np.ndarray, sr: int, vi
         raise RenderError(f"MoviePy failed to write the video: {e}") from e
     finally:
         clip.close()
-
-
-def _manifest(article: Article, template: Template, options: RenderOptions, narration, timeline: Timeline,
-              script: Script, folder: Path, key: str, warnings: list[str], started_at: datetime,
-              gain_db: float, n_images: int) -> dict[str, Any]:
-    files = {}
-    for name in MEDIA_FILES:
-        p = folder / name
-        files[name] = {"bytes": p.stat().st_size, "sha256": sha256_file(p), "content_type": CONTENT_TYPES[name]}
-    v = narration.voice
-    return {
-        "videogen": __version__,
-        "renderer_version": RENDERER_VERSION,
-        "content_key": key,
-        "article": {
-            "id": article.id, "title": article.title, "language": article.language, "url": article.url,
-            "source": article.source, "published_at": article.published_at.isoformat() if article.published_at else None,
-        },
-        "template": {"name": template.name, "width": template.width, "height": template.height, "fps": template.fps, "aspect": template.aspect},
-        "narration": {
-            "engine": v.engine, "voice": v.voice_id, "voice_name": v.name, "offline": v.offline,
-            "fingerprint": narration.fingerprint, "sample_rate": narration.sample_rate,
-            "lines": 1 + len(script.lines), "cache_hits": narration.cache_hits, "narrated_from": script.narrated_from,
-            "gain_db": round(gain_db, 2),
-        },
-        "duration": round(timeline.duration, 3),
-        "frames": timeline.n_frames,
-        "scenes": len(timeline.segments) - 2,
-        "images_used": n_images,
-        "captions": {"cues": len(timeline.cues), "pages": len(timeline.pages)},
-        "files": files,
-        "warnings": warnings,
-        "created_at": started_at.isoformat(timespec="seconds"),
-        "engine": options.engine,
-    }
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-def publish(staging: Path, out_dir: Path) -> None:
-    """Move a complete set of files into ``out_dir``. A new folder appears whole (one rename);
-    an existing one gets each file replaced atomically, the manifest last."""
-    try:
-        if not out_dir.exists():
-            os.rename(staging, out_dir)
-            return
-        for name in FILES:  # manifest.json is last: it commits the set
-            os.replace(staging / name, out_dir / name)
-    except OSError as e:
-        raise StorageError(f"could not publish into {out_dir}: {e.strerror or e}") from e

@@ -59,6 +59,7 @@ def _speakable(text: str) -> str:
 
 def build_script(article: Article) -> Script:
     lang = article.lang
+    source: Literal["summary", "body"]
     if article.summary:
         narrated, source = article.summary, "summary"
     else:

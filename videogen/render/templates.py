@@ -44,7 +44,7 @@ class Palette(_Strict):
 
     @field_validator("background", "shapes")
     @classmethod
-    def _cs(cls, v):  # type: ignore[no-untyped-def]
+    def _cs(cls, v: list[str]) -> list[str]:
         for c in v:
             _check_colour(c)
         return v

@@ -22,7 +22,8 @@ from videogen.net import check_url, resolve_checked
 from videogen.outputs import OUTPUT_FILES
 from videogen.render.article import Article, parse_article
 from videogen.render.config import TtsChoice
-from videogen.render.pipeline import RenderOptions, content_key, render_article
+from videogen.render.keys import content_key
+from videogen.render.pipeline import RenderOptions, render_article
 from videogen.render.templates import load_template
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable

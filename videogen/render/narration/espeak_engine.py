@@ -53,7 +53,7 @@ class _Espeak:
         self.lock = threading.Lock()
         self._chunks: list[np.ndarray] = []
 
-        def _cb(wav, n, events):  # type: ignore[no-untyped-def]
+        def _cb(wav: ctypes._Pointer[ctypes.c_short] | None, n: int, events: int | None) -> int:
             if n > 0 and wav:
                 self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
             return 0

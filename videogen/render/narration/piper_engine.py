@@ -12,11 +12,15 @@ import logging
 import threading
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from videogen.errors import NarrationError
 from videogen.render.narration.base import Speech, VoiceInfo
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -48,7 +52,7 @@ def _voice_from_config(model: Path, config: Path) -> VoiceInfo | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(model_path: str, config_path: str):  # type: ignore[no-untyped-def]
+def _load(model_path: str, config_path: str) -> PiperVoice:
     from piper import PiperVoice
 
     return PiperVoice.load(model_path, config_path)

@@ -17,9 +17,13 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from babel import Locale
 from num2words import CONVERTER_CLASSES, num2words
+
+if TYPE_CHECKING:
+    from pykakasi import kakasi as Kakasi
 
 
 @dataclass(frozen=True)
@@ -292,7 +296,7 @@ def _kana(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _kakasi():  # type: ignore[no-untyped-def]
+def _kakasi() -> Kakasi:
     import pykakasi
 
     return pykakasi.kakasi()

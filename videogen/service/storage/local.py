@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from videogen.errors import StorageError
-from videogen.outputs import CONTENT_TYPES, FILES
+from videogen.outputs import CONTENT_TYPES, publish_folder
 from videogen.service.storage.base import (
     Storage,
     StoredFile,
@@ -34,25 +33,10 @@ class LocalStorage(Storage):
         return new_staging_dir(self.root / ".staging")
 
     def publish(self, key: str, folder: Path, replace: bool = False) -> bool:
-        target = self._dir(key)
         check_complete(folder)
-        try:
-            if not target.exists():
-                try:
-                    os.rename(folder, target)  # the whole set appears at once
-                    return True
-                except OSError:
-                    if not target.exists():
-                        raise
-            if not replace and (target / "manifest.json").is_file():
-                shutil.rmtree(folder, ignore_errors=True)
-                return False
-            for name in FILES:  # the manifest last: it commits the set
-                os.replace(folder / name, target / name)
-            shutil.rmtree(folder, ignore_errors=True)
-            return True
-        except OSError as e:
-            raise StorageError(f"could not publish {key}: {e.strerror or e}") from e
+        published = publish_folder(folder, self._dir(key), replace, name=key)
+        shutil.rmtree(folder, ignore_errors=True)  # emptied, or the set not published
+        return published
 
     def exists(self, key: str) -> bool:
         return (self._dir(key) / "manifest.json").is_file()
