@@ -211,7 +211,7 @@ def page_router(settings: Settings, service: VideoService) -> APIRouter:
         base = pages.base(request)
         lang = _lang(job)
         oembed = f"{base}/oembed?" + urlencode({"url": f"{base}/embed/{job.id}", "format": "json"})
-        common = dict(job=job, lang=lang, dir=i18n.text_direction(lang), oembed=oembed,
+        common: dict[str, Any] = dict(job=job, lang=lang, dir=i18n.text_direction(lang), oembed=oembed,
                       title=str(job.article.get("title") or ""))
         if job.status == "done" and job.output:
             return pages.render("player.html", v=pages.video(job, base), **common)

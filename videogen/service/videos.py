@@ -23,6 +23,7 @@ from videogen.outputs import OUTPUT_FILES
 from videogen.render.article import Article, parse_article
 from videogen.render.config import TtsChoice
 from videogen.render.keys import content_key
+from videogen.render.narration import NarrationChain
 from videogen.render.pipeline import RenderOptions, render_article
 from videogen.render.templates import load_template
 from videogen.service.storage import Storage, open_storage
@@ -86,10 +87,8 @@ class VideoService:
         self._migrated = False
 
     @functools.cached_property
-    def chain(self):  # type: ignore[no-untyped-def]
+    def chain(self) -> NarrationChain:
         """Voices known here, for validating enqueued jobs (cached: listing them reads files)."""
-        from videogen.render.narration import NarrationChain
-
         return NarrationChain.from_config(self.settings.render_config())
 
     def migrate(self) -> None:
