@@ -1,5 +1,5 @@
 """Soak: 100 short articles enqueued in bursts to 2 workers while workers are SIGKILLed and
-restarted at random and the broker (a Redis of our own, on loopback) is restarted once.
+restarted (one at random, each time another fifth of the jobs is done) and the broker (a Redis of our own, on loopback) is restarted once.
 Afterwards every job is done exactly once (one set of files, checksums valid) or failed with
 a reason; none is stuck. Bounded: at most ~6 minutes, then it fails.
 
@@ -58,7 +58,7 @@ class Soak:
 
 @pytest.fixture(scope="module")
 def soak(tmp_path_factory, settings) -> Soak:
-    """100 articles in bursts to 2 workers, workers SIGKILLed every 3-7 s, the broker killed
+    """100 articles in bursts to 2 workers, a worker SIGKILLed at every fifth of the jobs done, the broker killed
     and restarted once; until every job is done or failed (or the deadline)."""
     rng = random.Random(20261128)
     tmp = tmp_path_factory.mktemp("soak")
@@ -75,9 +75,11 @@ def soak(tmp_path_factory, settings) -> Soak:
         ids: list[str] = []
         broker_restarted = False
         with stack.client() as c:
-            # Kills every 3-7 s: the soak lasts ~25 s on two cores now that renders are faster,
-            # and at least three kills must land while jobs are rendering.
-            next_kill = time.monotonic() + 4
+            # A worker is killed each time another fifth of the jobs is done (at 10, 30, 50, 70
+            # and 90 done), so the kills land while jobs are rendering however fast renders
+            # are: timed kills (every 3-7 s) landed only twice when the soak took 18 s.
+            kill_at = [10, 30, 50, 70, 90]
+            done = 0
             while time.monotonic() - t0 < DEADLINE:
                 if len(ids) < N_JOBS:  # a burst of articles
                     batch = [{"id": f"soak{i}", "language": "fr", "title": f"Dépêche numéro {i}",
@@ -86,13 +88,13 @@ def soak(tmp_path_factory, settings) -> Soak:
                     r = c.post("/v1/videos", json={"articles": batch, "options": {"height": 90, "fps": 5}}, headers=AUTH)
                     assert r.status_code == 202, r.text
                     ids += [j["id"] for j in r.json()["jobs"]]
-                if time.monotonic() > next_kill and len(stack.workers) == 2:
+                if kill_at and done >= kill_at[0] and len(stack.workers) == 2:
                     victim = rng.choice(stack.workers)
                     stack.kill(victim)
                     stack.workers.remove(victim)
-                    events.append(f"{time.monotonic() - t0:5.1f}s SIGKILL worker")
+                    events.append(f"{time.monotonic() - t0:5.1f}s SIGKILL worker ({done} done)")
                     stack.start_worker()
-                    next_kill = time.monotonic() + rng.uniform(3, 7)
+                    kill_at.pop(0)
                 if not broker_restarted and len(ids) >= 60:
                     redis_proc.kill()
                     redis_proc.wait()
@@ -102,6 +104,7 @@ def soak(tmp_path_factory, settings) -> Soak:
                     events.append(f"{time.monotonic() - t0:5.1f}s broker back (empty: its queue was lost)")
                     broker_restarted = True
                 counts = c.get("/v1/videos", params={"limit": 1}).json()["counts"]
+                done = counts["done"] + counts["failed"]
                 if len(ids) == N_JOBS and counts["queued"] == 0 and counts["rendering"] == 0:
                     break
                 time.sleep(1.0)
