@@ -1,6 +1,6 @@
 """The CLI and worker layer's own promises: importing the CLI or the API builds no Celery app and
 touches no database, the app is still found by ``celery -A workers.celery_app``, a missing job
-is bad input, retry delays come from one policy, and the job board shows render time and queue
+is bad input, and the job board shows render time and queue
 wait apart."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 from videogen.cli.options import EXIT_BAD_INPUT, CommandExit, job_or_exit
 from videogen.cli.progress import JobBoard, job_result
 from videogen.errors import JobNotFound
-from videogen.service.backoff import compute_backoff, render_retry_delay, webhook_retry_delay
 from videogen.service.store import Job
 
 
@@ -52,12 +51,6 @@ def test_a_missing_job_exits_2():
     with pytest.raises(CommandExit) as e:
         job_or_exit("abc", lookup)
     assert e.value.code == EXIT_BAD_INPUT and e.value.message == "no job abc"
-
-
-def test_retry_delays_are_the_documented_policies():
-    assert [webhook_retry_delay(n) for n in range(1, 8)] == [5, 15, 45, 135, 405, 600, 600]
-    assert [render_retry_delay(n, first=10) for n in (0, 1, 2, 3)] == [10, 10, 20, 40]
-    assert compute_backoff(4, first=1, factor=2, cap=5) == 5
 
 
 def _job(status: str, **kw: Any) -> Job:
