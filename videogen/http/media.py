@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from videogen.errors import StorageError
 from videogen.http.problems import Problem, job_or_404, problems
-from videogen.outputs import CONTENT_TYPES, FILES
+from videogen.outputs import CONTENT_TYPES, FILES, MANIFEST
 from videogen.service.videos import VideoService
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -63,7 +63,7 @@ def serve_file(service: VideoService, key: str, name: str, request: Request) -> 
     try:
         st = storage.stat(key, name)
         etag = st.etag
-        if name != "manifest.json":
+        if name != MANIFEST:
             sha = storage.manifest(key).get("files", {}).get(name, {}).get("sha256")
             if sha:
                 etag = f'"{sha[:32]}"'

@@ -32,7 +32,7 @@ LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 def _limits(info: ValidationInfo) -> ArticleLimits:
     """The limits ``parse_article`` was given (through pydantic's validation context)."""
-    limits = (info.context or {}).get("limits") if isinstance(info.context, dict) else None
+    limits = info.context.get("limits") if isinstance(info.context, dict) else None
     return limits if isinstance(limits, ArticleLimits) else DEFAULT_LIMITS
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from videogen.errors import RenderError, StorageError
-from videogen.outputs import publish_folder
+from videogen.outputs import MANIFEST, publish_folder
 from videogen.render import audio, cards
 from videogen.render.article import Article
 from videogen.render.captions import to_webvtt
@@ -212,7 +212,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         st.timings["publish"] = round(time.perf_counter() - t5, 3)
         st.timings["total"] = round(time.perf_counter() - t0, 3)
         manifest["timings"] = dict(st.timings)
-        write_json(staging / "manifest.json", manifest)
+        write_json(staging / MANIFEST, manifest)
         publish_folder(staging, out_dir)
         st.finish("publish", t5)
     except OSError as e:

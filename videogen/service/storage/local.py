@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from videogen.errors import StorageError
-from videogen.outputs import CONTENT_TYPES, publish_folder
+from videogen.outputs import CONTENT_TYPES, MANIFEST, publish_folder
 from videogen.service.storage.base import (
     Storage,
     StoredFile,
@@ -39,7 +39,7 @@ class LocalStorage(Storage):
         return published
 
     def exists(self, key: str) -> bool:
-        return (self._dir(key) / "manifest.json").is_file()
+        return (self._dir(key) / MANIFEST).is_file()
 
     def clean_staging(self, older_than: float) -> int:
         """Remove staging folders untouched for ``older_than`` seconds (left by killed
@@ -69,7 +69,7 @@ class LocalStorage(Storage):
 
     def manifest(self, key: str) -> dict[str, Any]:
         try:
-            return json.loads((self._dir(key) / "manifest.json").read_text(encoding="utf-8"))
+            return json.loads((self._dir(key) / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise StorageError(f"{key} has no manifest") from None
 

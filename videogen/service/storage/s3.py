@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from videogen.errors import StorageError
-from videogen.outputs import CONTENT_TYPES, MEDIA_FILES
+from videogen.outputs import CONTENT_TYPES, MANIFEST, MEDIA_FILES
 from videogen.service.storage.base import (
     ServeMode,
     Storage,
@@ -127,13 +127,13 @@ class S3Storage(Storage):
             return False
         for name in MEDIA_FILES:
             self.upload(folder / name, key, name)
-        self.upload(folder / "manifest.json", key, "manifest.json")  # last: it commits the set
+        self.upload(folder / MANIFEST, key, MANIFEST)  # last: it commits the set
         shutil.rmtree(folder, ignore_errors=True)
         return True
 
     def delete(self, key: str) -> None:
         try:  # the manifest first: readers stop seeing the video before its files go
-            self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key, "manifest.json"))
+            self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key, MANIFEST))
             for name in MEDIA_FILES:
                 self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key, name))
         except Exception as e:  # noqa: BLE001
@@ -145,7 +145,7 @@ class S3Storage(Storage):
     # --- reading -----------------------------------------------------------------------------
     def exists(self, key: str) -> bool:
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self.object_key(key, "manifest.json"))
+            self.client.head_object(Bucket=self.bucket, Key=self.object_key(key, MANIFEST))
             return True
         except Exception as e:  # noqa: BLE001
             if self._missing(e):
@@ -178,7 +178,7 @@ class S3Storage(Storage):
 
     def manifest(self, key: str) -> dict[str, Any]:
         try:
-            return json.loads(b"".join(self.read(key, "manifest.json")).decode("utf-8"))
+            return json.loads(b"".join(self.read(key, MANIFEST)).decode("utf-8"))
         except StorageError as e:
             if "not found" in str(e):
                 raise StorageError(f"{key} has no manifest") from None
@@ -196,7 +196,7 @@ class S3Storage(Storage):
         for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""):
             for obj in page.get("Contents", []):
                 parts = obj["Key"].rsplit("/", 2)
-                if len(parts) >= 2 and parts[-1] == "manifest.json":
+                if len(parts) >= 2 and parts[-1] == MANIFEST:
                     out.append(parts[-2])
         return out
 
