@@ -9,6 +9,7 @@ has work to do, and a sweeper in every worker and API process recovers jobs whos
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from celery import Celery
 
@@ -34,6 +35,7 @@ def make_app(settings: Settings) -> Celery:
         from kombu.transport import sqlalchemy as kombu_sql
 
         kombu_sql.Transport.polling_interval = 0.1
+        close_sql_sessions_with_channels()
         settings.home.mkdir(parents=True, exist_ok=True)
         prepare_sql_broker(settings.broker, [QUEUE])
     if settings.broker.startswith(("amqp://", "pyamqp://", "amqps://")):
@@ -62,6 +64,34 @@ def make_app(settings: Settings) -> Celery:
         enable_utc=True,
     )
     return app
+
+
+def close_sql_sessions_with_channels() -> None:
+    """Make a closed channel of kombu's SQL transport close its session.
+
+    kombu's SQL channel opens a session on first use and never closes it; a read (the queue's
+    size) leaves that session holding one of the transport engine's pooled connections inside
+    an open transaction. Every connection opened and closed again (a depth read per
+    ``GET /v1/queue``) thus kept a database connection checked out until the garbage collector
+    found the channel: a burst of 100 requests drained the pool (5 + 10 overflow) and every
+    later broker call, dispatches included, waited 30 s for a connection. Idempotent."""
+    from kombu.transport import sqlalchemy as kombu_sql
+
+    channel_cls: Any = kombu_sql.Channel
+    if getattr(channel_cls, "_videogen_closes_session", False):
+        return
+    plain_close = channel_cls.close
+
+    def close(self: Any) -> None:
+        session, self._session = self._session, None
+        try:
+            if session is not None:
+                session.close()
+        finally:
+            plain_close(self)
+
+    channel_cls.close = close
+    channel_cls._videogen_closes_session = True
 
 
 def prepare_sql_broker(url: str, queues: list[str]) -> None:

@@ -29,9 +29,10 @@ group = Group()
 
 def _make_app(svc: VideoService) -> FastAPI:
     from videogen.http.app import create_app
-    from workers.dispatch import broker_queue_depth, check_broker
+    from workers.dispatch import default_probe
 
-    return create_app(svc.settings, svc, broker_check=check_broker, queue_depth=broker_queue_depth)
+    probe = default_probe()  # cached depth and check: a burst of reads makes one broker call
+    return create_app(svc.settings, svc, broker_check=probe.check, queue_depth=probe.depth)
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:

@@ -16,10 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from videogen.errors import JobNotFound
-from videogen.service.store import Job
+from videogen.service.store import Job, PoolTimeout
 from videogen.service.videos import VideoService
 
 JOB_ID = r"^[a-f0-9]{32}$"
+STORE_BUSY_RETRY_AFTER = 2  # seconds a client is told to wait when the job store's pool is drained
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")  # sorted: the order of Allow
 
 
@@ -69,6 +70,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(allowed_methods(app, request))
         title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
         return problem_response(Problem(exc.status_code, title, str(exc.detail), headers=headers))
+
+    @app.exception_handler(PoolTimeout)
+    async def _store_busy(_req: Request, _exc: PoolTimeout) -> JSONResponse:
+        return problem_response(Problem(503, "Service Unavailable", "the job store is busy: every connection stayed "
+                                        "in use; try again shortly", headers={"Retry-After": str(STORE_BUSY_RETRY_AFTER)}))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:

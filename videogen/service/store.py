@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as _PoolTimeout
 from sqlalchemy.sql.elements import ColumnElement
 
 from videogen.errors import JobConflict, JobNotFound, LeaseLost
@@ -105,6 +106,10 @@ class Job:
         return self.status in ("done", "failed", "cancelled")
 
 
+PoolTimeout = _PoolTimeout
+"""Raised when every pooled job-store connection stayed busy for ``pool_timeout`` seconds."""
+
+
 def store_unreachable(error: BaseException) -> bool:
     """True when ``error`` means the job store could not be reached (network, server down)."""
     return isinstance(error, (OperationalError, InterfaceError))
@@ -119,17 +124,20 @@ class JobEvent:
 
 
 class JobStore:
-    def __init__(self, url: str, pool_size: int = 5, max_overflow: int = 10):
+    def __init__(self, url: str, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30):
         self.url = url
+        # pool_timeout: how long a call waits for a free pooled connection before it raises
+        # PoolTimeout (the API answers 503) instead of queueing behind a drained pool.
         kwargs: dict[str, Any] = {"future": True}
+        pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                kwargs.update(pool)  # a file database: SQLAlchemy pools its connections
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800,
-                          pool_timeout=30)
+            kwargs.update(pool, pool_pre_ping=True, pool_recycle=1800)
             if url.startswith("postgresql"):
                 # Workers on other machines: a database behind a dead link must fail a call in
                 # seconds (then the worker learns whether it still holds its job), not hang on
@@ -424,6 +432,14 @@ class JobStore:
                     self._event(c, job_id, "requeued", f"no heartbeat from {worker} for {age:.1f}s", worker or "")
                     requeued.append(job_id)
         return requeued, failed
+
+    def queued_sent(self, older_than: float) -> int:
+        """Queued jobs whose wake-up call was sent at least ``older_than`` seconds ago: each
+        should have one message waiting in the broker."""
+        cutoff = now() - timedelta(seconds=older_than)
+        q = select(func.count()).select_from(jobs).where(jobs.c.status == "queued", jobs.c.dispatched_at < cutoff)
+        with self.engine.connect() as c:
+            return int(c.execute(q).scalar() or 0)
 
     def undispatched(self, older_than: float) -> builtins.list[Job]:
         """Queued jobs whose wake-up call may be lost (never sent, or sent long ago)."""

@@ -43,6 +43,12 @@ log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Job], None]
 Notify = Callable[[Job], None]
+BrokerDepth = Callable[[], int]
+
+SEND_GRACE = 5.0
+"""Seconds after which a queued job's wake-up call counts as being in the broker: a sweep
+compares the broker's depth with the queued jobs sent at least this long ago, so a call
+still on its way (counted in neither, or in one only) is not taken for a lost one."""
 
 
 class JobOptions(BaseModel):
@@ -77,12 +83,13 @@ class RunOutcome:
 
 class VideoService:
     def __init__(self, settings: Settings, dispatch: Dispatch | None = None, notify: Notify | None = None,
-                 store: JobStore | None = None, storage: Storage | None = None):
+                 store: JobStore | None = None, storage: Storage | None = None, broker_depth: BrokerDepth | None = None):
         self.settings = settings
         self.store = store or JobStore(settings.database, pool_size=settings.db_pool_size,
-                                       max_overflow=settings.db_max_overflow)
+                                       max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout)
         self.storage = storage or open_storage(settings.storage_url, settings.media_path, settings)
         self.dispatch = dispatch
+        self.broker_depth = broker_depth  # messages waiting in the broker, read now (sweeps)
         self._queue_webhook = notify
         self._migrated = False
 
@@ -209,12 +216,36 @@ class VideoService:
         sent = 0
         for job_id in requeued:  # this process won the compare-and-set: it alone re-sends them
             sent += self.send(self.store.get(job_id))
-        for job in self.store.undispatched(s.redispatch_after):
+        for job in self.resend_candidates():
             if self.store.claim_dispatch(job.id, s.redispatch_after):  # one sender among many sweepers
                 sent += self.send(job)
         if requeued:
             log.warning("requeued %d job(s) whose worker stopped: %s", len(requeued), ", ".join(requeued))
         return {"requeued": len(requeued), "failed": len(failed), "dispatched": sent}
+
+    def resend_candidates(self) -> list[Job]:
+        """Queued jobs whose wake-up call is to be sent again: every one never sent (the broker
+        was down), and of those sent over ``redispatch_after`` seconds ago only as many as
+        the broker lost — the queued jobs sent (``SEND_GRACE`` ago or more) beyond the
+        messages it holds. A job merely waiting its turn has its message in the broker, so it
+        gets no duplicate, however long the queue. Without ``broker_depth`` every job sent
+        long ago is sent again; when the broker's depth cannot be read, none is (the send
+        would fail too)."""
+        waiting = self.store.undispatched(self.settings.redispatch_after)
+        never = [j for j in waiting if j.dispatched_at is None]
+        sent_long_ago = [j for j in waiting if j.dispatched_at is not None]
+        if not sent_long_ago or self.broker_depth is None:
+            return never + sent_long_ago
+        try:
+            depth = self.broker_depth()  # read before the count: a job taken meanwhile is in neither
+        except Exception as e:  # noqa: BLE001 - a broker that is down cannot be sent to either
+            log.warning("cannot read the broker's queue depth (%s); no wake-up call re-sent", e)
+            return never
+        lost = lost_wakeups(self.store.queued_sent(SEND_GRACE), depth)
+        if lost:
+            log.warning("the broker holds %d message(s) for more queued jobs: re-sending %d wake-up call(s)",
+                        depth, min(lost, len(sent_long_ago)))
+        return never + sent_long_ago[:lost]
 
     def start_sweeper(self, stop: threading.Event) -> threading.Thread:
         def loop() -> None:
@@ -356,6 +387,13 @@ class _Heartbeat:
         if self.lost.is_set():
             raise LeaseLost(self.job_id)
         self.store.heartbeat(self.job_id, self.lease, "publishing", 99.0)
+
+
+def lost_wakeups(queued_sent: int, broker_depth: int) -> int:
+    """How many wake-up calls the broker lost: queued jobs whose call was sent beyond the
+    messages it holds (never below 0; messages of jobs no longer queued only hide losses
+    until a worker drops them, in milliseconds)."""
+    return max(0, queued_sent - broker_depth)
 
 
 def public_job(job: Job, base_url: str = "") -> dict[str, Any]:

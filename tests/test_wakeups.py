@@ -1,0 +1,221 @@
+"""Wake-up calls and broker reads (issue 16, defects 2 and 5): a sweeper re-sends a queued
+job's wake-up call only when the broker lost it, the broker's depth is read at most once per
+period over connections that go back to their pool, and a drained job-store pool answers 503
+quickly. Against the embedded SQL broker and a real Redis."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from videogen.http.app import create_app
+from videogen.service.schema import jobs, now
+from videogen.service.videos import VideoService, lost_wakeups
+from videogen.settings import Settings
+
+REDIS_URL = os.environ.get("VIDEOGEN_TEST_REDIS", "redis://127.0.0.1:6379/13")
+JOBS = 12
+
+
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis(REDIS_URL))])
+def broker(request, tmp_path, settings):
+    """(service, celery app, settings) with no worker: every message stays in the broker."""
+    from workers.celery_app import make_app
+    from workers.dispatch import broker_queue_depth, dispatch_render
+
+    url = None
+    if request.param == "redis":
+        import redis
+
+        url = REDIS_URL
+        redis.Redis.from_url(url).flushdb()
+    s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path, broker_url=url, redispatch_after=60)
+    app = make_app(s)
+    svc = VideoService(s, dispatch=lambda job: dispatch_render(job, app), broker_depth=lambda: broker_queue_depth(app))
+    svc.migrate()
+    yield svc, app, s
+    if url:
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+
+
+def _queue(svc: VideoService, n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        job, _ = svc.store.create(article_id=f"a{i}", content_key=f"{i:064x}", template="news", voice=None,
+                                  tts="auto", options={}, article={"title": f"Story {i}"})
+        assert svc.send(job)
+        ids.append(job.id)
+    return ids
+
+
+def _time_passes(svc: VideoService) -> None:
+    """Every wake-up call sent so far was sent an hour ago (past ``redispatch_after``)."""
+    with svc.store.engine.begin() as c:
+        c.execute(update(jobs).where(jobs.c.dispatched_at.is_not(None)).values(dispatched_at=now() - timedelta(hours=1)))
+
+
+def _lose_messages(app, s: Settings, n: int) -> None:
+    """Delete ``n`` messages from the broker, as a broker that lost them would."""
+    if s.broker.startswith("sqla+"):
+        with sqlite3.connect(s.home / "broker.sqlite") as db:
+            db.execute("DELETE FROM kombu_message WHERE id IN (SELECT id FROM kombu_message ORDER BY id LIMIT ?)", (n,))
+        return
+    import redis
+
+    r = redis.Redis.from_url(s.broker)
+    keys = [k for k in r.keys("videogen*") if r.type(k) == b"list"]
+    for _ in range(n):
+        assert any(r.lpop(k) for k in keys)
+
+
+def test_waiting_jobs_get_no_duplicate_wakeups_however_many_sweeps(broker):
+    """A worker outage: jobs wait their turn for many redispatch periods. Before the fix each
+    sweep after ``redispatch_after`` sent every queued job a new message (12 jobs, 20
+    periods: 252 messages)."""
+    from workers.dispatch import broker_queue_depth
+
+    svc, app, _s = broker
+    _queue(svc, JOBS)
+    for _ in range(20):
+        _time_passes(svc)
+        assert svc.sweep()["dispatched"] == 0
+    assert broker_queue_depth(app) == JOBS == svc.store.counts()["queued"]
+
+
+def test_a_lost_wakeup_is_sent_again_once(broker):
+    from workers.dispatch import broker_queue_depth
+
+    svc, app, s = broker
+    _queue(svc, JOBS)
+    _lose_messages(app, s, 3)
+    assert broker_queue_depth(app) == JOBS - 3
+    _time_passes(svc)
+    assert svc.sweep()["dispatched"] == 3
+    assert broker_queue_depth(app) == JOBS
+    _time_passes(svc)
+    assert svc.sweep()["dispatched"] == 0, "sent once: the broker holds a message for every queued job again"
+    assert broker_queue_depth(app) == JOBS
+
+
+def test_a_job_never_sent_is_sent_at_the_next_sweep_and_an_unreadable_broker_blocks_only_resends(broker):
+    from workers.dispatch import broker_queue_depth
+
+    svc, app, _s = broker
+    _queue(svc, 2)
+    job, _ = svc.store.create(article_id="x", content_key="f" * 64, template="news", voice=None, tts="auto",
+                              options={}, article={"title": "never sent"})
+    svc.store.mark_undispatched(job.id)  # the broker was down when it was created
+    _time_passes(svc)
+    _lose_messages(app, _s, 1)
+
+    def down() -> int:
+        raise ConnectionError("broker down")
+
+    real, svc.broker_depth = svc.broker_depth, down
+    assert svc.sweep()["dispatched"] == 1, "the job never sent is sent; no guess at lost ones without a depth"
+    svc.broker_depth = real
+    _time_passes(svc)
+    assert svc.sweep()["dispatched"] == 1, "the lost one, once the depth can be read"
+    assert broker_queue_depth(app) == 3
+
+
+def test_lost_wakeups_counts_only_a_shortfall():
+    assert lost_wakeups(10, 10) == 0
+    assert lost_wakeups(10, 7) == 3
+    assert lost_wakeups(3, 400) == 0  # stale messages of finished jobs hide nothing for long
+
+
+def test_a_stale_message_is_dropped_without_touching_the_job(broker):
+    """What a worker does with a duplicate whose job is done or cancelled: nothing, at once."""
+    svc, _app, _s = broker
+    [job_id] = _queue(svc, 1)
+    svc.cancel(job_id)
+    before = svc.store.events(job_id)
+    assert svc.run(job_id, "w:1").status == "skipped"
+    assert svc.store.events(job_id) == before and svc.store.get(job_id).status == "cancelled"
+
+
+# --- broker reads -------------------------------------------------------------------------------
+
+def test_the_probe_makes_one_broker_call_for_a_burst_and_returns_its_connection(broker):
+    from workers.dispatch import BrokerProbe
+
+    svc, app, s = broker
+    _queue(svc, 3)
+    probe = BrokerProbe(app, ttl=60)
+    gate = threading.Barrier(50)
+    depths: list[int] = []
+
+    def read() -> None:
+        gate.wait()
+        depths.append(probe.depth())
+        probe.check()
+
+    threads = [threading.Thread(target=read) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert depths == [3] * 50 and probe.broker_calls == 1
+    assert probe.fresh_depth() == 3 and probe.broker_calls == 2
+    if s.broker.startswith("sqla+"):
+        from kombu.transport.sqlalchemy import Channel
+
+        engine, _ = Channel._engines[s.broker.removeprefix("sqla+")]
+        assert engine.pool.checkedout() == 0, "the depth read left no database connection checked out"
+
+
+def test_depth_reads_return_their_sql_connections(tmp_path, settings):
+    """Before the fix each read left one pooled connection of the SQL transport checked out
+    (5 + 10 of them drained the pool; the next broker call waited 30 s)."""
+    from kombu.transport.sqlalchemy import Channel
+
+    from workers.celery_app import make_app
+    from workers.dispatch import broker_queue_depth
+
+    s = Settings(home=tmp_path / "home")
+    app = make_app(s)
+    for _ in range(40):
+        assert broker_queue_depth(app) == 0
+    engine, _ = Channel._engines[s.broker.removeprefix("sqla+")]
+    assert engine.pool.checkedout() == 0
+
+
+def test_a_broker_that_is_down_is_remembered_for_the_period():
+    from workers.dispatch import BrokerProbe
+
+    calls = []
+
+    class Down(BrokerProbe):
+        def _connection(self):
+            calls.append(1)
+            raise ConnectionError("refused")
+
+    probe = Down(app=object(), ttl=60)  # type: ignore[arg-type]
+    for _ in range(5):
+        with pytest.raises(ConnectionError):
+            probe.depth()
+        with pytest.raises(ConnectionError):
+            probe.check()
+    assert len(calls) == 1
+
+
+def test_a_drained_job_store_pool_answers_503_with_retry_after(tmp_path, settings):
+    s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path, db_pool_size=1, db_max_overflow=0,
+                 db_pool_timeout=0.2)
+    svc = VideoService(s)
+    svc.migrate()
+    client = TestClient(create_app(s, svc, run_sweeper=False))
+    with client, svc.store.engine.connect():  # the only connection is taken
+        r = client.get("/v1/videos")
+        assert r.status_code == 503 and r.headers["Retry-After"] == "2"
+        assert r.headers["content-type"] == "application/problem+json" and "job store" in r.json()["detail"]
+    assert client.get("/v1/videos").status_code == 200
