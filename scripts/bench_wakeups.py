@@ -86,7 +86,8 @@ def main() -> int:
                 time.sleep(0.1)
         articles = [{"id": f"w-{i}", "title": f"Wake-up article {i}", "language": "en",
                      "summary": "A short article that waits in the queue while no worker runs."} for i in range(args.jobs)]
-        ids = [j["id"] for j in call(f"{base}/v1/videos", "POST", {"articles": articles, "options": {"height": 144}})["jobs"]]
+        ids = [j["id"] for k in range(0, len(articles), 100)
+               for j in call(f"{base}/v1/videos", "POST", {"articles": articles[k:k + 100], "options": {"height": 144}})["jobs"]]
         rounds = args.outage / args.sweep_interval
         print(f"broker: {args.broker or 'embedded SQL (SQLite)'}; {len(ids)} jobs queued, no worker; "
               f"sweeper every {args.sweep_interval}s, redispatch_after {args.redispatch_after}s, "

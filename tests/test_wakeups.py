@@ -219,3 +219,70 @@ def test_a_drained_job_store_pool_answers_503_with_retry_after(tmp_path, setting
         assert r.status_code == 503 and r.headers["Retry-After"] == "2"
         assert r.headers["content-type"] == "application/problem+json" and "job store" in r.json()["detail"]
     assert client.get("/v1/videos").status_code == 200
+
+
+# --- a worker on the embedded broker --------------------------------------------------------------
+
+def test_a_full_sql_worker_hands_back_to_its_loop_at_once(tmp_path):
+    """While no channel can take a message, the SQL transport returns within one polling
+    interval (so Celery's loop acknowledges the finished task) without querying the broker."""
+    import socket
+    import time
+
+    from kombu.transport import sqlalchemy as kombu_sql
+
+    from workers.celery_app import make_app
+
+    make_app(Settings(home=tmp_path / "home"))
+
+    class Full:
+        _consumers = {"tag"}
+
+        class qos:  # noqa: N801 - stands for the channel's QoS object
+            @staticmethod
+            def can_consume() -> bool:
+                return False
+
+    transport = kombu_sql.Transport.__new__(kombu_sql.Transport)
+    transport.channels = [Full()]
+    t = time.monotonic()
+    with pytest.raises(socket.timeout):
+        transport.drain_events(None, timeout=2.0)
+    assert time.monotonic() - t < 1.0
+
+
+def test_a_worker_drops_stale_messages_quickly_on_the_embedded_broker(tmp_path, settings):
+    """Messages of cancelled jobs: each is dropped in milliseconds, and the next one is taken
+    within a polling interval (before: one message per 2 s, 40 s for these 20)."""
+    import subprocess
+    import sys
+    import time
+
+    from workers.celery_app import make_app
+    from workers.dispatch import broker_queue_depth, dispatch_render
+
+    s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path)
+    app = make_app(s)
+    svc = VideoService(s, dispatch=lambda job: dispatch_render(job, app))
+    svc.migrate()
+    for job_id in _queue(svc, 20):
+        svc.cancel(job_id)
+    env = {**os.environ, "VIDEOGEN_HOME": str(s.home), "VIDEOGEN_CACHE_DIR": str(settings.cache_path)}
+    env.pop("VIDEOGEN_BROKER_URL", None)
+    env.pop("VIDEOGEN_DATABASE_URL", None)
+    worker = subprocess.Popen([sys.executable, "-m", "videogen.cli", "worker", "--quiet", "--name", f"stale-{os.getpid()}@%h"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert worker.stdout is not None
+        line = worker.stdout.readline()  # the worker's one "ready" line
+        assert "ready" in line, line
+        t = time.monotonic()
+        while broker_queue_depth(app) and time.monotonic() - t < 60:
+            time.sleep(0.1)
+        elapsed = time.monotonic() - t
+        assert broker_queue_depth(app) == 0
+        assert elapsed < 20, f"20 stale messages took {elapsed:.1f}s"
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert {j.status for j in svc.store.list(limit=50)} == {"cancelled"}
