@@ -58,6 +58,7 @@ def main() -> int:
     ap.add_argument("--outage", type=float, default=40.0, help="seconds the sweeper runs with no worker")
     ap.add_argument("--sweep-interval", type=float, default=0.5)
     ap.add_argument("--redispatch-after", type=float, default=2.0)
+    ap.add_argument("--drain-limit", type=float, default=600.0, help="seconds the worker may take to drain the broker")
     args = ap.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="videogen-wakeups-"))
@@ -103,11 +104,11 @@ def main() -> int:
         t = time.monotonic()
         worker = subprocess.Popen([sys.executable, "-m", "videogen.cli", "worker", "--quiet"], env=env,
                                   stdout=wlog, stderr=subprocess.STDOUT)
-        while broker_messages(home, args.broker) and time.monotonic() - t < 600:
+        while broker_messages(home, args.broker) and time.monotonic() - t < args.drain_limit:
             time.sleep(0.2)
-        left = broker_messages(home, args.broker)
-        print(f"all jobs cancelled; a worker drained {stale - left} stale message(s) in {time.monotonic() - t:.1f}s "
-              f"(including its start-up){'; ' + str(left) + ' left' if left else ''}", flush=True)
+        left, secs = broker_messages(home, args.broker), time.monotonic() - t
+        print(f"all jobs cancelled; a worker drained {stale - left} stale message(s) in {secs:.1f}s "
+              f"(including its start-up; {(stale - left) / secs:.1f}/s){'; ' + str(left) + ' left' if left else ''}", flush=True)
         return 0
     finally:
         for p in (worker, api):

@@ -286,3 +286,37 @@ def test_a_worker_drops_stale_messages_quickly_on_the_embedded_broker(tmp_path, 
         worker.terminate()
         worker.wait(30)
     assert {j.status for j in svc.store.list(limit=50)} == {"cancelled"}
+
+
+# --- heavy reads ------------------------------------------------------------------------------------
+
+def test_heavy_reads_beyond_the_limit_wait_and_then_get_503_while_others_pass():
+    import asyncio
+
+    import httpx
+
+    from videogen.http.readgate import ReadGate
+
+    release = asyncio.Event()
+
+    async def slow_app(scope, receive, send):
+        if scope["path"] == "/v1/queue":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def main():
+        gate = ReadGate(slow_app, limit=1, wait=0.3)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gate), base_url="http://t") as client:
+            first = asyncio.create_task(client.get("/v1/queue"))
+            await asyncio.sleep(0.05)
+            second = await client.get("/metrics")  # waits 0.3 s for the one slot, then 503
+            single = await client.get("/v1/videos/" + "a" * 32)  # not a heavy read: never waits
+            write = await client.post("/v1/videos")
+            release.set()
+            return await first, second, single, write
+
+    first, second, single, write = asyncio.run(main())
+    assert first.status_code == 200 and single.status_code == 200 and write.status_code == 200
+    assert second.status_code == 503 and second.headers["Retry-After"] == "2"
+    assert second.headers["content-type"] == "application/problem+json"

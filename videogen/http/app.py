@@ -18,6 +18,7 @@ from videogen.http.media import media_router
 from videogen.http.operations import operations_router
 from videogen.http.pages import page_router
 from videogen.http.problems import install_problem_handlers
+from videogen.http.readgate import ReadGate
 from videogen.http.videos import videos_router
 from videogen.service.videos import VideoService
 from videogen.settings import Settings
@@ -44,6 +45,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     app.state.service = service
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(ReadGate)  # a burst of heavy reads leaves threads and connections to the rest
     app.include_router(videos_router(settings, service))
     app.include_router(operations_router(settings, service, broker_check, queue_depth))
     app.include_router(media_router(service))
