@@ -43,7 +43,7 @@ def operations_router(settings: Settings, service: VideoService, broker_check: C
                 responses={200: {"model": Health}, 503: {"model": Health, "description": "A dependency is down"}})
     def health() -> Response:
         checks: dict[str, str] = {}
-        for name, fn in (("job_store", service.store.ping), ("storage", service.storage.check), ("broker", broker_check)):
+        for name, fn in (("job_store", service.store.check), ("storage", service.storage.check), ("broker", broker_check)):
             if fn is None:
                 checks[name] = "not checked"
                 continue

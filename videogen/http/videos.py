@@ -4,6 +4,7 @@ events, under ``/v1/videos``. Validation and HTTP semantics here; the work is
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from videogen.errors import InvalidArticle, InvalidInput, JobConflict
 from videogen.http.auth import require_key
+from videogen.http.limits import MAX_JSON_DEPTH, json_depth
 from videogen.http.models import BatchOut, JobList
 from videogen.http.problems import Problem, job_or_404, problems
 from videogen.render.article import Article, parse_article
@@ -74,10 +76,7 @@ def videos_router(settings: Settings, service: VideoService) -> APIRouter:
                                   "model": JobOut | BatchOut},
                             **problems(400, 401, 413, 422, 429)})
     async def enqueue(request: Request) -> Response:
-        try:
-            payload = await request.json()
-        except ValueError:
-            raise Problem(400, "Bad Request", "the body is not valid JSON") from None
+        payload = parse_json_body(await request.body())
         if not isinstance(payload, dict):
             raise Problem(422, "Invalid article", "the body must be a JSON object", [{"field": "body", "message": "must be an object"}])
         options = parse_options(payload.get("options"), "options")
@@ -155,6 +154,19 @@ def videos_router(settings: Settings, service: VideoService) -> APIRouter:
                                            for e in service.store.events(job.id)])
 
     return router
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """The JSON value of a request body, or a 4xx ``Problem``: 400 for what is not JSON, 422 for
+    nesting deeper than ``MAX_JSON_DEPTH`` (refused before the parser recurses into it)."""
+    depth = json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        message = f"nested {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted"
+        raise Problem(422, "Invalid request", f"the body is {message}", [{"field": "body", "message": message}])
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Problem(400, "Bad Request", "the body is not valid JSON") from None
 
 
 def enqueue_body_schema(max_batch: int) -> dict[str, Any]:

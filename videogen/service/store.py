@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import builtins  # JobStore.list shadows the built-in name inside the class
 import json
+import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,10 +41,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
-from videogen.errors import JobConflict, JobNotFound, LeaseLost
+from videogen.errors import JobConflict, JobNotFound, LeaseLost, StoreUnavailable
 from videogen.service.migrations import LATEST, current_version, migrate
 from videogen.service.schema import ACTIVE, STATUSES, job_events, jobs, now
 
@@ -110,6 +112,40 @@ def store_unreachable(error: BaseException) -> bool:
     return isinstance(error, (OperationalError, InterfaceError))
 
 
+#: The errors a job store call raises (SQLAlchemy's wrapper of every database driver error).
+STORE_ERRORS: tuple[type[Exception], ...] = (DBAPIError,)
+
+#: Below this many free bytes on the SQLite job store's file system, ``JobStore.check`` reports it
+#: full: a job row with its article and events takes a few to some hundred kB, and SQLite needs
+#: room for its write-ahead log.
+STORE_MIN_FREE_BYTES = 1 << 20
+#: Seconds ``JobStore.check`` reports a write that failed for want of space or a writable
+#: database (unless a write succeeds meanwhile).
+WRITE_FAILURE_MEMORY = 60.0
+
+_SQLITE_FULL, _SQLITE_READONLY = 13, 8  # primary result codes (extended codes keep them in the low byte)
+_PG_DISK_FULL, _PG_READ_ONLY = "53100", "25006"  # SQLSTATE disk_full, read_only_sql_transaction
+
+
+def store_failure(error: BaseException) -> str | None:
+    """Why a job store call failed, in words a client may read: ``"full"`` (no space left),
+    ``"read-only"``, ``"unreachable"`` (down, locked, network), or None for anything else (a bug,
+    a constraint). SQLite and PostgreSQL codes are read from the driver's exception."""
+    orig = getattr(error, "orig", None) or error
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        if code & 0xFF == _SQLITE_FULL:
+            return "full"
+        if code & 0xFF == _SQLITE_READONLY:
+            return "read-only"
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state == _PG_DISK_FULL:
+        return "full"
+    if state == _PG_READ_ONLY:
+        return "read-only"
+    return "unreachable" if store_unreachable(error) else None
+
+
 @dataclass
 class JobEvent:
     at: datetime
@@ -139,7 +175,11 @@ class JobStore:
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", self._note_error)
         self._lock = threading.Lock()
+        #: Why the last write of this process failed ("full", "read-only") and when (monotonic
+        #: seconds), until one succeeds.
+        self.write_failure: tuple[str, float] | None = None
 
     # --- schema -------------------------------------------------------------------------------
     def migrate(self, target: int | None = None) -> list[int]:
@@ -161,10 +201,42 @@ class JobStore:
         with self.engine.connect() as c:
             c.execute(text("SELECT 1"))
 
+    def check(self) -> None:
+        """Raise ``StoreUnavailable`` (or the driver's error) unless the store can take writes:
+        it answers, no write of this process failed for want of space or a writable database in
+        the last ``WRITE_FAILURE_MEMORY`` seconds (none succeeded since), an SQLite file has
+        ``STORE_MIN_FREE_BYTES`` free, a PostgreSQL session is not read-only. Cheap (it writes
+        nothing), for ``/health``."""
+        with self.engine.connect() as c:
+            c.execute(text("SELECT 1"))
+            if self.engine.dialect.name == "postgresql" and c.execute(text("SHOW transaction_read_only")).scalar() == "on":
+                raise StoreUnavailable("the job store is read-only")
+        failed = self.write_failure
+        if failed and time.monotonic() - failed[1] < WRITE_FAILURE_MEMORY:
+            raise StoreUnavailable(f"a write failed {time.monotonic() - failed[1]:.0f} s ago: the job store is {failed[0]}")
+        free = self.free_bytes()
+        if free is not None and free < STORE_MIN_FREE_BYTES:
+            raise StoreUnavailable(f"the job store's disk is nearly full: {free} bytes free, "
+                                   f"under {STORE_MIN_FREE_BYTES}")
+
+    def free_bytes(self) -> int | None:
+        """Bytes free for the SQLite database file's folder; None for a server database."""
+        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not path or path == ":memory:":
+            return None
+        st = os.statvfs(Path(path).parent)
+        return st.f_bavail * st.f_frsize
+
+    def _note_error(self, context: Any) -> None:
+        failure = store_failure(context.sqlalchemy_exception or context.original_exception)
+        if failure in ("full", "read-only"):
+            self.write_failure = (failure, time.monotonic())
+
     @contextmanager
     def _tx(self) -> Iterator[Any]:
         with self.engine.begin() as c:
             yield c
+        self.write_failure = None
 
     @staticmethod
     def _event(c: Any, job_id: str, event: str, detail: str | None = None, worker: str | None = None) -> None:
