@@ -52,7 +52,7 @@ def test_write_endpoints_need_a_key_reads_do_not(api):
         ({**short_article(), "title": ""}, "title"),
         ({**short_article(), "language": 5}, "language"),
         ({**short_article(), "colour": "red"}, "colour"),
-        ({**short_article(), "options": {"template": "cinema"}}, "template"),
+        ({**short_article(), "options": {"template": "cinema"}}, "options.template"),
         ({**short_article(), "options": {"priority": 12}}, "options.priority"),
         ({**short_article(), "options": {"bogus": 1}}, "options.bogus"),
         ({**short_article(), "images": [{"src": "/etc/passwd"}]}, "images[0].src"),

@@ -25,7 +25,7 @@ from videogen.render.config import TtsChoice
 from videogen.render.keys import content_key
 from videogen.render.narration import NarrationChain
 from videogen.render.pipeline import RenderOptions, render_article
-from videogen.render.templates import load_template
+from videogen.render.templates import TEMPLATE_NAME, Template, available_templates, load_template
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
 from videogen.service.views import (
@@ -69,6 +69,29 @@ class JobOptions(BaseModel):
         return v
 
 
+def check_template_name(name: str, templates_dir: Path) -> None:
+    """Refuse anything but the name of an available template (never a path: whether a file
+    exists on the server is not the caller's business), listing the available names."""
+    names = available_templates(templates_dir)
+    if not TEMPLATE_NAME.match(name) or name not in names:
+        raise InvalidInput("options.template", f"unknown template {name[:64]!r}; the API takes a template name: "
+                           + ", ".join(names))
+
+
+def check_bounds(options: JobOptions, template: Template, max_duration: float) -> None:
+    """Per-request options may shrink a render, never grow it: height and fps at most the
+    template's, ``max_duration`` at most the configured one (``VIDEOGEN_MAX_DURATION``)."""
+    if options.height is not None and options.height > template.height:
+        raise InvalidInput("options.height", f"{options.height} is higher than the {template.name} template's "
+                           f"{template.height}; at most {template.height}")
+    if options.fps is not None and options.fps > template.fps:
+        raise InvalidInput("options.fps", f"{options.fps:g} is more than the {template.name} template's "
+                           f"{template.fps:g} fps; at most {template.fps:g}")
+    if options.max_duration is not None and options.max_duration > max_duration:
+        raise InvalidInput("options.max_duration", f"{options.max_duration:g} s is longer than the configured "
+                           f"maximum; at most {max_duration:g}")
+
+
 @dataclass
 class RunOutcome:
     status: Literal["done", "failed", "retry", "skipped", "lost"]
@@ -99,8 +122,12 @@ class VideoService:
     # --- enqueue ----------------------------------------------------------------------------
     def check(self, article: Article, options: JobOptions, local: bool = False) -> dict[str, Any]:
         """Everything ``enqueue`` would store, or the InvalidInput it would raise: lets a batch
-        be checked whole before any of it is queued."""
+        be checked whole before any of it is queued. ``local`` marks the CLI: it may name a
+        template by path and read images from disk; the API names templates only."""
+        if not local:
+            check_template_name(options.template, self.settings.templates_dir)
         template = load_template(options.template, self.settings.templates_dir)
+        check_bounds(options, template, self.settings.max_duration)
         self.chain.candidates(article.lang, options.tts, options.voice)
         if not local:
             for i, img in enumerate(article.images):
@@ -164,7 +191,9 @@ class VideoService:
         opts = {k: v for k, v in old.options.items() if k in JobOptions.model_fields and k not in ("force",)}
         options = JobOptions(**opts, force=True, priority=old.priority, webhook_url=old.webhook_url,
                              webhook_secret=old.webhook_secret)
-        return self.enqueue(article, options, local="base_dir" in old.options)
+        # Only the CLI can have queued a job with local images or a template path.
+        local = "base_dir" in old.options or not TEMPLATE_NAME.match(str(old.options.get("template", "news")))
+        return self.enqueue(article, options, local=local)
 
     def queue_overview(self, broker_depth: Callable[[], int] | None = None, failed: int = 20) -> dict[str, Any]:
         """What the operator sees (GET /v1/queue, ``videogen queue``): broker queue depth, jobs
