@@ -137,7 +137,7 @@ class ProblemDetails(BaseModel):
 _DESCRIPTIONS = {400: "Not JSON", 401: "API key missing or wrong", 404: "Unknown job or file, or not done yet",
                  409: "Not possible in the job's state", 413: "Body or batch too large", 416: "Range not satisfiable",
                  422: "Invalid input; `errors` names each field", 429: "Rate limited; see Retry-After",
-                 503: "A dependency is down"}
+                 503: "A dependency is down, or the job store cannot write; see Retry-After"}
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -74,7 +74,7 @@ def videos_router(settings: Settings, service: VideoService) -> APIRouter:
                  openapi_extra={"requestBody": enqueue_schema}, summary="Enqueue one article or a batch",
                  responses={202: {"description": "Queued (or the existing job for the same content)",
                                   "model": JobOut | BatchOut},
-                            **problems(400, 401, 413, 422, 429)})
+                            **problems(400, 401, 413, 422, 429, 503)})
     async def enqueue(request: Request) -> Response:
         payload = parse_json_body(await request.body())
         if not isinstance(payload, dict):
