@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from videogen.errors import InvalidInput
 from videogen.http.app import create_app
 from videogen.http.limits import MAX_JSON_DEPTH, json_depth
 from videogen.http.problems import STORE_RETRY_AFTER
@@ -255,12 +256,19 @@ def test_the_api_takes_template_names_only_and_reveals_no_file(tmp_path, setting
 def test_template_paths_stay_a_cli_feature(tmp_path, settings):
     s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path)
     svc = VideoService(s)
+    svc.migrate()
     path = str(s.templates_dir / "square.toml")
     from videogen.render.article import parse_article as parse
     from videogen.service.videos import JobOptions
 
     checked = svc.check(parse(short_article()), JobOptions(template=path, height=120), local=True)
     assert checked["template"] == "square"
+    with pytest.raises(InvalidInput, match="options.template"):
+        svc.check(parse(short_article()), JobOptions(template=path, height=120))
+    job, _ = svc.enqueue(parse(short_article()), JobOptions(template=path, height=120), local=True)
+    svc.cancel(job.id)
+    again, created = svc.rerender(job.id)
+    assert created and again.template == "square", "a job the CLI queued with a path can be rendered again"
 
 
 @pytest.mark.parametrize(("options", "field", "bound"), [
