@@ -6,11 +6,23 @@ from __future__ import annotations
 import math
 import unicodedata
 
+import numpy as np
 import pytest
 
 from videogen.render.article import Article
+from videogen.render.narration import Narration, Speech, VoiceInfo
+from videogen.render.pipeline import _fit_to_duration
 from videogen.render.script import BUDGET_CHARS_PER_SECOND, build_script, lines_to_speak
-from videogen.render.text.units import UNIT_CHARS, WIDE_WEIGHT, prefix_words, speech_length, split_units
+from videogen.render.templates import load_template
+from videogen.render.text.units import (
+    UNIT_CHARS,
+    WIDE_WEIGHT,
+    prefix_words,
+    speech_length,
+    split_units,
+)
+from videogen.render.timeline import clip_length
+from videogen.settings import Settings
 
 EN_WORDS = ("the regional council met again on tuesday evening to discuss the long delayed plan for new schools "
             "roads and clinics across the valley while residents waited outside the hall").split()
@@ -65,7 +77,7 @@ def test_long_sentences_become_bounded_units_at_clauses(lang):
     # Nothing lost, nothing reordered.
     assert "".join("".join(units).split()) == "".join(text.split())
     # Every cut falls after a clause mark or before a dash (the texts have enough of them).
-    for u, nxt in zip(units, units[1:]):
+    for u, nxt in zip(units, units[1:], strict=False):
         assert u[-1] in ",;:،؛，、；：" or nxt[0] in "–—", (lang, u, nxt)
 
 
@@ -139,3 +151,55 @@ def test_what_is_synthesised_does_not_grow_with_the_sentence(n_chars):
     keep = lines_to_speak(script, 6.0)
     spoken = sum(speech_length(ln.text) for ln in script.lines[:keep])
     assert keep >= 1 and spoken <= 6.0 * BUDGET_CHARS_PER_SECOND + UNIT_CHARS
+
+
+# --- fitting the narration into max_duration (pipeline._fit_to_duration) ---------------------
+
+RATE = 1000  # samples a second of the fake voice, which says 15 characters a second
+
+
+def fake_speech(text: str) -> Speech:
+    return Speech(np.full(int(len(text) / 15 * RATE), 0.5, np.float32), RATE)
+
+
+class FakeChain:
+    """Speaks like a voice of 15 characters a second; records what it was asked to say."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def speak(self, voice: VoiceInfo, text: str) -> Speech:
+        self.said.append(text)
+        return fake_speech(text)
+
+
+def fit(title: str, summary: str, max_duration: float) -> tuple[int, Narration, list[str], FakeChain, float]:
+    template = load_template("news", Settings().templates_dir).at_size(144, 10)
+    script = build_script(Article(id="a", title=title, summary=summary, language="en"))
+    keep = lines_to_speak(script, max_duration)
+    voice = VoiceInfo("espeak", "espeak:en", "en", "fake", True, 10)
+    narration = Narration(voice, "fp", [fake_speech(t) for t in script.spoken[: 1 + keep]], RATE)
+    chain, warnings = FakeChain(), []
+    n = _fit_to_duration(chain, narration, script, "en", template, max_duration, warnings)  # type: ignore[arg-type]
+    d = narration.durations
+    length = clip_length(d[0], d[1 : 1 + n], template.timing) + 1 / template.fps
+    return n, narration, [script.title.text] + [ln.text for ln in script.lines[:n]], chain, length
+
+
+def test_a_first_line_too_long_for_the_cap_is_cut_between_words():
+    summary = words_text(3000) + "."
+    n, narration, texts, chain, length = fit("Valley plan", summary, 12.0)
+    assert n == 1 and length <= 12.0
+    assert texts[1].endswith("…") and summary.startswith(texts[1][:-1]) and summary[len(texts[1]) - 1] == " "
+    assert len(chain.said) <= 2 and all(len(t) < UNIT_CHARS for t in chain.said)
+
+
+def test_a_title_too_long_for_the_cap_is_cut_and_nothing_else_is_read():
+    n, narration, texts, chain, length = fit(words_text(300), words_text(500) + ".", 6.0)
+    assert n == 0 and length <= 6.0 and texts[0].endswith("…")
+
+
+def test_lines_that_fit_are_kept_whole():
+    summary = " ".join(f"Sentence {i} is short." for i in range(30))
+    n, narration, texts, chain, length = fit("Valley plan", summary, 20.0)
+    assert n >= 3 and length <= 20.0 and chain.said == [] and not any(t.endswith("…") for t in texts)

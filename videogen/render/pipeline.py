@@ -248,15 +248,13 @@ def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script
 
 def _fit_line(chain: NarrationChain, voice: VoiceInfo, line: Line, speech: Speech, seconds: float,
               lang: str) -> tuple[Line, Speech] | None:
-    """The longest start of ``line`` (cut between words, estimated from its speech rate) whose
-    speech lasts at most ``seconds``, with its speech; None when not even one word fits. Shown
-    with an ellipsis. A few syntheses of a short text at most."""
+    """``line`` if its speech lasts at most ``seconds``, else the longest start of it (cut
+    between words, estimated from its speech rate; shown with an ellipsis) that does, with its
+    speech; None when not even one word fits. A few syntheses of a short text at most."""
+    if speech.duration <= seconds:
+        return line, speech
     text = line.text
     for _ in range(5):
-        if speech.duration <= seconds and text != line.text:
-            return Line(text.rstrip(",;:，、；：،؛ ") + "…", spoken, line.role, whole=False), speech
-        if speech.duration <= seconds:
-            return line, speech
         length = speech_length(text)
         shorter = prefix_words(text, min(length - 1, length * seconds / speech.duration * 0.92))
         if not shorter or shorter == text:
@@ -266,6 +264,8 @@ def _fit_line(chain: NarrationChain, voice: VoiceInfo, line: Line, speech: Speec
         if not any(c.isalnum() for c in spoken):
             return None
         speech = chain.speak(voice, spoken)
+        if speech.duration <= seconds:
+            return Line(text.rstrip(",;:，、；：،؛ ") + "…", spoken, line.role, whole=False), speech
     return None
 
 

@@ -13,14 +13,15 @@ from collections.abc import Callable
 
 #: Longest unit, in ``speech_length`` characters. Measured on this project's voices: Piper
 #: (en, joe) 18.5 characters a second, espeak-ng 18.4 (en) and 21.4 (fr), 3.6 Chinese
-#: characters a second: 120 is 6-7 s of English or French and 24 Chinese characters, about
-#: 7 s. Piper's memory grows with the length of what it reads at once (244 MB for 90
-#: characters, 322 MB for 160, 489 MB for 300): a bound on the unit is a bound on it.
-UNIT_CHARS = 120
+#: characters a second: 160 is 8-9 s of English or French and 40 Chinese characters, about
+#: 11 s; most news sentences stay whole. Piper's memory grows with the length of what it
+#: reads at once (244 MB for 90 characters, 322 MB for 160, 489 MB for 300, 11.8 GB and
+#: growing for 20,000): a bound on the unit is a bound on it.
+UNIT_CHARS = 160
 
 #: One wide (CJK, fullwidth) character takes about as long to say as this many latin ones
-#: (18.4 / 3.6 with espeak-ng).
-WIDE_WEIGHT = 5
+#: (18.4 / 3.6 with espeak-ng; people read Chinese at 4-5 characters a second).
+WIDE_WEIGHT = 4
 
 # After one of these (and a space in spaced scripts) a clause ends: latin, Arabic (، ؛),
 # Ethiopic (፣ ፤), Greek ano teleia (·), Armenian (՝).
