@@ -203,3 +203,8 @@ def test_lines_that_fit_are_kept_whole():
     summary = " ".join(f"Sentence {i} is short." for i in range(30))
     n, narration, texts, chain, length = fit("Valley plan", summary, 20.0)
     assert n >= 3 and length <= 20.0 and chain.said == [] and not any(t.endswith("…") for t in texts)
+
+
+def test_a_cap_too_short_for_any_word_still_reads_the_first_words_of_the_title():
+    n, narration, texts, chain, length = fit(words_text(300), "Body.", 5.0)
+    assert n == 0 and texts[0].endswith("…") and len(texts[0]) < 20  # not the 300-character title

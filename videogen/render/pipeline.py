@@ -225,12 +225,12 @@ def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script
     fixed = clip_length(0.0, [], timing)
     title = narration.speeches[0]
     if fixed + title.duration > limit:
-        fitted = _fit_line(chain, narration.voice, script.title, title, limit - fixed, lang)
-        if fitted is None:
-            warnings.append(f"the title alone lasts longer than {max_duration:g} s")
-        else:
+        fitted = _fit_line(chain, narration.voice, script.title, title, limit - fixed, lang, at_least_a_word=True)
+        if fitted is not None:
             script.title, narration.speeches[0] = fitted
             warnings.append(f"narration capped at {max_duration:g} s: only the start of the title is read")
+        if fixed + narration.speeches[0].duration > limit:
+            warnings.append(f"the title alone lasts longer than {max_duration:g} s")
     durations = narration.durations
     n_keep = lines_within(durations[0], durations[1:], timing, limit)
     n_lines, cut = len(script.lines), ""
@@ -247,26 +247,28 @@ def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script
 
 
 def _fit_line(chain: NarrationChain, voice: VoiceInfo, line: Line, speech: Speech, seconds: float,
-              lang: str) -> tuple[Line, Speech] | None:
+              lang: str, at_least_a_word: bool = False) -> tuple[Line, Speech] | None:
     """``line`` if its speech lasts at most ``seconds``, else the longest start of it (cut
     between words, estimated from its speech rate; shown with an ellipsis) that does, with its
-    speech; None when not even one word fits. A few syntheses of a short text at most."""
+    speech. When not even one word fits: None, or with ``at_least_a_word`` the shortest start
+    tried. A few syntheses of a short text at most."""
     if speech.duration <= seconds:
         return line, speech
-    text = line.text
+    text, shortest = line.text, None
     for _ in range(5):
         length = speech_length(text)
         shorter = prefix_words(text, min(length - 1, length * seconds / speech.duration * 0.92))
         if not shorter or shorter == text:
-            return None
+            break
         text = shorter
         spoken = normalize_for_speech(text, lang)
         if not any(c.isalnum() for c in spoken):
-            return None
+            break
         speech = chain.speak(voice, spoken)
+        shortest = Line(text.rstrip(",;:，、；：،؛ ") + "…", spoken, line.role, whole=False), speech
         if speech.duration <= seconds:
-            return Line(text.rstrip(",;:，、；：،؛ ") + "…", spoken, line.role, whole=False), speech
-    return None
+            return shortest
+    return shortest if at_least_a_word else None
 
 
 def _narration_track(timeline: Timeline, speeches: list[Speech], sr: int, template: Template, article_id: str | None,
