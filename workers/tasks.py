@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import socket
@@ -12,6 +13,7 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
+from videogen.render.memory import release_memory
 from videogen.service.backoff import render_retry_delay, webhook_retry_delay
 from videogen.service.store import Job
 from videogen.service.videos import VideoService, public_job
@@ -58,6 +60,11 @@ def render_article(self: Task, job_id: str) -> str:
             svc.notify(svc.store.get(job_id))
             return "failed"
         return "lost"
+    finally:
+        # A render's buffers are garbage now (finished, failed or cancelled): hand them back
+        # to the system so the pool process does not keep its largest render's peak.
+        gc.collect()
+        release_memory()
     if outcome.status == "retry":
         job = svc.store.get(job_id)
         countdown = render_retry_delay(job.attempts, first=svc.settings.retry_backoff)

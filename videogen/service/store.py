@@ -394,6 +394,12 @@ class JobStore:
         if res.rowcount != 1:
             raise LeaseLost(job_id)
 
+    def holds(self, job_id: str, lease: str) -> bool:
+        """Whether ``lease`` still holds the job (a read: the cheap check a rendering worker
+        makes between heartbeats to notice a cancel quickly)."""
+        with self.engine.connect() as c:
+            return c.execute(select(jobs.c.id).where(self._owned(job_id, lease))).first() is not None
+
     def finish(self, job_id: str, lease: str, *, output: str, duration: float, render_seconds: float, engine: str) -> None:
         with self._tx() as c:
             res = c.execute(

@@ -338,9 +338,15 @@ class VideoService:
                 log.warning("could not queue the webhook of job %s: %s", job.id, e)
 
 
+#: Longest time between two checks that a rendering job is still this worker's (a cancel is
+#: noticed within this, even when the heartbeat interval is longer).
+CANCEL_POLL = 1.0
+
+
 class _Heartbeat:
     """Writes the job's heartbeat (and latest progress) every ``interval`` seconds; notices
-    when the lease is lost (job cancelled or given to another worker)."""
+    when the lease is lost (job cancelled or given to another worker), checking at least every
+    ``CANCEL_POLL`` seconds."""
 
     def __init__(self, store: JobStore, job_id: str, lease: str, interval: float):
         self.store, self.job_id, self.lease, self.interval = store, job_id, lease, interval
@@ -373,8 +379,22 @@ class _Heartbeat:
             log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._guarded_beat()
+        poll = min(self.interval, CANCEL_POLL)
+        next_beat = time.monotonic() + self.interval
+        while not self._stop.wait(max(0.0, min(poll, next_beat - time.monotonic()))):
+            if time.monotonic() >= next_beat - 1e-3:
+                self._guarded_beat()
+                next_beat = time.monotonic() + self.interval
+            else:
+                self._guarded_check()
+
+    def _guarded_check(self) -> None:
+        try:
+            if not self.store.holds(self.job_id, self.lease):
+                self.lost.set()
+                self._stop.set()
+        except Exception:  # noqa: BLE001 - the next beat tries again
+            log.warning("lease check of job %s failed", self.job_id, exc_info=True)
 
     def stop(self) -> None:
         self._stop.set()
