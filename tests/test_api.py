@@ -26,11 +26,15 @@ def api(tmp_path, settings):
     with TestClient(create_app(s, svc, run_sweeper=False)) as client:
         client.service = svc
         for name in ("get", "head"):  # reads need the key too now: sent unless a test gives its own headers
-            def read(url, _send=getattr(client, name), **kw):
-                kw.setdefault("headers", AUTH)
-                return _send(url, **kw)
-            setattr(client, name, read)
+            setattr(client, name, with_key(getattr(client, name)))
         yield client
+
+
+def with_key(send):
+    def read(url, **kw):
+        kw.setdefault("headers", AUTH)
+        return send(url, **kw)
+    return read
 
 
 def post(api, body, headers=AUTH):

@@ -16,7 +16,7 @@ from videogen.http.problems import problems
 from videogen.render.templates import available_templates, load_template
 from videogen.service.store import now
 from videogen.service.videos import VideoService
-from videogen.service.views import QueueOut
+from videogen.service.views import QueueOut, scrub_paths
 from videogen.settings import Settings
 
 HISTOGRAM_BUCKETS = (5, 10, 20, 30, 60, 120, 300, 600)
@@ -59,7 +59,7 @@ def operations_router(settings: Settings, service: VideoService, broker_check: C
                 fn()
                 checks[name] = "ok"
             except Exception as e:  # noqa: BLE001 - report any failure of a dependency
-                checks[name] = f"error: {type(e).__name__}: {str(e)[:200]}"
+                checks[name] = scrub_paths(f"error: {type(e).__name__}: {str(e)[:200]}") or "error"
         ok = all(v in ("ok", "not checked") for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks, "version": __version__},
                             status_code=200 if ok else 503)

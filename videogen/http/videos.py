@@ -17,7 +17,7 @@ from videogen.http.problems import Problem, job_or_404, problems
 from videogen.render.article import Article, parse_article
 from videogen.service.store import STATUSES, Job
 from videogen.service.videos import JobOptions, VideoService, public_job
-from videogen.service.views import JobEventOut, JobEvents, JobOut
+from videogen.service.views import JobEventOut, JobEvents, JobOut, scrub_paths
 from videogen.settings import Settings
 
 
@@ -154,7 +154,7 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
     def events(job_id: str) -> JobEvents:
         job = job_or_404(service, job_id)
         return JobEvents(id=job.id, items=[JobEventOut(at=e.at.isoformat(timespec="milliseconds"), event=e.event,
-                                                       worker=e.worker, detail=e.detail)
+                                                       worker=e.worker, detail=scrub_paths(e.detail))
                                            for e in service.store.events(job.id)])
 
     return router
