@@ -145,6 +145,7 @@ def test_wrong_keys_are_limited_per_address_and_a_right_key_works_elsewhere(tmp_
     s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path, api_keys=K1, auth_fail_limit=10)
     app = create_app(s, VideoService(s), run_sweeper=False)
     with TestClient(app, client=("203.0.113.7", 4000)) as guesser, TestClient(app, client=("198.51.100.2", 4000)) as other:
+        assert {guesser.get("/v1/videos").status_code for _ in range(20)} == {401}, "no key guesses nothing"
         codes = [guesser.get("/v1/videos", headers=key(f"guess-{i}")).status_code for i in range(30)]
         assert codes[:10] == [401] * 10 and codes[10:] == [429] * 20
         r = guesser.get("/v1/videos", headers=key(K1))

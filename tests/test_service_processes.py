@@ -154,7 +154,7 @@ def test_duplicate_enqueue_renders_once(redis_stack):
 def test_api_key_is_enforced(redis_stack):
     with redis_stack.client() as c:
         assert c.post("/v1/videos", json=short_article()).status_code == 401
-        assert c.post("/v1/videos", json=short_article(), headers={"X-API-Key": "nope"}).status_code == 401
+        assert c.post("/v1/videos", json=short_article(), headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
 @pytest.mark.redis(REDIS_TEST_URL)

@@ -3,7 +3,8 @@ app: ``auth.read`` is the dependency of every ``/v1/`` route (a key when keys ar
 ``auth.write`` that of the write routes (a key, and a token from the caller's write bucket),
 ``auth.metrics`` that of ``/metrics``. A client address that sent ``VIDEOGEN_AUTH_FAIL_LIMIT``
 wrong keys within a minute gets 429 for any key until its bucket refills, so keys cannot be
-guessed at speed; other clients are not affected."""
+guessed at speed; other clients are not affected. A request without any key is answered 401
+and not counted (a dashboard polling before its key is typed must not lock itself out)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,9 @@ class Auth:
         if not self.keys:
             return "addr:" + client_address(request)
         addr = "addr:" + client_address(request)
+        if not given_key(request):  # no key at all guesses nothing: 401, not counted
+            raise Problem(401, "Unauthorized", "a valid API key is required (Authorization: Bearer <key>)",
+                          headers={"WWW-Authenticate": "Bearer"})
         wait = self.failures.wait(addr)
         if wait > 0:  # refused before the key is looked at: a right key must not be learnt here
             raise Problem(429, "Too Many Requests",
