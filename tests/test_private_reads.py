@@ -268,3 +268,12 @@ def test_two_keys_one_job_both_webhooks_delivered_none_echoed(tmp_path, settings
         assert three["id"] == one["id"] and len(queued) == 3
         tasks.send_webhook.apply(args=list(queued[-1]))
         assert receiver.calls[-1][0] == "/three"
+
+
+def test_the_cli_bind_address_is_an_allowed_host(tmp_path, settings):
+    from videogen.cli.serve import _make_app
+
+    s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path, allowed_hosts="", api_host="127.0.0.1")
+    with TestClient(_make_app(VideoService(s), "10.77.0.2"), base_url="http://10.77.0.2:8000") as api:
+        assert api.get("/docs").status_code == 200
+        assert api.get("/docs", headers={"Host": "other.example"}).status_code == 400

@@ -39,11 +39,14 @@ def open_warning(host: str, api_keys: list[str]) -> str | None:
             "every job and queue renders; set VIDEOGEN_API_KEYS (or listen on 127.0.0.1)")
 
 
-def _make_app(svc: VideoService) -> FastAPI:
+def _make_app(svc: VideoService, host: str | None = None) -> FastAPI:
+    """The API app; ``host``, the address it listens on (``--host``), is one it answers to
+    (``VIDEOGEN_ALLOWED_HOSTS``' default takes the bind address when it is not a wildcard)."""
     from videogen.http.app import create_app
     from workers.dispatch import broker_queue_depth, check_broker
 
-    return create_app(svc.settings, svc, broker_check=check_broker, queue_depth=broker_queue_depth)
+    settings = svc.settings.model_copy(update={"api_host": host}) if host else svc.settings
+    return create_app(settings, svc, broker_check=check_broker, queue_depth=broker_queue_depth)
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:
@@ -84,7 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for t in relays:
         t.start()
     svc = service()
-    server = uvicorn.Server(uvicorn.Config(_make_app(svc), host=host, port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(_make_app(svc, host), host=host, port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()
     board.print(f"videogen: API on http://{host}:{port}/ (docs /docs), {args.workers} worker(s), "
@@ -153,7 +156,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     host = args.host or settings.api_host
     if warning := open_warning(host, settings.api_key_list):
         print(warning, file=sys.stderr, flush=True)
-    uvicorn.run(_make_app(service()), host=host, port=args.port or settings.api_port,
+    uvicorn.run(_make_app(service(), host), host=host, port=args.port or settings.api_port,
                 log_level="info", access_log=False)
     return EXIT_OK
 
