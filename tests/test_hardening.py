@@ -45,7 +45,7 @@ def test_request_body_limit_with_and_without_length(tmp_path, settings):
 
         r = api.post("/v1/videos", content=chunks(), headers={"X-API-Key": KEY, "content-type": "application/json"})
         assert r.status_code == 413
-        assert api.get("/v1/videos").json()["items"] == []
+        assert api.get("/v1/videos", headers={"X-API-Key": KEY}).json()["items"] == []
 
 
 def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path, settings):
@@ -55,7 +55,7 @@ def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path, settings):
         assert codes[:3] == [202, 202, 202] and codes[3:] == [429, 429]
         r = api.post("/v1/videos", json=short_article(), headers={"X-API-Key": KEY})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-        assert api.get("/v1/videos").status_code == 200, "reads are not limited"
+        assert api.get("/v1/videos", headers={"X-API-Key": KEY}).status_code == 200, "reads are not limited"
 
 
 def test_rate_limiter_refills():

@@ -11,20 +11,27 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from videogen.errors import StorageError
+from videogen.http.auth import Auth
 from videogen.http.problems import Problem, job_or_404, problems
 from videogen.outputs import CONTENT_TYPES, FILES, MANIFEST
-from videogen.service.videos import VideoService
+from videogen.service.videos import VideoService, is_published
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def media_router(service: VideoService) -> APIRouter:
-    """The file routes; ``videogen.http.app.create_app`` includes them."""
+def media_router(service: VideoService, auth: Auth | None = None) -> APIRouter:
+    """The file routes; ``videogen.http.app.create_app`` includes them. The one exemption from
+    the key that everything else under ``/v1/`` needs: the files of a published clip are
+    public (they are embedded in article pages); of anything else, a caller without a key
+    learns nothing, not even that the job exists."""
     router = APIRouter()
+    auth = auth or Auth(service.settings)
 
     def media(job_id: str, name: str, request: Request) -> Response:
         job = job_or_404(service, job_id)
-        if job.status != "done" or not job.output:
+        if not is_published(job) and not auth.valid(request):
+            raise Problem(404, "Not Found", f"no video {job_id}")
+        if not is_published(job) or not job.output:
             raise Problem(404, "Not Found", f"the video is {job.status}, not done", headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
         return serve_file(service, job.output, name, request)
 

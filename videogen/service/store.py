@@ -17,6 +17,7 @@ UPDATE, so concurrent sweepers, API processes and workers cannot double-apply it
 from __future__ import annotations
 
 import builtins  # JobStore.list shadows the built-in name inside the class
+import hashlib
 import json
 import os
 import secrets
@@ -35,18 +36,25 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from videogen.errors import JobConflict, JobNotFound, LeaseLost, StoreUnavailable
 from videogen.service.migrations import LATEST, current_version, migrate
-from videogen.service.schema import ACTIVE, STATUSES, job_events, jobs, now
+from videogen.service.schema import ACTIVE, STATUSES, job_events, job_webhooks, jobs, now
 
 
 def _utc(value: datetime) -> datetime:
@@ -92,6 +100,7 @@ class Job:
     webhook_url: str | None
     webhook_secret: str | None = field(repr=False, default=None)
     webhook_status: str | None = None
+    hooks: builtins.list[str | None] = field(default_factory=builtins.list)  # statuses of its job_webhooks rows
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -144,6 +153,17 @@ def store_failure(error: BaseException) -> str | None:
     if state == _PG_READ_ONLY:
         return "read-only"
     return "unreachable" if store_unreachable(error) else None
+
+
+@dataclass
+class Webhook:
+    """One caller's webhook of a job (``job_webhooks``); ``status`` None: not sent yet."""
+
+    id: int
+    job_id: str
+    url: str
+    secret: str | None = field(repr=False, default=None)
+    status: str | None = None
 
 
 @dataclass
@@ -251,7 +271,24 @@ class JobStore:
             row = c.execute(select(jobs).where(jobs.c.id == job_id)).first()
         if row is None:
             raise JobNotFound(job_id)
-        return Job.from_row(row)
+        return self._with_hooks([Job.from_row(row)])[0]
+
+    def _with_hooks(self, found: builtins.list[Job]) -> builtins.list[Job]:
+        """``found`` with each job's webhook statuses (``Job.hooks``) read in one query."""
+        if not found:
+            return found
+        by_id = {j.id: j for j in found}
+        q = select(job_webhooks.c.job_id, job_webhooks.c.status).where(
+            job_webhooks.c.job_id.in_(list(by_id))).order_by(job_webhooks.c.id)
+        try:
+            with self.engine.connect() as c:
+                for job_id, status in c.execute(q):
+                    by_id[job_id].hooks.append(status)
+        except (OperationalError, ProgrammingError):
+            if inspect(self.engine).has_table(job_webhooks.name):
+                raise
+            # A store not migrated to v4 yet (read by an older process's peer): no such webhooks.
+        return found
 
     def list(self, status: str | None = None, limit: int = 50, offset: int = 0, article_id: str | None = None) -> builtins.list[Job]:
         q = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit).offset(offset)
@@ -260,7 +297,8 @@ class JobStore:
         if article_id:
             q = q.where(jobs.c.article_id == article_id)
         with self.engine.connect() as c:
-            return [Job.from_row(r) for r in c.execute(q)]
+            found = [Job.from_row(r) for r in c.execute(q)]
+        return self._with_hooks(found)
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as c:
@@ -459,6 +497,7 @@ class JobStore:
                     percent=0.0, heartbeat_at=None, started_at=None, finished_at=None, dispatched_at=now(),
                     webhook_status=None))
                 if res.rowcount == 1:
+                    c.execute(update(job_webhooks).where(job_webhooks.c.job_id == job_id).values(status=None))
                     self._event(c, job_id, "retried", f"was {job.status}: {job.error or ''}".strip(": "), "")
         except IntegrityError:
             raise JobConflict(f"another job is already rendering the same content as {job_id}") from None
@@ -469,6 +508,43 @@ class JobStore:
     def set_webhook_status(self, job_id: str, status: str) -> None:
         with self._tx() as c:
             c.execute(update(jobs).where(jobs.c.id == job_id).values(webhook_status=status[:64]))
+
+    # --- each caller's webhook of a job (job_webhooks) ---------------------------------------------
+    def add_webhook(self, job_id: str, url: str, secret: str | None) -> Webhook:
+        """Record a caller's webhook for ``job_id`` (once per URL: the same URL again returns
+        the row there is, with its status)."""
+        digest = hashlib.sha256(url.encode()).hexdigest()
+        try:
+            with self._tx() as c:
+                c.execute(insert(job_webhooks).values(job_id=job_id, url=url, url_hash=digest, secret=secret, created_at=now()))
+        except IntegrityError:
+            pass  # this URL is already called for this job
+        q = select(job_webhooks).where(job_webhooks.c.job_id == job_id, job_webhooks.c.url_hash == digest)
+        with self.engine.connect() as c:
+            return _webhook(c.execute(q).one())
+
+    def webhooks(self, job_id: str) -> builtins.list[Webhook]:
+        q = select(job_webhooks).where(job_webhooks.c.job_id == job_id).order_by(job_webhooks.c.id)
+        with self.engine.connect() as c:
+            return [_webhook(r) for r in c.execute(q)]
+
+    def webhook(self, webhook_id: int) -> Webhook | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(job_webhooks).where(job_webhooks.c.id == webhook_id)).first()
+        return _webhook(row) if row is not None else None
+
+    def claim_webhook(self, webhook_id: int) -> bool:
+        """Compare-and-set: True for exactly one caller that wants to queue a webhook not sent yet
+        (the finishing worker and an enqueue that joined a finished job may race)."""
+        with self._tx() as c:
+            res = c.execute(update(job_webhooks).where(job_webhooks.c.id == webhook_id, job_webhooks.c.status.is_(None))
+                            .values(status="queued"))
+        return res.rowcount == 1
+
+    def set_hook_status(self, webhook_id: int, status: str | None) -> None:
+        with self._tx() as c:
+            c.execute(update(job_webhooks).where(job_webhooks.c.id == webhook_id).values(
+                status=status[:64] if status else None))
 
     # --- recovery ---------------------------------------------------------------------------------
     def requeue_stale(self, stale_after: float, max_attempts: int) -> tuple[builtins.list[str], builtins.list[str]]:
@@ -509,6 +585,10 @@ class JobStore:
         q = select(jobs).where(jobs.c.status == "queued", or_(jobs.c.dispatched_at.is_(None), jobs.c.dispatched_at < cutoff))
         with self.engine.connect() as c:
             return [Job.from_row(r) for r in c.execute(q.order_by(jobs.c.created_at).limit(200))]
+
+
+def _webhook(row: Any) -> Webhook:
+    return Webhook(id=row.id, job_id=row.job_id, url=row.url, secret=row.secret, status=row.status)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -36,13 +36,21 @@ from videogen.service.views import (
     RunningJob,
     WebhookState,
     WorkerStats,
+    scrub_paths,
+    webhook_summary,
 )
 from videogen.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Job], None]
-Notify = Callable[[Job], None]
+Notify = Callable[..., None]  # (job) for a job's legacy jobs.webhook_url, (job, webhook id) for a job_webhooks row
+
+
+def is_published(job: Job) -> bool:
+    """Whether the public surfaces (player, article page, snippet, oEmbed, media) may show
+    ``job``: today, a finished render. The one place that decides it."""
+    return job.status == "done" and bool(job.output)
 
 
 class JobOptions(BaseModel):
@@ -156,7 +164,17 @@ class VideoService:
         """Queue ``article``; the same content (article, template, voice, renderer) enqueued
         again returns the existing job unless ``options.force``. ``local`` marks a trusted
         caller (the CLI) whose image paths may be read from disk."""
-        job, created = self.store.create(**self.check(article, options, local))
+        values = self.check(article, options, local)
+        url, secret = values.pop("webhook_url"), values.pop("webhook_secret")
+        job, created = self.store.create(**values)
+        if url:  # each caller's own webhook, also when it joins a job another caller started
+            hook = self.store.add_webhook(job.id, url, secret)
+            if not created:
+                job = self.store.get(job.id)
+                if job.finished:  # the shared render is already done: call this caller now
+                    self._notify_hook(job, hook.id)
+            else:
+                job = self.store.get(job.id)
         if created:
             self.send(job)
         return job, created
@@ -193,7 +211,10 @@ class VideoService:
                              webhook_secret=old.webhook_secret)
         # Only the CLI can have queued a job with local images or a template path.
         local = "base_dir" in old.options or not TEMPLATE_NAME.match(str(old.options.get("template", "news")))
-        return self.enqueue(article, options, local=local)
+        job, created = self.enqueue(article, options, local=local)
+        for hook in self.store.webhooks(old.id):  # every caller of the old render hears of the new one
+            self.store.add_webhook(job.id, hook.url, hook.secret)
+        return (self.store.get(job.id) if created else job), created
 
     def queue_overview(self, broker_depth: Callable[[], int] | None = None, failed: int = 20) -> dict[str, Any]:
         """What the operator sees (GET /v1/queue, ``videogen queue``): broker queue depth, jobs
@@ -204,7 +225,7 @@ class VideoService:
             try:
                 depth = broker_depth()
             except Exception as e:  # noqa: BLE001 - the view must show a broker that is down
-                broker_error = f"{type(e).__name__}: {str(e)[:200]}"
+                broker_error = scrub_paths(f"{type(e).__name__}: {str(e)[:200]}")
         t = now()
         running = [RunningJob(
             id=j.id, article_id=j.article_id, title=j.article.get("title"), worker=j.worker, stage=j.stage,
@@ -212,7 +233,7 @@ class VideoService:
             heartbeat_age=round((t - j.heartbeat_at).total_seconds(), 1) if j.heartbeat_at else None,
         ) for j in self.store.running()]
         failed_jobs = [FailedJob(
-            id=j.id, article_id=j.article_id, title=j.article.get("title"), error=j.error, attempts=j.attempts,
+            id=j.id, article_id=j.article_id, title=j.article.get("title"), error=scrub_paths(j.error), attempts=j.attempts,
             worker=j.worker, finished_at=_iso(j.finished_at),
         ) for j in self.store.recent_failed(failed)]
         workers = [WorkerStats(worker=w, renders=n, render_seconds=round(s, 3)) for w, n, s in self.store.workers()]
@@ -329,13 +350,35 @@ class VideoService:
         return RunOutcome("failed", error)
 
     def notify(self, job: Job) -> None:
-        """Queue the webhook of a finished (done or failed) job, if it has one. Never raises:
-        a webhook that cannot be queued is logged; it must not fail the job."""
-        if self._queue_webhook is not None and job.webhook_url:
+        """Queue the webhooks of a finished (done or failed) job: its legacy ``webhook_url`` and
+        each caller's ``job_webhooks`` row not sent yet. Never raises: a webhook that cannot be
+        queued is logged; it must not fail the job."""
+        if self._queue_webhook is None:
+            return
+        if job.webhook_url:
             try:
                 self._queue_webhook(job)
             except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
                 log.warning("could not queue the webhook of job %s: %s", job.id, e)
+        try:
+            hooks = self.store.webhooks(job.id)
+        except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
+            log.warning("could not read the webhooks of job %s: %s", job.id, e)
+            return
+        for hook in hooks:
+            if hook.status is None:
+                self._notify_hook(job, hook.id)
+
+    def _notify_hook(self, job: Job, webhook_id: int) -> None:
+        """Queue one caller's webhook, once: of all processes that try, the one that claims the
+        row queues it."""
+        if self._queue_webhook is None or not self.store.claim_webhook(webhook_id):
+            return
+        try:
+            self._queue_webhook(job, webhook_id)
+        except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
+            log.warning("could not queue webhook %s of job %s: %s", webhook_id, job.id, e)
+            self.store.set_hook_status(webhook_id, "could not be queued")
 
 
 #: Longest time between two checks that a rendering job is still this worker's (a cancel is
@@ -408,20 +451,22 @@ class _Heartbeat:
 
 
 def public_job(job: Job, base_url: str = "") -> dict[str, Any]:
-    """What the API and ``videogen status --json`` show of a job (never the webhook secret)."""
+    """What the API and ``videogen status --json`` show of a job: never a webhook's URL or
+    secret (``webhook.url`` is ``"set"``), and no filesystem path in the error."""
+    statuses = ([job.webhook_status] if job.webhook_url else []) + list(job.hooks)
     links = {"self": f"{base_url}/v1/videos/{job.id}"}
     if job.status == "done":
         for f in OUTPUT_FILES:
             links[f.link] = f"{base_url}/v1/videos/{job.id}/{f.name}"
     return JobOut(
-        id=job.id, status=job.status, stage=job.stage, percent=job.percent, error=job.error, attempts=job.attempts,
+        id=job.id, status=job.status, stage=job.stage, percent=job.percent, error=scrub_paths(job.error), attempts=job.attempts,
         article=ArticleRef(id=job.article_id, title=job.article.get("title"), language=job.article.get("language"),
                            url=job.article.get("url")),
         template=job.template, voice=job.voice, tts=job.tts, priority=job.priority, content_key=job.content_key,
         worker=job.worker, heartbeat_at=_iso(job.heartbeat_at), created_at=_iso(job.created_at),
         started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), duration=job.duration,
         render_seconds=job.render_seconds, engine=job.engine,
-        webhook=WebhookState(url=job.webhook_url, status=job.webhook_status) if job.webhook_url else None,
+        webhook=WebhookState(status=webhook_summary(statuses), count=len(statuses)) if statuses else None,
         links=links,
     ).model_dump(exclude={"deduplicated"})  # an enqueue answer adds it; no other view has it
 
