@@ -37,7 +37,7 @@ def _ffmpeg_children() -> list[int]:
 @pytest.mark.parametrize("stage", ["narration", "frames"])
 def test_cancel_stops_a_running_render_within_seconds(tmp_path, monkeypatch, stage):
     # A heartbeat far slower than the bound: the lease check between beats notices the cancel.
-    s = Settings(home=tmp_path / "home", heartbeat_interval=30.0)
+    s = Settings(home=tmp_path / "home", heartbeat_interval=30.0, max_duration=600)
     svc = VideoService(s)
     svc.migrate()
     summary = " ".join(f"Sentence number {i} of this long summary describes the council's plan." for i in range(60))

@@ -166,7 +166,7 @@ def test_deeply_nested_json_gets_a_problem_naming_the_body_and_the_limit(tmp_pat
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["errors"] == [{"field": "body", "message": f"nested {levels + 2 * (kind == 'in options')} levels deep; "
                                                                   f"at most {MAX_JSON_DEPTH} are accepted"}]
-        assert api.get("/v1/videos").json()["items"] == []
+        assert api.get("/v1/videos", headers={"X-API-Key": KEY}).json()["items"] == []
     assert "RecursionError" not in caplog.text
 
 
@@ -186,7 +186,7 @@ def test_an_unexpected_error_is_problem_json_without_internals(tmp_path, setting
 
     monkeypatch.setattr(svc.store, "counts", broken)
     with TestClient(create_app(s, svc, run_sweeper=False), raise_server_exceptions=False) as api:
-        r = api.get("/v1/videos")
+        r = api.get("/v1/videos", headers={"X-API-Key": KEY})
         assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
         assert r.json()["title"] == "Internal Server Error" and "secret" not in r.text and "Recursion" not in r.text
 
@@ -222,8 +222,9 @@ def test_a_full_job_store_answers_503_with_retry_after_and_health_says_so(tmp_pa
         assert health.status_code == 503 and health.json()["status"] == "degraded"
         assert "full" in health.json()["checks"]["job_store"]
         # Reads go on, and what was stored is intact.
-        assert api.get(f"/v1/videos/{first.json()['id']}").json()["status"] == "queued"
-        assert [j["id"] for j in api.get("/v1/videos").json()["items"]] == [first.json()["id"]]
+        key = {"X-API-Key": KEY}
+        assert api.get(f"/v1/videos/{first.json()['id']}", headers=key).json()["status"] == "queued"
+        assert [j["id"] for j in api.get("/v1/videos", headers=key).json()["items"]] == [first.json()["id"]]
     db = sqlite3.connect(svc.store.engine.url.database)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
