@@ -4,6 +4,7 @@ server; the service markers (postgres, redis, browser, multihost: see services.p
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,10 @@ from .helpers import EXAMPLES, short_article
 from .services import SERVICES, in_ci, missing
 
 FAILED_STEP = pytest.StashKey[str]()
+
+# Starlette's TestClient sends "Host: testserver": the tests allow it here, the production
+# default (loopback names, the public URL's host, the bind address) does not.
+os.environ.setdefault("VIDEOGEN_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1,::1")
 
 # --- hooks ------------------------------------------------------------------------------------
 

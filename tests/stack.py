@@ -43,6 +43,11 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self, **kw) -> httpx.Client:
+        """A client of the API; with API keys configured it sends the first one (every
+        ``/v1/`` read needs a key then), unless the test gives its own headers."""
+        keys = self.env.get("VIDEOGEN_API_KEYS", "")
+        if keys and "headers" not in kw:
+            kw["headers"] = {"Authorization": f"Bearer {keys.split(',')[0]}"}
         return httpx.Client(base_url=self.url, timeout=30, **kw)
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen:
@@ -55,7 +60,9 @@ class Stack:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/v1/templates", timeout=2).status_code == 200:
+                keys = self.env.get("VIDEOGEN_API_KEYS", "")
+                auth = {"Authorization": f"Bearer {keys.split(',')[0]}"} if keys else {}
+                if httpx.get(f"{self.url}/v1/templates", headers=auth, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -25,14 +25,23 @@ def api(tmp_path, settings):
     svc = VideoService(s)
     with TestClient(create_app(s, svc, run_sweeper=False)) as client:
         client.service = svc
+        for name in ("get", "head"):  # reads need the key too now: sent unless a test gives its own headers
+            setattr(client, name, with_key(getattr(client, name)))
         yield client
+
+
+def with_key(send):
+    def read(url, **kw):
+        kw.setdefault("headers", AUTH)
+        return send(url, **kw)
+    return read
 
 
 def post(api, body, headers=AUTH):
     return api.post("/v1/videos", json=body, headers=headers)
 
 
-def test_write_endpoints_need_a_key_reads_do_not(api):
+def test_write_and_read_endpoints_need_a_key(api):
     body = {**short_article(), "options": SMALL}
     assert post(api, body, headers={}).status_code == 401
     r = post(api, body, headers={"Authorization": "Bearer wrong"})
@@ -42,6 +51,7 @@ def test_write_endpoints_need_a_key_reads_do_not(api):
     assert r.status_code == 202
     job_id = r.json()["id"]
     assert api.get(f"/v1/videos/{job_id}").status_code == 200
+    assert api.get(f"/v1/videos/{job_id}", headers={}).status_code == 401
     assert api.delete(f"/v1/videos/{job_id}").status_code == 401
     assert api.post(f"/v1/videos/{job_id}/rerender").status_code == 401
 
@@ -52,7 +62,7 @@ def test_write_endpoints_need_a_key_reads_do_not(api):
         ({**short_article(), "title": ""}, "title"),
         ({**short_article(), "language": 5}, "language"),
         ({**short_article(), "colour": "red"}, "colour"),
-        ({**short_article(), "options": {"template": "cinema"}}, "template"),
+        ({**short_article(), "options": {"template": "cinema"}}, "options.template"),
         ({**short_article(), "options": {"priority": 12}}, "options.priority"),
         ({**short_article(), "options": {"bogus": 1}}, "options.bogus"),
         ({**short_article(), "images": [{"src": "/etc/passwd"}]}, "images[0].src"),
@@ -162,7 +172,8 @@ def test_batch_enqueue_and_webhook_secret_is_never_shown(api, monkeypatch):
     jobs = r.json()["jobs"]
     assert len(jobs) == 3 and len({j["id"] for j in jobs}) == 3
     text = api.get("/v1/videos").text + api.get(f"/v1/videos/{jobs[0]['id']}").text
-    assert "s3cret" not in text and "hooks.localhost" in text
+    assert "s3cret" not in text and "hooks.localhost" not in text, "webhook URLs are never echoed (issue 16)"
+    assert r.json()["jobs"][0]["webhook"] == {"url": "set", "status": None, "count": 1}
 
 
 def test_health_and_metrics(api):

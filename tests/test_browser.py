@@ -179,38 +179,50 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{stack.url}/")
     page.evaluate("window.__notReloaded = true")
+    # Without the key the page shows no job (issue 16): it asks for the key.
+    page.wait_for_selector("#locked:not([hidden])")
+    assert page.locator("#jobs tr[data-id]").count() == 0
+    assert stack.jobs["news"]["id"] not in page.content()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-locked.png"))
     # Without the key: the API's 401 problem is shown inline.
     page.fill("#f-title", "Harbour ferry returns after repairs")
     page.fill("#f-summary", "The harbour ferry is back in service after two weeks of repairs.")
     page.select_option("#f-height", "240")
-    page.click("button[type=submit]")
+    page.click("#enqueue button[type=submit]")
     page.wait_for_selector("#msg .err")
     assert "Unauthorized" in page.inner_text("#msg")
-    # With the key (kept in localStorage) but an invalid language: 422 naming the field, inline.
+    # With the key (kept in this tab's sessionStorage, sent as a header): the jobs appear; an
+    # invalid language gives 422 naming the field, inline.
     page.fill("#f-key", KEY)
-    page.dispatch_event("#f-key", "change")
+    page.click("#keyform button[type=submit]")
+    page.wait_for_selector(f"tr[data-id='{stack.jobs['news']['id']}']")
+    assert page.locator("#locked").is_hidden()
     page.fill("#f-language", "xx")
-    page.click("button[type=submit]")
+    page.click("#enqueue button[type=submit]")
     page.wait_for_selector("#f-language[aria-invalid=true]")
     assert "language" in page.inner_text("#msg")
-    assert page.evaluate("localStorage.getItem('videogen.apiKey')") == KEY
+    assert page.evaluate("sessionStorage.getItem('videogen.apiKey')") == KEY
+    assert page.evaluate("localStorage.getItem('videogen.apiKey')") is None, "never kept beyond the tab"
+    assert KEY not in page.url
+    assert page.context.cookies() == [], "no key in a cookie"
     # A valid article.
     page.fill("#f-language", "en")
-    page.click("button[type=submit]")
+    page.click("#enqueue button[type=submit]")
     link = page.wait_for_selector("#msg a")
-    job_id = httpx.get(f"{stack.url}/v1/videos", params={"limit": 1}).json()["items"][0]["id"]
+    job_id = httpx.get(f"{stack.url}/v1/videos", params={"limit": 1},
+                       headers={"Authorization": f"Bearer {KEY}"}).json()["items"][0]["id"]
     assert job_id.startswith(link.inner_text())
     row = f"tr[data-id='{job_id}']"
     page.wait_for_selector(row)
-    # Its player page, opened while it renders, follows the job and turns into the video by itself.
+    # Its player page, opened while it renders, shows nothing (keys set: published clips only);
+    # once the clip is done the same page shows the video.
     player = page.context.new_page()
     player.on("console", lambda m: page.errors.append(f"player console.{m.type}: {m.text}") if m.type == "error" else None)
     player.set_viewport_size({"width": 640, "height": 360})
     player.goto(f"{stack.url}/embed/{job_id}")
-    waited = player.locator("#p").count() == 1
+    waited = "does not exist" in player.inner_text("body")
     if waited:
-        assert "rendering…" in player.inner_text("#m")
-        player.screenshot(path=str(ARTIFACTS / "player-rendering.png"))
+        player.screenshot(path=str(ARTIFACTS / "player-unpublished.png"))
     seen, shot, fleet_saw_it = [], False, False
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -234,8 +246,9 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     page.wait_for_function("document.querySelectorAll('#workers tr').length >= 1")
     assert "broker queue:" in page.inner_text("#fleet-summary")
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    player.goto(f"{stack.url}/embed/{job_id}")
     player.wait_for_function("document.getElementById('v') && document.getElementById('v').readyState >= 1", timeout=15000)
-    assert waited, "the job was done before its player page loaded: the rendering state was not seen"
+    assert waited, "the job was done before its player page loaded: the unpublished state was not seen"
     player.close()
     # Re-render from its row (POST …/rerender with the key): a new job for the same article appears.
     page.click(f"{row} button:text('re-render')")
@@ -257,4 +270,4 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     page.click(f"{row} a:text('preview')")
     page.wait_for_url(f"**/embed/{job_id}")
     page.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)
-    assert page.errors == [] or all("401" in e or "422" in e for e in page.errors), page.errors
+    assert page.errors == [] or all("401" in e or "422" in e or "404" in e for e in page.errors), page.errors

@@ -34,6 +34,50 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.fixture()
+def job_store_disk(tmp_path):
+    """A 4 MB tmpfs for the job store alone; skipped where mounting is not allowed."""
+    mnt = tmp_path / "job-store-disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_job_store_disk_answers_503_and_nothing_stored_is_lost(tmp_path, job_store_disk, settings):
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from videogen.http.app import create_app
+
+    s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path, api_keys=KEY,
+                 database_url=f"sqlite:///{job_store_disk}/jobs.sqlite")
+    with TestClient(create_app(s, VideoService(s), run_sweeper=False)) as c:
+        first = c.post("/v1/videos", json={**short_article(), "options": {"height": 120}}, headers=AUTH)
+        assert first.status_code == 202
+        assert c.get("/health").json()["checks"]["job_store"] == "ok"
+        filler = job_store_disk / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k"], capture_output=True, check=False)
+        assert "nearly full" in c.get("/health").json()["checks"]["job_store"], "seen before any write fails"
+        for i in range(3):
+            big = {**short_article(), "id": f"big-{i}", "summary": " ".join(f"Sentence {j} of a long text." for j in range(400))}
+            r = c.post("/v1/videos", json=big, headers=AUTH)
+            assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json", r.text
+            assert int(r.headers["retry-after"]) > 0
+        health = c.get("/health")
+        assert health.status_code == 503 and health.json()["status"] == "degraded"
+        assert c.get(f"/v1/videos/{first.json()['id']}").json()["status"] == "queued"
+        filler.unlink()
+        assert c.post("/v1/videos", json={**short_article(), "id": "after"}, headers=AUTH).status_code == 202
+        assert c.get("/health").json()["checks"]["job_store"] == "ok"
+    db = sqlite3.connect(job_store_disk / "jobs.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 2
+
+
 def test_disk_full_fails_the_job_cleanly_and_the_worker_goes_on(tmp_path_factory, small_disk, settings):
     stack = make_stack(tmp_path_factory.mktemp("disk"), None, {
         "VIDEOGEN_API_KEYS": KEY, "VIDEOGEN_STORAGE_URL": f"file://{small_disk}"}, cache_dir=settings.cache_path)

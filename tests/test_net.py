@@ -122,6 +122,45 @@ def test_public_address_classification():
         assert not is_public_address(ip), ip
 
 
+@pytest.mark.parametrize(("ip", "public"), [
+    ("93.184.216.34", True),
+    ("2606:4700::6810:85e5", True),
+    ("::ffff:93.184.216.34", True),  # IPv4-mapped: judged by its IPv4 address
+    ("::ffff:127.0.0.1", False),
+    ("::ffff:10.0.0.1", False),
+    ("2002:5db8:d822::1", True),  # 6to4 of 93.184.216.34
+    ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+    ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+    ("2002:a9fe:a9fe::", False),  # 6to4 of 169.254.169.254
+    ("2002:c0a8:101::1", False),  # 6to4 of 192.168.1.1
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
+    ("2001::7f00:1", False),  # Teredo
+    ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+    ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+    ("64:ff9b:1::a00:1", False),  # NAT64 local use (RFC 8215)
+    ("::127.0.0.1", False),  # IPv4-compatible
+    ("::a9fe:a9fe", False),  # IPv4-compatible 169.254.169.254
+    ("fec0::1", False),  # site-local
+    ("feff::1", False),  # site-local
+    ("fc00::1", False),
+    ("fd12:3456::1", False),
+    ("fe80::1", False),
+    ("ff02::1", False),
+    ("::", False),
+    ("::1", False),
+    ("100::1", False),  # discard-only
+    ("2001:db8::1", False),  # documentation
+])
+def test_ipv6_encodings_of_private_addresses_are_not_public(ip, public):
+    assert is_public_address(ip) is public
+
+
+@pytest.mark.parametrize("url", ["http://[2002:7f00:1::]/x.jpg", "http://[fec0::1]/x.jpg", "http://[64:ff9b::7f00:1]/x.jpg"])
+def test_images_at_encoded_private_addresses_are_refused(url):
+    with pytest.raises(ImageError, match="non-public"):
+        fetch_image_bytes(url, LIMITS)
+
+
 def test_allow_listed_host_is_fetched(server, allow_local):
     assert fetch_image_bytes(f"{server}/ok.jpg", LIMITS) == jpeg()
     assert fetch_image_bytes(f"{server}/to-ok", LIMITS) == jpeg()

@@ -66,7 +66,7 @@ def fleet(tmp_path, settings):
 @pytest.mark.redis(REDIS_URL)
 def test_queue_view(fleet):
     api, _svc, made, _s = fleet
-    q = api.get("/v1/queue").json()
+    q = api.get("/v1/queue", headers=AUTH).json()
     assert q["broker_queue_depth"] == 1 and q["broker_error"] is None
     assert q["counts"] == {"queued": 1, "rendering": 2, "done": 3, "failed": 1, "cancelled": 0}
     running = {j["id"]: j for j in q["running"]}
@@ -88,19 +88,19 @@ def test_retry_and_events(fleet):
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["id"] == fid and job["status"] == "queued" and job["attempts"] == 0 and job["error"] is None
-    assert api.get("/v1/queue").json()["broker_queue_depth"] == 2, "the retried job was sent to the broker"
+    assert api.get("/v1/queue", headers=AUTH).json()["broker_queue_depth"] == 2, "the retried job was sent to the broker"
     r = api.post(f"/v1/videos/{fid}/retry", headers=AUTH)
     assert r.status_code == 409 and "queued" in r.json()["detail"]
     assert api.post(f"/v1/videos/{made['done1']}/retry", headers=AUTH).status_code == 409
     assert api.post(f"/v1/videos/{'0' * 32}/retry", headers=AUTH).status_code == 404
-    events = api.get(f"/v1/videos/{fid}/events").json()
+    events = api.get(f"/v1/videos/{fid}/events", headers=AUTH).json()
     assert [e["event"] for e in events["items"]] == ["queued", "rendering", "failed", "retried"]
     assert events["items"][1]["worker"] == "host-a:11" and events["items"][2]["detail"] == "image host unreachable"
     assert "image host unreachable" in events["items"][3]["detail"]
     # A retried job renders normally: claim and finish under the same id.
     lease = svc.store.claim(fid, "host-b:7")
     svc.store.finish(fid, lease, output="k", duration=1.0, render_seconds=1.0, engine="e")
-    assert api.get(f"/v1/videos/{fid}").json()["status"] == "done"
+    assert api.get(f"/v1/videos/{fid}", headers=AUTH).json()["status"] == "done"
     # Cancelled, then another job took its content: retrying would render it twice.
     cid = made["queued"]
     assert api.delete(f"/v1/videos/{cid}", headers=AUTH).json()["status"] == "cancelled"
@@ -109,13 +109,13 @@ def test_retry_and_events(fleet):
     assert created
     r = api.post(f"/v1/videos/{cid}/retry", headers=AUTH)
     assert r.status_code == 409 and "same content" in r.json()["detail"]
-    assert api.get(f"/v1/videos/{'0' * 32}/events").status_code == 404
+    assert api.get(f"/v1/videos/{'0' * 32}/events", headers=AUTH).status_code == 404
 
 
 @pytest.mark.redis(REDIS_URL)
 def test_metrics_per_worker(fleet):
     api, _svc, made, _s = fleet
-    text = api.get("/metrics").text
+    text = api.get("/metrics", headers=AUTH).text
     assert 'videogen_worker_renders_total{worker="host-a:11"} 2' in text
     assert 'videogen_worker_render_seconds_total{worker="host-a:11"} 7.500' in text
     assert 'videogen_worker_renders_total{worker="host-b:7"} 1' in text

@@ -136,3 +136,29 @@ def test_full_size_render_of_the_sample_article(settings, tmp_path):
     assert m["images_used"] == 4 and m["scenes"] == 4
     assert 25 < m["duration"] < 60
     assert abs(float(v["duration"]) - float(stream(info, "audio")["duration"])) <= 0.1
+
+
+@pytest.mark.parametrize("max_duration", [6.0, 12.0])
+def test_one_long_sentence_is_bounded_by_max_duration(settings, tmp_path, max_duration):
+    """Issue 16: a 3,000-character summary with no sentence break made a 163 s clip of a
+    6 s cap. The clip (title card and outro included) lasts at most max_duration, and no
+    caption cue holds more than a narration unit."""
+    from videogen.render.article import parse_article
+    from videogen.render.pipeline import RenderOptions, render_article
+    from videogen.render.text.units import UNIT_CHARS
+
+    from .helpers import short_article
+
+    words = "the council met again to discuss the delayed plan for schools roads and clinics in the valley".split()
+    summary = " ".join(words[i % len(words)] for i in range(520))[:3000].capitalize() + "."
+    article = parse_article(short_article("en", title="Valley plan", summary=summary))
+    opts = RenderOptions(height=144, fps=10, max_duration=max_duration)
+    result = render_article(article, opts, tmp_path / "clip", settings.render_config())
+    info = ffprobe(result.video)
+    assert float(info["format"]["duration"]) <= max_duration
+    assert float(stream(info, "audio")["duration"]) <= max_duration
+    cues = parse_webvtt((result.out_dir / "captions.vtt").read_text())
+    assert all(len(text) <= UNIT_CHARS + 1 for _, _, text in cues), [len(t) for _, _, t in cues]
+    assert any("narration capped" in w for w in result.manifest["warnings"])
+    if max_duration == 12.0:
+        assert len(cues) >= 2  # the title and some of the summary are read

@@ -152,9 +152,10 @@ def test_duplicate_enqueue_renders_once(redis_stack):
 
 @pytest.mark.redis(REDIS_TEST_URL)
 def test_api_key_is_enforced(redis_stack):
-    with redis_stack.client() as c:
+    with redis_stack.client(headers={}) as c:
         assert c.post("/v1/videos", json=short_article()).status_code == 401
-        assert c.post("/v1/videos", json=short_article(), headers={"X-API-Key": "nope"}).status_code == 401
+        assert c.get("/v1/videos").status_code == 401
+        assert c.post("/v1/videos", json=short_article(), headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
 @pytest.mark.redis(REDIS_TEST_URL)

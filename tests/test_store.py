@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from videogen.errors import LeaseLost, StorageError
+from videogen.errors import LeaseLost, StorageError, StoreUnavailable
 from videogen.service.storage import LocalStorage
-from videogen.service.store import JobStore
+from videogen.service.store import STORE_ERRORS, JobStore, store_failure
 
 from .services import fresh_database
 
@@ -163,3 +163,46 @@ def test_old_staging_folders_of_killed_workers_are_removed(tmp_path: Path):
         os.utime(p, (past, past))
     assert st.clean_staging(older_than=600) == 1
     assert not old.exists() and fresh.exists()
+
+
+def read_only_twin(store: JobStore) -> JobStore:
+    """A second store on the same database whose sessions cannot write."""
+    if store.url.startswith("sqlite"):
+        from sqlalchemy import event
+
+        ro = JobStore(store.url)
+        event.listen(ro.engine, "connect", lambda conn, _rec: conn.execute("PRAGMA query_only=1"))
+        return ro
+    return JobStore(store.url + ("&" if "?" in store.url else "?") + "options=-c%20default_transaction_read_only%3Don")
+
+
+def test_a_store_that_cannot_write_is_told_apart_and_reported(store):
+    job, _ = new(store)
+    store.check()
+    ro = read_only_twin(store)
+    try:
+        with pytest.raises(STORE_ERRORS) as e:
+            new(ro, key="r" * 64)
+        assert store_failure(e.value) == "read-only"
+        with pytest.raises(StoreUnavailable, match="read-only"):
+            ro.check()
+        assert ro.get(job.id).status == "queued", "reads go on"
+        store.check()
+    finally:
+        ro.engine.dispose()
+
+
+def test_store_failures_are_classified_from_driver_codes():
+    import sqlite3
+
+    import psycopg.errors
+    from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
+
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13
+    assert store_failure(OperationalError("INSERT", {}, full)) == "full"
+    assert store_failure(OperationalError("INSERT", {}, psycopg.errors.DiskFull("no space"))) == "full"
+    assert store_failure(InternalError("INSERT", {}, psycopg.errors.ReadOnlySqlTransaction("ro"))) == "read-only"
+    assert store_failure(OperationalError("SELECT", {}, psycopg.errors.AdminShutdown("bye"))) == "unreachable"
+    assert store_failure(IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE"))) is None
+    assert store_failure(ValueError("x")) is None

@@ -66,4 +66,6 @@ def test_cap_keeps_whole_sentences():
     lines = [10.0] * 20
     n = lines_within(3.0, lines, T, 60.0)
     assert clip_length(3.0, lines[:n], T) <= 60.0 < clip_length(3.0, lines[: n + 1], T)
-    assert lines_within(3.0, [500.0], T, 60.0) == 1
+    # A first line that cannot fit is no longer kept (issue 16): the pipeline fits a start of it.
+    assert lines_within(3.0, [500.0], T, 60.0) == 0
+    assert lines_within(3.0, [], T, 60.0) == 0

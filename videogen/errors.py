@@ -107,3 +107,10 @@ class LeaseLost(VideogenError):
 
 class Cancelled(VideogenError):
     """Raised inside a render when its job was cancelled or taken from this worker."""
+
+
+class StoreUnavailable(VideogenError):
+    """The job store cannot take writes (disk full, read-only) or cannot be reached: callers
+    should try again later (HTTP 503 with Retry-After)."""
+
+    transient = True

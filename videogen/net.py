@@ -30,10 +30,39 @@ def host_set(raw: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the IPv4 address is the last 32 bits
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215 local use: never public
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d
+
+
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: IPv4-mapped (::ffff:0:0/96), 6to4
+    (2002::/16), Teredo (2001::/32: its server and client), NAT64 (64:ff9b::/96) and
+    IPv4-compatible (::/96); none for any other address."""
+    if addr.ipv4_mapped:
+        return [addr.ipv4_mapped]
+    if addr.sixtofour:
+        return [addr.sixtofour]
+    if addr.teredo:
+        return list(addr.teredo)
+    if addr in _IPV4_COMPATIBLE or addr in _NAT64:
+        return [ipaddress.IPv4Address(int(addr) & 0xFFFF_FFFF)]
+    return []
+
+
 def is_public_address(ip: str) -> bool:
+    """Whether ``ip`` is an address on the public internet. An IPv6 address that carries an
+    IPv4 one (``embedded_ipv4``) is public only if that one is too (an IPv4-mapped address is
+    judged by its IPv4 address alone); site-local fec0::/10 and NAT64 local use are not."""
     addr = ipaddress.ip_address(ip)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.is_site_local or addr in _NAT64_LOCAL:
+            return False
+        inner = embedded_ipv4(addr)
+        if not all(is_public_address(str(v4)) for v4 in inner):
+            return False
+        if addr.ipv4_mapped:
+            return True
     return not (
         addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
         or addr.is_reserved or addr.is_unspecified or not addr.is_global

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,7 +68,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(10, ge=0, le=200, description="Extra job-store connections a process may open at peaks.")
     db_pool_timeout: float = Field(5.0, gt=0, le=60, description="Seconds a call waits for a free job-store connection before it fails (the API answers 503).")
     public_url: str = Field("", description="Public base URL of the API, used in links (default: relative links).")
-    api_keys: str = Field("", description="Comma-separated API keys; when set, write endpoints require one.")
+    api_keys: str = Field("", description="Comma-separated API keys; when set, everything under /v1/ (but the media of published clips), the dashboard's data and /metrics require one.")
+    metrics_public: bool = Field(False, description="Serve /metrics without a key even when API keys are set.")
+    auth_fail_limit: int = Field(10, ge=0, description="Wrong API keys a client address may send per minute before it gets 429; 0: no limit.")
+    allowed_hosts: str = Field("", description="Comma-separated Host header values the API answers (default: localhost, 127.0.0.1, ::1, the host of VIDEOGEN_PUBLIC_URL and a non-wildcard VIDEOGEN_API_HOST); '*' answers any.")
     api_host: str = Field("127.0.0.1", description="Address `videogen api` and `serve` listen on.")
     api_port: int = Field(8000, ge=1, le=65535)
     worker_host: str | None = Field(None, description="Host name used in worker names (default: the machine's host name).")
@@ -142,6 +146,22 @@ class Settings(BaseSettings):
 
     def article_limits(self) -> ArticleLimits:
         return ArticleLimits(self.max_title_chars, self.max_text_chars, self.max_images)
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        """Host names (no port) the API answers: VIDEOGEN_ALLOWED_HOSTS, else loopback names, the
+        public URL's host and the bind address when it is not a wildcard."""
+        given = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        if given:
+            return given
+        hosts = ["localhost", "127.0.0.1", "::1"]
+        if self.public_url:
+            public = urlsplit(self.public_url).hostname
+            if public:
+                hosts.append(public.lower())
+        if self.api_host not in ("0.0.0.0", "::", "", "*"):  # noqa: S104 - a wildcard names no host
+            hosts.append(self.api_host.lower())
+        return list(dict.fromkeys(hosts))
 
     @property
     def api_key_list(self) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import socket
@@ -12,6 +13,7 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
+from videogen.render.memory import release_memory
 from videogen.service.backoff import render_retry_delay, webhook_retry_delay
 from videogen.service.store import Job
 from videogen.service.videos import VideoService, public_job
@@ -58,6 +60,11 @@ def render_article(self: Task, job_id: str) -> str:
             svc.notify(svc.store.get(job_id))
             return "failed"
         return "lost"
+    finally:
+        # A render's buffers are garbage now (finished, failed or cancelled): hand them back
+        # to the system so the pool process does not keep its largest render's peak.
+        gc.collect()
+        release_memory()
     if outcome.status == "retry":
         job = svc.store.get(job_id)
         countdown = render_retry_delay(job.attempts, first=svc.settings.retry_backoff)
@@ -67,26 +74,42 @@ def render_article(self: Task, job_id: str) -> str:
 
 
 @shared_task(name=WEBHOOK_TASK, bind=True, max_retries=None, acks_late=True)
-def send_webhook(self: Task, job_id: str) -> str:
+def send_webhook(self: Task, job_id: str, webhook_id: int | None = None) -> str:
+    """Deliver one webhook of a finished job: the legacy ``jobs.webhook_url`` (no id; messages
+    queued before per-caller webhooks carry only the job id) or one caller's ``job_webhooks``
+    row. Each webhook has its own retries with backoff and its own status."""
     svc = service()
     job: Job = svc.store.get(job_id)
-    if not job.webhook_url:
+    if webhook_id is None:
+        url, secret = job.webhook_url, job.webhook_secret
+
+        def set_status(status: str) -> None:
+            svc.store.set_webhook_status(job_id, status)
+    else:
+        hook = svc.store.webhook(webhook_id)
+        if hook is None or hook.job_id != job_id:
+            return "none"
+        url, secret = hook.url, hook.secret
+
+        def set_status(status: str) -> None:
+            svc.store.set_hook_status(webhook_id, status)
+    if not url:
         return "none"
     event = "video.done" if job.status == "done" else "video.failed"
     base = svc.settings.public_url.rstrip("/")
     try:
-        code = deliver(job.webhook_url, event, public_job(job, base), job.webhook_secret, svc.settings.webhook_timeout,
+        code = deliver(url, event, public_job(job, base), secret, svc.settings.webhook_timeout,
                        svc.settings.webhook_hosts)
     except WebhookRefused as e:
-        svc.store.set_webhook_status(job_id, "refused")
+        set_status("refused")
         log.error("job %s: %s", job_id, e)
         return "refused"
     except WebhookError as e:
         attempt = self.request.retries + 1
         if attempt >= svc.settings.webhook_max_attempts:
-            svc.store.set_webhook_status(job_id, f"failed after {attempt} attempts")
+            set_status(f"failed after {attempt} attempts")
             return "failed"
-        svc.store.set_webhook_status(job_id, f"retrying ({attempt})")
+        set_status(f"retrying ({attempt})")
         raise self.retry(countdown=webhook_retry_delay(attempt), exc=e) from None
-    svc.store.set_webhook_status(job_id, f"delivered ({code})")
+    set_status(f"delivered ({code})")
     return "delivered"

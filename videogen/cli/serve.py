@@ -27,12 +27,27 @@ if TYPE_CHECKING:
 group = Group()
 
 
-def _make_app(svc: VideoService) -> FastAPI:
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def open_warning(host: str, api_keys: list[str]) -> str | None:
+    """The warning to print when the API serves without keys on an address others can reach
+    (no keys: anyone who reaches it reads every job and can queue renders)."""
+    if api_keys or host in LOOPBACK or host.startswith("127."):
+        return None
+    return (f"videogen: WARNING: serving on {host} without API keys: anyone who can reach this address can read "
+            "every job and queue renders; set VIDEOGEN_API_KEYS (or listen on 127.0.0.1)")
+
+
+def _make_app(svc: VideoService, host: str | None = None) -> FastAPI:
+    """The API app; ``host``, the address it listens on (``--host``), is one it answers to
+    (``VIDEOGEN_ALLOWED_HOSTS``' default takes the bind address when it is not a wildcard)."""
     from videogen.http.app import create_app
     from workers.dispatch import default_probe
 
     probe = default_probe()  # cached depth and check: a burst of reads makes one broker call
-    return create_app(svc.settings, svc, broker_check=probe.check, queue_depth=probe.depth)
+    settings = svc.settings.model_copy(update={"api_host": host}) if host else svc.settings
+    return create_app(settings, svc, broker_check=probe.check, queue_depth=probe.depth)
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:
@@ -73,11 +88,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for t in relays:
         t.start()
     svc = service()
-    server = uvicorn.Server(uvicorn.Config(_make_app(svc), host=host, port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(_make_app(svc, host), host=host, port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()
     board.print(f"videogen: API on http://{host}:{port}/ (docs /docs), {args.workers} worker(s), "
                 f"broker {'embedded' if settings.embedded_broker else settings.broker}")
+    if warning := open_warning(host, settings.api_key_list):
+        board.print(warning)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     code = EXIT_OK
@@ -137,7 +154,10 @@ def cmd_api(args: argparse.Namespace) -> int:
     from videogen.settings import get_settings
 
     settings = get_settings()
-    uvicorn.run(_make_app(service()), host=args.host or settings.api_host, port=args.port or settings.api_port,
+    host = args.host or settings.api_host
+    if warning := open_warning(host, settings.api_key_list):
+        print(warning, file=sys.stderr, flush=True)
+    uvicorn.run(_make_app(service(), host), host=host, port=args.port or settings.api_port,
                 log_level="info", access_log=False)
     return EXIT_OK
 

@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from videogen import __version__
+from videogen.http.auth import Auth
+from videogen.http.guards import Guards
 from videogen.http.limits import BodyLimit
 from videogen.http.media import media_router
 from videogen.http.operations import operations_router
@@ -46,8 +48,10 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(ReadGate)  # a burst of heavy reads leaves threads and connections to the rest
-    app.include_router(videos_router(settings, service))
-    app.include_router(operations_router(settings, service, broker_check, queue_depth))
-    app.include_router(media_router(service))
-    app.include_router(page_router(settings, service))
+    app.add_middleware(Guards, allowed_hosts=settings.allowed_host_list, public_url=settings.public_url)
+    auth = Auth(settings)  # one per app: its rate-limit buckets are shared by every route
+    app.include_router(videos_router(settings, service, auth))
+    app.include_router(operations_router(settings, service, broker_check, queue_depth, auth=auth))
+    app.include_router(media_router(service, auth))
+    app.include_router(page_router(settings, service, auth))
     return app

@@ -1,5 +1,10 @@
-"""API keys and the write rate limit: ``require_key(settings)`` makes the dependency of the
-API's write endpoints."""
+"""API keys, the write rate limit and the wrong-key limit. ``Auth(settings)`` is made once per
+app: ``auth.read`` is the dependency of every ``/v1/`` route (a key when keys are configured),
+``auth.write`` that of the write routes (a key, and a token from the caller's write bucket),
+``auth.metrics`` that of ``/metrics``. A client address that sent ``VIDEOGEN_AUTH_FAIL_LIMIT``
+wrong keys within a minute gets 429 for any key until its bucket refills, so keys cannot be
+guessed at speed; other clients are not affected. A request without any key is answered 401
+and not counted (a dashboard polling before its key is typed must not lock itself out)."""
 
 from __future__ import annotations
 
@@ -7,38 +12,89 @@ import hashlib
 import hmac
 from collections.abc import Callable
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from videogen.http.problems import Problem
 from videogen.http.ratelimit import RateLimiter, retry_after
 from videogen.settings import Settings
 
 
-def require_key(settings: Settings) -> Callable[[Request], None]:
-    """A dependency that checks the request's API key (``Authorization: Bearer`` or
-    ``X-API-Key``; none needed when no keys are configured) and takes a token from the caller's
-    rate-limit bucket. Make one per app: its buckets are shared by every route that uses it."""
-    keys = [k.encode() for k in settings.api_key_list]
-    limiter = RateLimiter(settings.rate_limit)
+def given_key(request: Request) -> str:
+    """The key a request carries (``Authorization: Bearer`` or ``X-API-Key``); never from the
+    query string or a cookie."""
+    given = request.headers.get("x-api-key", "")
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    return given
 
-    def check(request: Request) -> None:
-        given = request.headers.get("x-api-key", "")
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        if keys:
-            ok = False
-            for k in keys:  # compare with every key, in constant time: no early exit to time
-                ok |= hmac.compare_digest(k, given.encode())
-            if not ok:
-                raise Problem(401, "Unauthorized", "a valid API key is required (Authorization: Bearer <key>)",
-                              headers={"WWW-Authenticate": "Bearer"})
-            who = "key:" + hashlib.sha256(given.encode()).hexdigest()[:16]  # never keep the key itself
-        else:
-            who = "addr:" + (request.client.host if request.client else "?")
-        wait = limiter.take(who)
-        if wait > 0:
-            raise Problem(429, "Too Many Requests", f"at most {settings.rate_limit} write requests a minute",
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+class Auth:
+    """The API's key checks (see the module's docstring)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.keys = [k.encode() for k in settings.api_key_list]
+        self.writes = RateLimiter(settings.rate_limit)
+        self.failures = RateLimiter(settings.auth_fail_limit)
+        self.read: Callable[[Request], str] = self.check  # one callable: FastAPI runs it once a request
+        writes, limit, read = self.writes, settings.rate_limit, self.read
+
+        def write(who: str = Depends(read)) -> None:
+            """Dependency of the write routes: a key (``read``, run once), and a token from the
+            caller's bucket."""
+            wait = writes.take(who)
+            if wait > 0:
+                raise Problem(429, "Too Many Requests", f"at most {limit} write requests a minute",
+                              headers={"Retry-After": retry_after(wait)})
+
+        self.write = write
+
+    @property
+    def required(self) -> bool:
+        return bool(self.keys)
+
+    def valid(self, request: Request) -> bool:
+        """True when no keys are configured or the request carries one of them (compared with
+        every key in constant time: no early exit to time). Counts nothing."""
+        if not self.keys:
+            return True
+        given = given_key(request).encode()
+        ok = False
+        for k in self.keys:
+            ok |= hmac.compare_digest(k, given)
+        return ok
+
+    def check(self, request: Request) -> str:
+        """Raise 429 for an address over its wrong-key limit, 401 for a missing or wrong key;
+        return who the caller is (a hash of its key, or its address in no-key mode)."""
+        if not self.keys:
+            return "addr:" + client_address(request)
+        addr = "addr:" + client_address(request)
+        if not given_key(request):  # no key at all guesses nothing: 401, not counted
+            raise Problem(401, "Unauthorized", "a valid API key is required (Authorization: Bearer <key>)",
+                          headers={"WWW-Authenticate": "Bearer"})
+        wait = self.failures.wait(addr)
+        if wait > 0:  # refused before the key is looked at: a right key must not be learnt here
+            raise Problem(429, "Too Many Requests",
+                          f"too many wrong API keys from this address (at most {self.settings.auth_fail_limit} a minute)",
                           headers={"Retry-After": retry_after(wait)})
+        if not self.valid(request):
+            self.failures.take(addr)
+            raise Problem(401, "Unauthorized", "a valid API key is required (Authorization: Bearer <key>)",
+                          headers={"WWW-Authenticate": "Bearer"})
+        return "key:" + hashlib.sha256(given_key(request).encode()).hexdigest()[:16]  # never keep the key itself
 
-    return check
+    def metrics(self, request: Request) -> None:
+        """Dependency of ``/metrics``: a key unless VIDEOGEN_METRICS_PUBLIC=1."""
+        if not self.settings.metrics_public:
+            self.check(request)
+
+
+def require_key(settings: Settings) -> Callable[..., None]:
+    """The write dependency of a fresh ``Auth`` (kept for callers that build one route alone)."""
+    return Auth(settings).write

@@ -1,6 +1,10 @@
-"""Request limits: ``BodyLimit``, an ASGI middleware that caps the size of request bodies."""
+"""Request limits: ``BodyLimit``, an ASGI middleware that caps the size of request bodies, and
+``json_depth``, the nesting of a JSON body measured before it is parsed."""
 
 from __future__ import annotations
+
+import re
+from itertools import accumulate
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,3 +44,20 @@ class BodyLimit:
 
 class _TooBig(Exception):
     pass
+
+
+#: The deepest nesting of arrays and objects a JSON body may have: an article and its options
+#: need 4 levels; Python's JSON parser recurses once per level and fails near 1,000.
+MAX_JSON_DEPTH = 64
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = [1 if chr(b) in "[{" else -1 if chr(b) in "]}" else 0 for b in range(256)]
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep the arrays and objects of the JSON text ``raw`` nest, without parsing it (no
+    recursion, linear time): strings are cut out, then the brackets left are counted. Brackets
+    inside an unterminated string count too (such a body is not JSON anyway)."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)

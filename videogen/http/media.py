@@ -11,20 +11,27 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from videogen.errors import StorageError
+from videogen.http.auth import Auth
 from videogen.http.problems import Problem, job_or_404, problems
 from videogen.outputs import CONTENT_TYPES, FILES, MANIFEST
-from videogen.service.videos import VideoService
+from videogen.service.videos import VideoService, is_published
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def media_router(service: VideoService) -> APIRouter:
-    """The file routes; ``videogen.http.app.create_app`` includes them."""
+def media_router(service: VideoService, auth: Auth | None = None) -> APIRouter:
+    """The file routes; ``videogen.http.app.create_app`` includes them. The one exemption from
+    the key that everything else under ``/v1/`` needs: the files of a published clip are
+    public (they are embedded in article pages); of anything else, a caller without a key
+    learns nothing, not even that the job exists."""
     router = APIRouter()
+    auth = auth or Auth(service.settings)
 
     def media(job_id: str, name: str, request: Request) -> Response:
         job = job_or_404(service, job_id)
-        if job.status != "done" or not job.output:
+        if not is_published(job) and not auth.valid(request):
+            raise Problem(404, "Not Found", f"no video {job_id}")
+        if not is_published(job) or not job.output:
             raise Problem(404, "Not Found", f"the video is {job.status}, not done", headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
         return serve_file(service, job.output, name, request)
 
@@ -75,26 +82,28 @@ def serve_file(service: VideoService, key: str, name: str, request: Request) -> 
         "X-Content-Type-Options": "nosniff",
     }
     inm = request.headers.get("if-none-match")
-    if inm and (inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")]):
-        return Response(status_code=304, headers=headers)
+    if inm and etag_matches(inm, etag):
+        # The ETag again, but no Cache-Control: a cache keeps the freshness of the 200 it holds.
+        return Response(status_code=304, headers={k: v for k, v in headers.items() if k != "Cache-Control"})
     size = st.size
     start, end, status = 0, size - 1, 200
     rng = request.headers.get("range")
     if_range = request.headers.get("if-range")
     if rng and (not if_range or if_range.strip() == etag):
         m = _RANGE.match(rng.strip().replace(" ", ""))
-        if m and (m.group(1) or m.group(2)):
-            a, b = m.group(1), m.group(2)
+        a, b = (m.group(1), m.group(2)) if m else ("", "")
+        # A malformed, reversed (bytes=5-3) or multi-range header is ignored: the whole file is
+        # sent (RFC 9110 14.1.1, 14.2).
+        if (a or b) and not (a and b and int(b) < int(a)):
             if a == "":
-                length = int(b)
-                start, end = max(0, size - length), size - 1
+                start, end = max(0, size - int(b)), size - 1
             else:
                 start, end = int(a), min(int(b), size - 1) if b else size - 1
             if start >= size or start > end or size == 0:
-                return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+                return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}",
+                                                          "Cache-Control": "no-store"})
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        # A malformed or multi-range header is ignored: the whole file is sent (RFC 9110).
     headers["Content-Length"] = str(end - start + 1)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=st.content_type)
@@ -103,3 +112,13 @@ def serve_file(service: VideoService, key: str, name: str, request: Request) -> 
         yield from storage.read(key, name, start, end)
 
     return StreamingResponse(body(), status_code=status, headers=headers, media_type=st.content_type)
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 13.1.2: whether an If-None-Match list names ``etag`` by weak comparison
+    (``W/"x"`` matches ``"x"``), or is ``*``."""
+    def opaque(tag: str) -> str:
+        tag = tag.strip()
+        return tag[2:] if tag.startswith("W/") else tag
+
+    return if_none_match.strip() == "*" or opaque(etag) in {opaque(t) for t in if_none_match.split(",")}

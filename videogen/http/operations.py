@@ -6,32 +6,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from videogen import __version__
+from videogen.http.auth import Auth
 from videogen.http.models import Health, TemplateOut
+from videogen.http.problems import problems
 from videogen.render.templates import available_templates, load_template
 from videogen.service.store import now
 from videogen.service.videos import VideoService
-from videogen.service.views import QueueOut
+from videogen.service.views import QueueOut, scrub_paths
 from videogen.settings import Settings
 
 HISTOGRAM_BUCKETS = (5, 10, 20, 30, 60, 120, 300, 600)
 
 
 def operations_router(settings: Settings, service: VideoService, broker_check: Callable[[], None] | None = None,
-                      queue_depth: Callable[[], int] | None = None) -> APIRouter:
+                      queue_depth: Callable[[], int] | None = None, auth: Auth | None = None) -> APIRouter:
     """The operator's routes; ``videogen.http.app.create_app`` includes them. ``broker_check``
-    and ``queue_depth`` reach the broker (none given: not checked, depth not shown)."""
+    and ``queue_depth`` reach the broker (none given: not checked, depth not shown). The
+    ``/v1/`` routes need a key when keys are configured; ``/metrics`` too unless
+    VIDEOGEN_METRICS_PUBLIC=1; ``/health`` never."""
     router = APIRouter()
+    auth = auth or Auth(settings)
+    v1 = [Depends(auth.read)]
 
     @router.get("/v1/queue", summary="Operator's view: broker queue depth, jobs per status, running jobs with "
-                "worker and heartbeat age, recent failures, renders per worker", response_model=QueueOut)
+                "worker and heartbeat age, recent failures, renders per worker", response_model=QueueOut,
+                dependencies=v1, responses=problems(401, 429))
     def queue() -> dict[str, Any]:
         return service.queue_overview(queue_depth)
 
-    @router.get("/v1/templates", summary="Templates available", response_model=list[TemplateOut])
+    @router.get("/v1/templates", summary="Templates available", response_model=list[TemplateOut],
+                dependencies=v1, responses=problems(401, 429))
     def templates() -> list[dict[str, Any]]:
         out = []
         for n in available_templates(settings.templates_dir):
@@ -43,7 +51,7 @@ def operations_router(settings: Settings, service: VideoService, broker_check: C
                 responses={200: {"model": Health}, 503: {"model": Health, "description": "A dependency is down"}})
     def health() -> Response:
         checks: dict[str, str] = {}
-        for name, fn in (("job_store", service.store.ping), ("storage", service.storage.check), ("broker", broker_check)):
+        for name, fn in (("job_store", service.store.check), ("storage", service.storage.check), ("broker", broker_check)):
             if fn is None:
                 checks[name] = "not checked"
                 continue
@@ -51,12 +59,13 @@ def operations_router(settings: Settings, service: VideoService, broker_check: C
                 fn()
                 checks[name] = "ok"
             except Exception as e:  # noqa: BLE001 - report any failure of a dependency
-                checks[name] = f"error: {type(e).__name__}: {str(e)[:200]}"
+                checks[name] = scrub_paths(f"error: {type(e).__name__}: {str(e)[:200]}") or "error"
         ok = all(v in ("ok", "not checked") for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks, "version": __version__},
                             status_code=200 if ok else 503)
 
-    @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics",
+                dependencies=[Depends(auth.metrics)], responses=problems(401, 429))
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(prometheus_text(service, queue_depth), media_type="text/plain; version=0.0.4")
 

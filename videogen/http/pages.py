@@ -28,11 +28,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from videogen.errors import JobNotFound, StorageError
+from videogen.http.auth import Auth
 from videogen.http.problems import JOB_ID, Problem, problems
 from videogen.render import i18n
 from videogen.render.templates import available_templates
 from videogen.service.store import STATUSES, Job
-from videogen.service.videos import VideoService, public_job
+from videogen.service.videos import VideoService, is_published, public_job
+from videogen.service.views import scrub_paths
 from videogen.settings import PROJECT_ROOT, Settings
 
 ARTICLE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -196,24 +198,28 @@ class Pages:
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"})
 
 
-def page_router(settings: Settings, service: VideoService) -> APIRouter:
-    """The HTML routes; ``videogen.http.app.create_app`` includes them."""
+def page_router(settings: Settings, service: VideoService, auth: Auth | None = None) -> APIRouter:
+    """The HTML routes; ``videogen.http.app.create_app`` includes them. When API keys are set,
+    the public surfaces (player, article page, snippet, oEmbed) show published clips only and
+    the dashboard carries no job data (its script asks for a key and reads the API with it)."""
     pages = Pages(settings, service)
     router = APIRouter()
+    auth = auth or Auth(settings)
+    private = auth.required  # keys set: nothing unpublished is shown without one
 
     # --- player -----------------------------------------------------------------------------
     @router.get("/embed/{job_id}", include_in_schema=False)
     def embed(job_id: str, request: Request) -> HTMLResponse:
         job = pages.job(job_id)
-        if job is None:
+        if job is None or (private and not is_published(job)):
             return pages.render("player.html", 404, job=None, v=None, lang="en", dir="ltr",
                                 message="This video does not exist.")
         base = pages.base(request)
         lang = _lang(job)
         oembed = f"{base}/oembed?" + urlencode({"url": f"{base}/embed/{job.id}", "format": "json"})
         common: dict[str, Any] = dict(job=job, lang=lang, dir=i18n.text_direction(lang), oembed=oembed,
-                      title=str(job.article.get("title") or ""))
-        if job.status == "done" and job.output:
+                      title=str(job.article.get("title") or ""), error=scrub_paths(job.error))
+        if is_published(job):
             return pages.render("player.html", v=pages.video(job, base), **common)
         message = {"failed": "This video could not be rendered.",
                    "cancelled": "This video was cancelled."}.get(job.status, "")
@@ -234,7 +240,7 @@ def page_router(settings: Settings, service: VideoService) -> APIRouter:
             job = pages.latest_for_article(m.group(1), done_only=True)
         if job is None:
             job = pages.by_article_url(url)
-        if job is None or job.status != "done" or not job.output:
+        if job is None or not is_published(job):
             raise Problem(404, "Not Found", "no finished video for this URL")
         base = pages.base(request)
         v = pages.video(job, base)
@@ -256,9 +262,9 @@ def page_router(settings: Settings, service: VideoService) -> APIRouter:
                 responses={200: {"content": {"text/html": {}}, "description": "The snippet"}, **problems(404, 409)})
     def snippet(job_id: str, request: Request) -> HTMLResponse:
         job = pages.job(job_id)
-        if job is None:
+        if job is None or (not is_published(job) and not auth.valid(request)):
             raise Problem(404, "Not Found", f"no video {job_id[:40]!r}")
-        if job.status != "done" or not job.output:
+        if not is_published(job):
             raise Problem(409, "Conflict", f"the video is {job.status}, not done",
                           headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
         return HTMLResponse(pages.snippet(job, pages.base(request)), headers={"X-Content-Type-Options": "nosniff"})
@@ -267,7 +273,7 @@ def page_router(settings: Settings, service: VideoService) -> APIRouter:
     @router.get("/articles/{article_id}", include_in_schema=False)
     def article_page(article_id: str, request: Request) -> HTMLResponse:
         job = pages.latest_for_article(article_id, done_only=True) if ARTICLE_ID.match(article_id) else None
-        if job is None and ARTICLE_ID.match(article_id):
+        if job is None and ARTICLE_ID.match(article_id) and not private:  # keys set: published stories only
             job = pages.latest_for_article(article_id, done_only=False)
         if job is None:
             return pages.render("article.html", 404, a=None, lang="en", dir="ltr")
@@ -276,7 +282,7 @@ def page_router(settings: Settings, service: VideoService) -> APIRouter:
         published = _date(a.get("published_at"))
         body = [p.strip() for p in re.split(r"\n\s*\n|\n", str(a.get("body") or "")) if p.strip()]
         base = pages.base(request)
-        done = job.status == "done" and job.output
+        done = is_published(job)
         return pages.render(
             "article.html", a=a, lang=lang, dir=i18n.text_direction(lang), paragraphs=body,
             date=i18n.long_date(published, lang) if published else None,
@@ -289,10 +295,13 @@ def page_router(settings: Settings, service: VideoService) -> APIRouter:
     def dashboard(request: Request, status: str | None = Query(None, max_length=16)) -> HTMLResponse:
         if status not in STATUSES:
             status = None
-        jobs = service.store.list(status=status, limit=50)
+        # Keys set: the page carries no job data; its script asks for a key (kept in the tab's
+        # sessionStorage) and reads the API with an Authorization header.
+        jobs = [] if private else service.store.list(status=status, limit=50)
+        counts = dict.fromkeys(STATUSES, 0) if private else service.store.counts()
         voices = sorted((v for v in service.chain.voices() if v.offline), key=lambda v: (v.language, -v.quality))
         return pages.render(
-            "dashboard.html", jobs=[public_job(j) for j in jobs], counts=service.store.counts(),
+            "dashboard.html", jobs=[public_job(j) for j in jobs], counts=counts,
             statuses=STATUSES, status=status, templates=available_templates(settings.templates_dir),
             voices=voices, keys_required=bool(settings.api_key_list), lang="en", dir="ltr")
 

@@ -5,6 +5,7 @@ body in the OpenAPI document, and ``problems(*codes)`` lists it under a route's 
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -15,11 +16,15 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from videogen.errors import JobNotFound
-from videogen.service.store import Job, PoolTimeout
+from videogen.errors import JobNotFound, StoreUnavailable
+from videogen.service.store import STORE_ERRORS, Job, PoolTimeout, store_failure
 from videogen.service.videos import VideoService
 
+log = logging.getLogger(__name__)
+
 JOB_ID = r"^[a-f0-9]{32}$"
+#: Seconds a client is asked to wait (Retry-After) when the job store cannot take a write.
+STORE_RETRY_AFTER = 30
 STORE_BUSY_RETRY_AFTER = 2  # seconds a client is told to wait when the job store's pool is drained
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")  # sorted: the order of Allow
 
@@ -82,6 +87,33 @@ def install_problem_handlers(app: FastAPI) -> None:
                    "message": e["msg"]} for e in exc.errors()]
         return problem_response(Problem(422, "Invalid request", errors[0]["message"] if errors else "", errors))
 
+    async def _store(request: Request, exc: Exception) -> JSONResponse:
+        failure = "unavailable" if isinstance(exc, StoreUnavailable) else store_failure(exc)
+        if failure is None:
+            log.error("%s %s: job store error", request.method, request.url.path, exc_info=exc)
+            return problem_response(INTERNAL_ERROR)
+        log.error("%s %s: the job store is %s: %s", request.method, request.url.path, failure, str(exc).splitlines()[0])
+        return problem_response(store_unavailable(failure))
+
+    for error_type in (*STORE_ERRORS, StoreUnavailable):
+        app.add_exception_handler(error_type, _store)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The last resort (Starlette still logs the exception): problem JSON without internals.
+        log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+        return problem_response(INTERNAL_ERROR)
+
+
+INTERNAL_ERROR = Problem(500, "Internal Server Error", "the server failed to answer this request")
+
+
+def store_unavailable(failure: str) -> Problem:
+    """The 503 of a job store that cannot take the request (``failure``: full, read-only,
+    unreachable…), with Retry-After."""
+    return Problem(503, "Service Unavailable", f"the job store is {failure} and cannot take this request now; "
+                   f"try again in {STORE_RETRY_AFTER} s", headers={"Retry-After": str(STORE_RETRY_AFTER)})
+
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
     """Every method of the request's path, not just those of the route that matched first.
@@ -111,7 +143,7 @@ class ProblemDetails(BaseModel):
 _DESCRIPTIONS = {400: "Not JSON", 401: "API key missing or wrong", 404: "Unknown job or file, or not done yet",
                  409: "Not possible in the job's state", 413: "Body or batch too large", 416: "Range not satisfiable",
                  422: "Invalid input; `errors` names each field", 429: "Rate limited; see Retry-After",
-                 503: "A dependency is down"}
+                 503: "A dependency is down, or the job store cannot write; see Retry-After"}
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:

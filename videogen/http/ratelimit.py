@@ -17,6 +17,17 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}  # who -> (tokens, last time)
         self._lock = threading.Lock()
 
+    def wait(self, who: str) -> float:
+        """Like ``take`` but takes nothing: 0 if ``who`` has a token left, else the seconds until
+        it has one."""
+        if self.capacity <= 0:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(who, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def take(self, who: str) -> float:
         """0 if the request may go ahead, else the seconds to wait before trying again."""
         if self.capacity <= 0:

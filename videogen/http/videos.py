@@ -4,6 +4,7 @@ events, under ``/v1/videos``. Validation and HTTP semantics here; the work is
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,21 +12,25 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from videogen.errors import InvalidArticle, InvalidInput, JobConflict
-from videogen.http.auth import require_key
+from videogen.http.auth import Auth
+from videogen.http.limits import MAX_JSON_DEPTH, json_depth
 from videogen.http.models import BatchOut, JobList
 from videogen.http.problems import Problem, job_or_404, problems
 from videogen.render.article import Article, parse_article
 from videogen.service.store import STATUSES, Job
 from videogen.service.videos import JobOptions, VideoService, public_job
-from videogen.service.views import JobEventOut, JobEvents, JobOut
+from videogen.service.views import JobEventOut, JobEvents, JobOut, scrub_paths
 from videogen.settings import Settings
 
 
-def videos_router(settings: Settings, service: VideoService) -> APIRouter:
-    """The ``/v1/videos`` routes; ``videogen.http.app.create_app`` includes them."""
-    router = APIRouter()
+def videos_router(settings: Settings, service: VideoService, auth: Auth | None = None) -> APIRouter:
+    """The ``/v1/videos`` routes; ``videogen.http.app.create_app`` includes them. Every route
+    needs a key when keys are configured (``auth.read``, on the router); writes also take a
+    token from the caller's bucket."""
+    auth = auth or Auth(settings)
+    router = APIRouter(dependencies=[Depends(auth.read)])
     base = settings.public_url.rstrip("/")
-    write = [Depends(require_key(settings))]  # one rate limiter for all the write routes
+    write = [Depends(auth.write)]  # one rate limiter for all the write routes
 
     def parse_options(raw: Any, where: str) -> JobOptions:
         if raw is None:
@@ -72,12 +77,9 @@ def videos_router(settings: Settings, service: VideoService) -> APIRouter:
                  openapi_extra={"requestBody": enqueue_schema}, summary="Enqueue one article or a batch",
                  responses={202: {"description": "Queued (or the existing job for the same content)",
                                   "model": JobOut | BatchOut},
-                            **problems(400, 401, 413, 422, 429)})
+                            **problems(400, 401, 413, 422, 429, 503)})
     async def enqueue(request: Request) -> Response:
-        try:
-            payload = await request.json()
-        except ValueError:
-            raise Problem(400, "Bad Request", "the body is not valid JSON") from None
+        payload = parse_json_body(await request.body())
         if not isinstance(payload, dict):
             raise Problem(422, "Invalid article", "the body must be a JSON object", [{"field": "body", "message": "must be an object"}])
         options = parse_options(payload.get("options"), "options")
@@ -98,7 +100,7 @@ def videos_router(settings: Settings, service: VideoService) -> APIRouter:
         one = dict(public_job(job, base), deduplicated=not created)
         return JSONResponse(one, status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
 
-    @router.get("/v1/videos", summary="List jobs", response_model=JobList, responses=problems(422))
+    @router.get("/v1/videos", summary="List jobs", response_model=JobList, responses=problems(401, 422, 429))
     def list_jobs(status: str | None = Query(None, pattern="^(" + "|".join(STATUSES) + ")$"),
                   limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000),
                   article_id: str | None = Query(None, max_length=128)) -> dict[str, Any]:
@@ -111,7 +113,7 @@ def videos_router(settings: Settings, service: VideoService) -> APIRouter:
         return {"items": [public_job(j, base) for j in items[:limit]], "next": nxt, "counts": service.store.counts()}
 
     @router.get("/v1/videos/{job_id}", summary="Status, stage, percent, error and links of a job",
-                response_model=JobOut, responses=problems(404, 422))
+                response_model=JobOut, responses=problems(401, 404, 422, 429))
     def get_job(job_id: str) -> dict[str, Any]:
         return public_job(job_or_404(service, job_id), base)
 
@@ -147,14 +149,27 @@ def videos_router(settings: Settings, service: VideoService) -> APIRouter:
         return JSONResponse(public_job(job, base), status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
 
     @router.get("/v1/videos/{job_id}/events", summary="State changes of a job (queued, rendering, requeued, done…)",
-                response_model=JobEvents, responses=problems(404, 422))
+                response_model=JobEvents, responses=problems(401, 404, 422, 429))
     def events(job_id: str) -> JobEvents:
         job = job_or_404(service, job_id)
         return JobEvents(id=job.id, items=[JobEventOut(at=e.at.isoformat(timespec="milliseconds"), event=e.event,
-                                                       worker=e.worker, detail=e.detail)
+                                                       worker=e.worker, detail=scrub_paths(e.detail))
                                            for e in service.store.events(job.id)])
 
     return router
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """The JSON value of a request body, or a 4xx ``Problem``: 400 for what is not JSON, 422 for
+    nesting deeper than ``MAX_JSON_DEPTH`` (refused before the parser recurses into it)."""
+    depth = json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        message = f"nested {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted"
+        raise Problem(422, "Invalid request", f"the body is {message}", [{"field": "body", "message": message}])
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Problem(400, "Bad Request", "the body is not valid JSON") from None
 
 
 def enqueue_body_schema(max_batch: int) -> dict[str, Any]:

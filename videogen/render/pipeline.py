@@ -32,10 +32,12 @@ from videogen.render.images import ImageLimits, load_images
 from videogen.render.keys import content_key
 from videogen.render.manifest import build_manifest, write_json
 from videogen.render.memory import map_large_blocks
-from videogen.render.narration import NarrationChain, Speech
+from videogen.render.narration import Narration, NarrationChain, Speech, VoiceInfo
 from videogen.render.scenes import build_layers, canvas_size, on_screen
-from videogen.render.script import build_script, plan_scenes, seed_for
+from videogen.render.script import Line, Script, build_script, lines_to_speak, plan_scenes, seed_for
 from videogen.render.templates import Template, load_template
+from videogen.render.text.normalize import normalize_for_speech
+from videogen.render.text.units import prefix_words, speech_length
 from videogen.render.timeline import (
     LineAudio,
     Timeline,
@@ -115,14 +117,8 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     chain = chain or NarrationChain.from_config(config)
     script = build_script(article)
     warnings = list(script.warnings)
-    # Do not synthesise far more than can be kept: ~14 characters a second is a brisk reader.
-    budget = options.max_duration * 14 * 1.4
-    keep, used = 0, len(script.title.text)
-    for ln in script.lines:
-        used += len(ln.text)
-        if used > budget and keep:
-            break
-        keep += 1
+    # Do not synthesise far more than can be kept (lines are short: the margin is bounded).
+    keep = lines_to_speak(script, options.max_duration)
     candidates = chain.candidates(article.lang, options.tts, options.voice)  # fail fast on bad voice/lang
     del candidates
     st.finish("script", t0)
@@ -142,14 +138,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     st.finish("narration", t1)
 
     t2 = time.perf_counter()
-    durations = narration.durations
-    n_keep = lines_within(durations[0], durations[1:], template.timing, options.max_duration)
-    if n_keep < len(script.lines):
-        warnings.append(
-            f"narration capped at {options.max_duration:g} s: kept {n_keep} of {len(script.lines)} sentences"
-        )
-    if clip_length(durations[0], durations[1 : 1 + n_keep], template.timing) > options.max_duration:
-        warnings.append(f"the title and first sentence alone last longer than {options.max_duration:g} s")
+    n_keep = _fit_to_duration(chain, narration, script, article.lang, template, options.max_duration, warnings)
     script.lines = script.lines[:n_keep]
     speeches = narration.speeches[: 1 + n_keep]
     sr = narration.sample_rate
@@ -224,6 +213,64 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     return RenderResult(out_dir, manifest)
 
 
+def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script, lang: str, template: Template,
+                     max_duration: float, warnings: list[str]) -> int:
+    """How many body lines the clip keeps so that it lasts at most ``max_duration`` (the whole
+    clip: title card, narration, pauses and outro), with the frame rounding. When the title,
+    or the first line after it, cannot fit whole, a start of it cut between words is spoken
+    instead (``script`` and ``narration`` are changed in place); the title is always spoken,
+    a word at least."""
+    timing = template.timing
+    limit = max_duration - 1.0 / template.fps  # the last frame may end up to a frame later
+    fixed = clip_length(0.0, [], timing)
+    title = narration.speeches[0]
+    if fixed + title.duration > limit:
+        fitted = _fit_line(chain, narration.voice, script.title, title, limit - fixed, lang, at_least_a_word=True)
+        if fitted is not None:
+            script.title, narration.speeches[0] = fitted
+            warnings.append(f"narration capped at {max_duration:g} s: only the start of the title is read")
+        if fixed + narration.speeches[0].duration > limit:
+            warnings.append(f"the title alone lasts longer than {max_duration:g} s")
+    durations = narration.durations
+    n_keep = lines_within(durations[0], durations[1:], timing, limit)
+    n_lines, cut = len(script.lines), ""
+    if n_keep == 0 and script.lines:
+        room = limit - clip_length(durations[0], [], timing)
+        fitted = _fit_line(chain, narration.voice, script.lines[0], narration.speeches[1], room, lang) if room >= 0.5 else None
+        if fitted is not None:
+            script.lines[0], narration.speeches[1] = fitted
+            n_keep, cut = 1, " (only the start of the first)"
+    if n_keep < n_lines:
+        unit = "sentences" if all(ln.whole for ln in script.lines) else "sentence parts"
+        warnings.append(f"narration capped at {max_duration:g} s: kept {n_keep} of {n_lines} {unit}{cut}")
+    return n_keep
+
+
+def _fit_line(chain: NarrationChain, voice: VoiceInfo, line: Line, speech: Speech, seconds: float,
+              lang: str, at_least_a_word: bool = False) -> tuple[Line, Speech] | None:
+    """``line`` if its speech lasts at most ``seconds``, else the longest start of it (cut
+    between words, estimated from its speech rate; shown with an ellipsis) that does, with its
+    speech. When not even one word fits: None, or with ``at_least_a_word`` the shortest start
+    tried. A few syntheses of a short text at most."""
+    if speech.duration <= seconds:
+        return line, speech
+    text, shortest = line.text, None
+    for _ in range(5):
+        length = speech_length(text)
+        shorter = prefix_words(text, min(length - 1, length * seconds / speech.duration * 0.92))
+        if not shorter or shorter == text:
+            break
+        text = shorter
+        spoken = normalize_for_speech(text, lang)
+        if not any(c.isalnum() for c in spoken):
+            break
+        speech = chain.speak(voice, spoken)
+        shortest = Line(text.rstrip(",;:，、；：،؛ ") + "…", spoken, line.role, whole=False), speech
+        if speech.duration <= seconds:
+            return shortest
+    return shortest if at_least_a_word else None
+
+
 def _narration_track(timeline: Timeline, speeches: list[Speech], sr: int, template: Template, article_id: str | None,
                      wav: Path) -> tuple[np.ndarray, float]:
     """The clip's sound: each sentence at its place, levelled (and over the music bed if the
@@ -239,7 +286,8 @@ def _narration_track(timeline: Timeline, speeches: list[Speech], sr: int, templa
 
 def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path, template: Template,
             tuning: EncoderTuning, progress: Callable[[float], None]) -> None:
-    step = max(1, timeline.n_frames // 100)
+    # Progress (where a cancelled job stops) at least once a second of clip.
+    step = max(1, min(timeline.n_frames // 100, round(template.fps)))
     with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding, tuning) as enc:
         planes: dict[int, Planes] = {}  # one view per encoder buffer
 

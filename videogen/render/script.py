@@ -1,5 +1,6 @@
 """Script: what is said and shown, before any audio exists. The title, then the narrated
-text split into sentences; sentences grouped into scenes; a visual for every scene."""
+text split into sentences, and long sentences into narration units (``text.units``); lines
+grouped into scenes; a visual for every scene."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from videogen.render.article import Article
 from videogen.render.text.normalize import normalize_for_speech
 from videogen.render.text.sentences import split_sentences
 from videogen.render.text.summarize import extractive_summary
+from videogen.render.text.units import speech_length, split_units
 
 CHARS_PER_SCENE = 190  # about 12 s of speech: one photo or background per 8-15 s
 
 
 @dataclass(frozen=True)
 class Line:
-    """One spoken unit: ``text`` is shown (captions), ``spoken`` is read by the TTS engine."""
+    """One spoken unit (a sentence, or a part of a long one): ``text`` is shown (captions),
+    ``spoken`` is read by the TTS engine. ``whole`` is False for a part of a sentence."""
 
     text: str
     spoken: str
     role: Literal["title", "body"]
+    whole: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,14 +68,37 @@ def build_script(article: Article) -> Script:
         narrated, source = article.summary, "summary"
     else:
         narrated, source = extractive_summary(article.body or "", lang), "body"
-    sentences = split_sentences(narrated, lang)
-    lines = [Line(s, normalize_for_speech(_speakable(s), lang), "body") for s in sentences]
+    lines = []
+    for sentence in split_sentences(narrated, lang):
+        units = split_units(sentence)
+        for k, unit in enumerate(units):
+            # Only a sentence's last unit gets a final intonation.
+            spoken = normalize_for_speech(_speakable(unit) if k == len(units) - 1 else unit, lang)
+            lines.append(Line(unit, spoken, "body", whole=len(units) == 1))
     lines = [ln for ln in lines if any(c.isalnum() for c in ln.spoken)]
     title = Line(article.title, normalize_for_speech(_speakable(article.title), lang), "title")
     script = Script(lang, title, lines, source)
     if source == "body":
         script.warnings.append("no summary: narrating an extract of the body")
     return script
+
+
+#: Characters a second assumed before any audio exists: a brisk reader (14) with a margin.
+BUDGET_CHARS_PER_SECOND = 14 * 1.4
+
+
+def lines_to_speak(script: Script, max_duration: float) -> int:
+    """How many body lines to synthesise for a clip of at most ``max_duration`` seconds,
+    from their length alone: the ones that may fit, and the first one always (a unit is short,
+    so at most ``UNIT_CHARS`` characters are synthesised and then thrown away)."""
+    budget = max_duration * BUDGET_CHARS_PER_SECOND
+    keep, used = 0, speech_length(script.title.text)
+    for ln in script.lines:
+        used += speech_length(ln.text)
+        if used > budget and keep:
+            break
+        keep += 1
+    return keep
 
 
 def seed_for(*parts: object) -> int:

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from videogen.errors import InvalidInput, UnknownTemplate
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+#: What a template name looks like (a file stem in the templates folder, never a path).
+TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
 def hex_to_rgb(value: str) -> tuple[int, int, int]:
@@ -164,7 +166,8 @@ class Template(_Strict):
 
 
 def available_templates(templates_dir: Path) -> list[str]:
-    return sorted(p.stem for p in Path(templates_dir).glob("*.toml"))
+    """The names of the templates in ``templates_dir``."""
+    return sorted(p.stem for p in Path(templates_dir).glob("*.toml") if TEMPLATE_NAME.match(p.stem))
 
 
 def load_template(name_or_path: str | Path, templates_dir: Path) -> Template:
@@ -176,7 +179,7 @@ def load_template(name_or_path: str | Path, templates_dir: Path) -> Template:
             raise InvalidInput("template", f"template file {path} does not exist")
     else:
         name = str(name_or_path)
-        if not re.match(r"^[a-z0-9][a-z0-9_-]{0,40}$", name):
+        if not TEMPLATE_NAME.match(name):
             raise UnknownTemplate(name, available_templates(templates_dir))
         path = Path(templates_dir) / f"{name}.toml"
         if not path.is_file():

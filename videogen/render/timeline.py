@@ -72,11 +72,12 @@ def clip_length(title: float, lines: list[float], timing: Timing) -> float:
 
 
 def lines_within(title: float, lines: list[float], timing: Timing, max_duration: float) -> int:
-    """How many lines (from the start, whole sentences) fit in ``max_duration``; at least one."""
+    """How many lines (from the start, whole lines) fit in ``max_duration``; 0 when not even
+    the first does (the caller may then fit a shorter start of it)."""
     for n in range(len(lines), 0, -1):
         if clip_length(title, lines[:n], timing) <= max_duration:
             return n
-    return min(1, len(lines))
+    return 0
 
 
 def _page_bounds(start: float, end: float, pages: list[str], pauses: tuple[tuple[float, float], ...]) -> list[float]:

@@ -8,6 +8,7 @@ it done.
 
     v1  jobs (+ indexes), videogen_schema
     v2  job_events: one row per state change (job id, time, event, worker, detail)
+    v4  job_webhooks: one row per caller's webhook of a job (url, secret, delivery status)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import Connection, inspect, select
 from sqlalchemy.engine import Engine
 
-from videogen.service.schema import job_events, jobs, metadata, now, schema_version
+from videogen.service.schema import job_events, job_webhooks, jobs, metadata, now, schema_version
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,15 @@ def _v2(c: Connection) -> None:
     metadata.create_all(c, tables=[job_events], checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
+def _v3_placeholder(c: Connection) -> None:
+    """Reserved for another change of the same round (no-op here until it is merged)."""
+
+
+def _v4(c: Connection) -> None:
+    metadata.create_all(c, tables=[job_webhooks], checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3_placeholder, 4: _v4}
 LATEST = max(MIGRATIONS)
 
 

@@ -65,13 +65,29 @@ job_events = Table(
     Column("detail", Text),
 )
 
+# One row per caller's webhook of a job (v4): a job deduplicated across callers calls each
+# caller's webhook once when the shared render finishes. ``status`` NULL: not sent yet.
+# Jobs from before v4 keep their one webhook in ``jobs.webhook_url``.
+job_webhooks = Table(
+    "job_webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(32), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("url_hash", String(64), nullable=False),  # sha256 of the URL: one row per URL and job
+    Column("secret", String(256)),
+    Column("status", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("one_webhook_per_url", "job_id", "url_hash", unique=True),
+)
+
 schema_version = Table(
     "videogen_schema",
     metadata,
     Column("version", Integer, primary_key=True),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
-SCHEMA_VERSION = 2  # see videogen.service.migrations
+SCHEMA_VERSION = 4  # see videogen.service.migrations
 
 
 def now() -> datetime:

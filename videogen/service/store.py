@@ -17,9 +17,12 @@ UPDATE, so concurrent sweepers, API processes and workers cannot double-apply it
 from __future__ import annotations
 
 import builtins  # JobStore.list shadows the built-in name inside the class
+import hashlib
 import json
+import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,19 +36,26 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.exc import TimeoutError as _PoolTimeout
 from sqlalchemy.sql.elements import ColumnElement
 
-from videogen.errors import JobConflict, JobNotFound, LeaseLost
+from videogen.errors import JobConflict, JobNotFound, LeaseLost, StoreUnavailable
 from videogen.service.migrations import LATEST, current_version, migrate
-from videogen.service.schema import ACTIVE, STATUSES, job_events, jobs, now
+from videogen.service.schema import ACTIVE, STATUSES, job_events, job_webhooks, jobs, now
 
 
 def _utc(value: datetime) -> datetime:
@@ -91,6 +101,7 @@ class Job:
     webhook_url: str | None
     webhook_secret: str | None = field(repr=False, default=None)
     webhook_status: str | None = None
+    hooks: builtins.list[str | None] = field(default_factory=builtins.list)  # statuses of its job_webhooks rows
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -113,6 +124,51 @@ PoolTimeout = _PoolTimeout
 def store_unreachable(error: BaseException) -> bool:
     """True when ``error`` means the job store could not be reached (network, server down)."""
     return isinstance(error, (OperationalError, InterfaceError))
+
+
+#: The errors a job store call raises (SQLAlchemy's wrapper of every database driver error).
+STORE_ERRORS: tuple[type[Exception], ...] = (DBAPIError,)
+
+#: Below this many free bytes on the SQLite job store's file system, ``JobStore.check`` reports it
+#: full: a job row with its article and events takes a few to some hundred kB, and SQLite needs
+#: room for its write-ahead log.
+STORE_MIN_FREE_BYTES = 1 << 20
+#: Seconds ``JobStore.check`` reports a write that failed for want of space or a writable
+#: database (unless a write succeeds meanwhile).
+WRITE_FAILURE_MEMORY = 60.0
+
+_SQLITE_FULL, _SQLITE_READONLY = 13, 8  # primary result codes (extended codes keep them in the low byte)
+_PG_DISK_FULL, _PG_READ_ONLY = "53100", "25006"  # SQLSTATE disk_full, read_only_sql_transaction
+
+
+def store_failure(error: BaseException) -> str | None:
+    """Why a job store call failed, in words a client may read: ``"full"`` (no space left),
+    ``"read-only"``, ``"unreachable"`` (down, locked, network), or None for anything else (a bug,
+    a constraint). SQLite and PostgreSQL codes are read from the driver's exception."""
+    orig = getattr(error, "orig", None) or error
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        if code & 0xFF == _SQLITE_FULL:
+            return "full"
+        if code & 0xFF == _SQLITE_READONLY:
+            return "read-only"
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state == _PG_DISK_FULL:
+        return "full"
+    if state == _PG_READ_ONLY:
+        return "read-only"
+    return "unreachable" if store_unreachable(error) else None
+
+
+@dataclass
+class Webhook:
+    """One caller's webhook of a job (``job_webhooks``); ``status`` None: not sent yet."""
+
+    id: int
+    job_id: str
+    url: str
+    secret: str | None = field(repr=False, default=None)
+    status: str | None = None
 
 
 @dataclass
@@ -147,7 +203,11 @@ class JobStore:
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", self._note_error)
         self._lock = threading.Lock()
+        #: Why the last write of this process failed ("full", "read-only") and when (monotonic
+        #: seconds), until one succeeds.
+        self.write_failure: tuple[str, float] | None = None
 
     # --- schema -------------------------------------------------------------------------------
     def migrate(self, target: int | None = None) -> list[int]:
@@ -169,10 +229,42 @@ class JobStore:
         with self.engine.connect() as c:
             c.execute(text("SELECT 1"))
 
+    def check(self) -> None:
+        """Raise ``StoreUnavailable`` (or the driver's error) unless the store can take writes:
+        it answers, no write of this process failed for want of space or a writable database in
+        the last ``WRITE_FAILURE_MEMORY`` seconds (none succeeded since), an SQLite file has
+        ``STORE_MIN_FREE_BYTES`` free, a PostgreSQL session is not read-only. Cheap (it writes
+        nothing), for ``/health``."""
+        with self.engine.connect() as c:
+            c.execute(text("SELECT 1"))
+            if self.engine.dialect.name == "postgresql" and c.execute(text("SHOW transaction_read_only")).scalar() == "on":
+                raise StoreUnavailable("the job store is read-only")
+        failed = self.write_failure
+        if failed and time.monotonic() - failed[1] < WRITE_FAILURE_MEMORY:
+            raise StoreUnavailable(f"a write failed {time.monotonic() - failed[1]:.0f} s ago: the job store is {failed[0]}")
+        free = self.free_bytes()
+        if free is not None and free < STORE_MIN_FREE_BYTES:
+            raise StoreUnavailable(f"the job store's disk is nearly full: {free} bytes free, "
+                                   f"under {STORE_MIN_FREE_BYTES}")
+
+    def free_bytes(self) -> int | None:
+        """Bytes free for the SQLite database file's folder; None for a server database."""
+        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not path or path == ":memory:":
+            return None
+        st = os.statvfs(Path(path).parent)
+        return st.f_bavail * st.f_frsize
+
+    def _note_error(self, context: Any) -> None:
+        failure = store_failure(context.sqlalchemy_exception or context.original_exception)
+        if failure in ("full", "read-only"):
+            self.write_failure = (failure, time.monotonic())
+
     @contextmanager
     def _tx(self) -> Iterator[Any]:
         with self.engine.begin() as c:
             yield c
+        self.write_failure = None
 
     @staticmethod
     def _event(c: Any, job_id: str, event: str, detail: str | None = None, worker: str | None = None) -> None:
@@ -187,7 +279,24 @@ class JobStore:
             row = c.execute(select(jobs).where(jobs.c.id == job_id)).first()
         if row is None:
             raise JobNotFound(job_id)
-        return Job.from_row(row)
+        return self._with_hooks([Job.from_row(row)])[0]
+
+    def _with_hooks(self, found: builtins.list[Job]) -> builtins.list[Job]:
+        """``found`` with each job's webhook statuses (``Job.hooks``) read in one query."""
+        if not found:
+            return found
+        by_id = {j.id: j for j in found}
+        q = select(job_webhooks.c.job_id, job_webhooks.c.status).where(
+            job_webhooks.c.job_id.in_(list(by_id))).order_by(job_webhooks.c.id)
+        try:
+            with self.engine.connect() as c:
+                for job_id, status in c.execute(q):
+                    by_id[job_id].hooks.append(status)
+        except (OperationalError, ProgrammingError):
+            if inspect(self.engine).has_table(job_webhooks.name):
+                raise
+            # A store not migrated to v4 yet (read by an older process's peer): no such webhooks.
+        return found
 
     def list(self, status: str | None = None, limit: int = 50, offset: int = 0, article_id: str | None = None) -> builtins.list[Job]:
         q = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit).offset(offset)
@@ -196,7 +305,8 @@ class JobStore:
         if article_id:
             q = q.where(jobs.c.article_id == article_id)
         with self.engine.connect() as c:
-            return [Job.from_row(r) for r in c.execute(q)]
+            found = [Job.from_row(r) for r in c.execute(q)]
+        return self._with_hooks(found)
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as c:
@@ -330,6 +440,12 @@ class JobStore:
         if res.rowcount != 1:
             raise LeaseLost(job_id)
 
+    def holds(self, job_id: str, lease: str) -> bool:
+        """Whether ``lease`` still holds the job (a read: the cheap check a rendering worker
+        makes between heartbeats to notice a cancel quickly)."""
+        with self.engine.connect() as c:
+            return c.execute(select(jobs.c.id).where(self._owned(job_id, lease))).first() is not None
+
     def finish(self, job_id: str, lease: str, *, output: str, duration: float, render_seconds: float, engine: str) -> None:
         with self._tx() as c:
             res = c.execute(
@@ -389,6 +505,7 @@ class JobStore:
                     percent=0.0, heartbeat_at=None, started_at=None, finished_at=None, dispatched_at=now(),
                     webhook_status=None))
                 if res.rowcount == 1:
+                    c.execute(update(job_webhooks).where(job_webhooks.c.job_id == job_id).values(status=None))
                     self._event(c, job_id, "retried", f"was {job.status}: {job.error or ''}".strip(": "), "")
         except IntegrityError:
             raise JobConflict(f"another job is already rendering the same content as {job_id}") from None
@@ -399,6 +516,43 @@ class JobStore:
     def set_webhook_status(self, job_id: str, status: str) -> None:
         with self._tx() as c:
             c.execute(update(jobs).where(jobs.c.id == job_id).values(webhook_status=status[:64]))
+
+    # --- each caller's webhook of a job (job_webhooks) ---------------------------------------------
+    def add_webhook(self, job_id: str, url: str, secret: str | None) -> Webhook:
+        """Record a caller's webhook for ``job_id`` (once per URL: the same URL again returns
+        the row there is, with its status)."""
+        digest = hashlib.sha256(url.encode()).hexdigest()
+        try:
+            with self._tx() as c:
+                c.execute(insert(job_webhooks).values(job_id=job_id, url=url, url_hash=digest, secret=secret, created_at=now()))
+        except IntegrityError:
+            pass  # this URL is already called for this job
+        q = select(job_webhooks).where(job_webhooks.c.job_id == job_id, job_webhooks.c.url_hash == digest)
+        with self.engine.connect() as c:
+            return _webhook(c.execute(q).one())
+
+    def webhooks(self, job_id: str) -> builtins.list[Webhook]:
+        q = select(job_webhooks).where(job_webhooks.c.job_id == job_id).order_by(job_webhooks.c.id)
+        with self.engine.connect() as c:
+            return [_webhook(r) for r in c.execute(q)]
+
+    def webhook(self, webhook_id: int) -> Webhook | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(job_webhooks).where(job_webhooks.c.id == webhook_id)).first()
+        return _webhook(row) if row is not None else None
+
+    def claim_webhook(self, webhook_id: int) -> bool:
+        """Compare-and-set: True for exactly one caller that wants to queue a webhook not sent yet
+        (the finishing worker and an enqueue that joined a finished job may race)."""
+        with self._tx() as c:
+            res = c.execute(update(job_webhooks).where(job_webhooks.c.id == webhook_id, job_webhooks.c.status.is_(None))
+                            .values(status="queued"))
+        return res.rowcount == 1
+
+    def set_hook_status(self, webhook_id: int, status: str | None) -> None:
+        with self._tx() as c:
+            c.execute(update(job_webhooks).where(job_webhooks.c.id == webhook_id).values(
+                status=status[:64] if status else None))
 
     # --- recovery ---------------------------------------------------------------------------------
     def requeue_stale(self, stale_after: float, max_attempts: int) -> tuple[builtins.list[str], builtins.list[str]]:
@@ -447,6 +601,10 @@ class JobStore:
         q = select(jobs).where(jobs.c.status == "queued", or_(jobs.c.dispatched_at.is_(None), jobs.c.dispatched_at < cutoff))
         with self.engine.connect() as c:
             return [Job.from_row(r) for r in c.execute(q.order_by(jobs.c.created_at).limit(200))]
+
+
+def _webhook(row: Any) -> Webhook:
+    return Webhook(id=row.id, job_id=row.job_id, url=row.url, secret=row.secret, status=row.status)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -25,7 +25,7 @@ from videogen.render.config import TtsChoice
 from videogen.render.keys import content_key
 from videogen.render.narration import NarrationChain
 from videogen.render.pipeline import RenderOptions, render_article
-from videogen.render.templates import load_template
+from videogen.render.templates import TEMPLATE_NAME, Template, available_templates, load_template
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
 from videogen.service.views import (
@@ -36,19 +36,27 @@ from videogen.service.views import (
     RunningJob,
     WebhookState,
     WorkerStats,
+    scrub_paths,
+    webhook_summary,
 )
 from videogen.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Job], None]
-Notify = Callable[[Job], None]
+Notify = Callable[..., None]  # (job) for a job's legacy jobs.webhook_url, (job, webhook id) for a job_webhooks row
 BrokerDepth = Callable[[], int]
 
 SEND_GRACE = 5.0
 """Seconds after which a queued job's wake-up call counts as being in the broker: a sweep
 compares the broker's depth with the queued jobs sent at least this long ago, so a call
 still on its way (counted in neither, or in one only) is not taken for a lost one."""
+
+
+def is_published(job: Job) -> bool:
+    """Whether the public surfaces (player, article page, snippet, oEmbed, media) may show
+    ``job``: today, a finished render. The one place that decides it."""
+    return job.status == "done" and bool(job.output)
 
 
 class JobOptions(BaseModel):
@@ -73,6 +81,29 @@ class JobOptions(BaseModel):
         if v is not None and not v.lower().startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return v
+
+
+def check_template_name(name: str, templates_dir: Path) -> None:
+    """Refuse anything but the name of an available template (never a path: whether a file
+    exists on the server is not the caller's business), listing the available names."""
+    names = available_templates(templates_dir)
+    if not TEMPLATE_NAME.match(name) or name not in names:
+        raise InvalidInput("options.template", f"unknown template {name[:64]!r}; the API takes a template name: "
+                           + ", ".join(names))
+
+
+def check_bounds(options: JobOptions, template: Template, max_duration: float) -> None:
+    """Per-request options may shrink a render, never grow it: height and fps at most the
+    template's, ``max_duration`` at most the configured one (``VIDEOGEN_MAX_DURATION``)."""
+    if options.height is not None and options.height > template.height:
+        raise InvalidInput("options.height", f"{options.height} is higher than the {template.name} template's "
+                           f"{template.height}; at most {template.height}")
+    if options.fps is not None and options.fps > template.fps:
+        raise InvalidInput("options.fps", f"{options.fps:g} is more than the {template.name} template's "
+                           f"{template.fps:g} fps; at most {template.fps:g}")
+    if options.max_duration is not None and options.max_duration > max_duration:
+        raise InvalidInput("options.max_duration", f"{options.max_duration:g} s is longer than the configured "
+                           f"maximum; at most {max_duration:g}")
 
 
 @dataclass
@@ -106,8 +137,12 @@ class VideoService:
     # --- enqueue ----------------------------------------------------------------------------
     def check(self, article: Article, options: JobOptions, local: bool = False) -> dict[str, Any]:
         """Everything ``enqueue`` would store, or the InvalidInput it would raise: lets a batch
-        be checked whole before any of it is queued."""
+        be checked whole before any of it is queued. ``local`` marks the CLI: it may name a
+        template by path and read images from disk; the API names templates only."""
+        if not local:
+            check_template_name(options.template, self.settings.templates_dir)
         template = load_template(options.template, self.settings.templates_dir)
+        check_bounds(options, template, self.settings.max_duration)
         self.chain.candidates(article.lang, options.tts, options.voice)
         if not local:
             for i, img in enumerate(article.images):
@@ -136,7 +171,17 @@ class VideoService:
         """Queue ``article``; the same content (article, template, voice, renderer) enqueued
         again returns the existing job unless ``options.force``. ``local`` marks a trusted
         caller (the CLI) whose image paths may be read from disk."""
-        job, created = self.store.create(**self.check(article, options, local))
+        values = self.check(article, options, local)
+        url, secret = values.pop("webhook_url"), values.pop("webhook_secret")
+        job, created = self.store.create(**values)
+        if url:  # each caller's own webhook, also when it joins a job another caller started
+            hook = self.store.add_webhook(job.id, url, secret)
+            if not created:
+                job = self.store.get(job.id)
+                if job.finished:  # the shared render is already done: call this caller now
+                    self._notify_hook(job, hook.id)
+            else:
+                job = self.store.get(job.id)
         if created:
             self.send(job)
         return job, created
@@ -171,7 +216,12 @@ class VideoService:
         opts = {k: v for k, v in old.options.items() if k in JobOptions.model_fields and k not in ("force",)}
         options = JobOptions(**opts, force=True, priority=old.priority, webhook_url=old.webhook_url,
                              webhook_secret=old.webhook_secret)
-        return self.enqueue(article, options, local="base_dir" in old.options)
+        # Only the CLI can have queued a job with local images or a template path.
+        local = "base_dir" in old.options or not TEMPLATE_NAME.match(str(old.options.get("template", "news")))
+        job, created = self.enqueue(article, options, local=local)
+        for hook in self.store.webhooks(old.id):  # every caller of the old render hears of the new one
+            self.store.add_webhook(job.id, hook.url, hook.secret)
+        return (self.store.get(job.id) if created else job), created
 
     def queue_overview(self, broker_depth: Callable[[], int] | None = None, failed: int = 20) -> dict[str, Any]:
         """What the operator sees (GET /v1/queue, ``videogen queue``): broker queue depth, jobs
@@ -182,7 +232,7 @@ class VideoService:
             try:
                 depth = broker_depth()
             except Exception as e:  # noqa: BLE001 - the view must show a broker that is down
-                broker_error = f"{type(e).__name__}: {str(e)[:200]}"
+                broker_error = scrub_paths(f"{type(e).__name__}: {str(e)[:200]}")
         t = now()
         running = [RunningJob(
             id=j.id, article_id=j.article_id, title=j.article.get("title"), worker=j.worker, stage=j.stage,
@@ -190,7 +240,7 @@ class VideoService:
             heartbeat_age=round((t - j.heartbeat_at).total_seconds(), 1) if j.heartbeat_at else None,
         ) for j in self.store.running()]
         failed_jobs = [FailedJob(
-            id=j.id, article_id=j.article_id, title=j.article.get("title"), error=j.error, attempts=j.attempts,
+            id=j.id, article_id=j.article_id, title=j.article.get("title"), error=scrub_paths(j.error), attempts=j.attempts,
             worker=j.worker, finished_at=_iso(j.finished_at),
         ) for j in self.store.recent_failed(failed)]
         workers = [WorkerStats(worker=w, renders=n, render_seconds=round(s, 3)) for w, n, s in self.store.workers()]
@@ -331,18 +381,46 @@ class VideoService:
         return RunOutcome("failed", error)
 
     def notify(self, job: Job) -> None:
-        """Queue the webhook of a finished (done or failed) job, if it has one. Never raises:
-        a webhook that cannot be queued is logged; it must not fail the job."""
-        if self._queue_webhook is not None and job.webhook_url:
+        """Queue the webhooks of a finished (done or failed) job: its legacy ``webhook_url`` and
+        each caller's ``job_webhooks`` row not sent yet. Never raises: a webhook that cannot be
+        queued is logged; it must not fail the job."""
+        if self._queue_webhook is None:
+            return
+        if job.webhook_url:
             try:
                 self._queue_webhook(job)
             except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
                 log.warning("could not queue the webhook of job %s: %s", job.id, e)
+        try:
+            hooks = self.store.webhooks(job.id)
+        except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
+            log.warning("could not read the webhooks of job %s: %s", job.id, e)
+            return
+        for hook in hooks:
+            if hook.status is None:
+                self._notify_hook(job, hook.id)
+
+    def _notify_hook(self, job: Job, webhook_id: int) -> None:
+        """Queue one caller's webhook, once: of all processes that try, the one that claims the
+        row queues it."""
+        if self._queue_webhook is None or not self.store.claim_webhook(webhook_id):
+            return
+        try:
+            self._queue_webhook(job, webhook_id)
+        except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
+            log.warning("could not queue webhook %s of job %s: %s", webhook_id, job.id, e)
+            self.store.set_hook_status(webhook_id, "could not be queued")
+
+
+#: Longest time between two checks that a rendering job is still this worker's (a cancel is
+#: noticed within this, even when the heartbeat interval is longer).
+CANCEL_POLL = 1.0
 
 
 class _Heartbeat:
     """Writes the job's heartbeat (and latest progress) every ``interval`` seconds; notices
-    when the lease is lost (job cancelled or given to another worker)."""
+    when the lease is lost (job cancelled or given to another worker), checking at least every
+    ``CANCEL_POLL`` seconds."""
 
     def __init__(self, store: JobStore, job_id: str, lease: str, interval: float):
         self.store, self.job_id, self.lease, self.interval = store, job_id, lease, interval
@@ -375,8 +453,22 @@ class _Heartbeat:
             log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._guarded_beat()
+        poll = min(self.interval, CANCEL_POLL)
+        next_beat = time.monotonic() + self.interval
+        while not self._stop.wait(max(0.0, min(poll, next_beat - time.monotonic()))):
+            if time.monotonic() >= next_beat - 1e-3:
+                self._guarded_beat()
+                next_beat = time.monotonic() + self.interval
+            else:
+                self._guarded_check()
+
+    def _guarded_check(self) -> None:
+        try:
+            if not self.store.holds(self.job_id, self.lease):
+                self.lost.set()
+                self._stop.set()
+        except Exception:  # noqa: BLE001 - the next beat tries again
+            log.warning("lease check of job %s failed", self.job_id, exc_info=True)
 
     def stop(self) -> None:
         self._stop.set()
@@ -397,20 +489,22 @@ def lost_wakeups(queued_sent: int, broker_depth: int) -> int:
 
 
 def public_job(job: Job, base_url: str = "") -> dict[str, Any]:
-    """What the API and ``videogen status --json`` show of a job (never the webhook secret)."""
+    """What the API and ``videogen status --json`` show of a job: never a webhook's URL or
+    secret (``webhook.url`` is ``"set"``), and no filesystem path in the error."""
+    statuses = ([job.webhook_status] if job.webhook_url else []) + list(job.hooks)
     links = {"self": f"{base_url}/v1/videos/{job.id}"}
     if job.status == "done":
         for f in OUTPUT_FILES:
             links[f.link] = f"{base_url}/v1/videos/{job.id}/{f.name}"
     return JobOut(
-        id=job.id, status=job.status, stage=job.stage, percent=job.percent, error=job.error, attempts=job.attempts,
+        id=job.id, status=job.status, stage=job.stage, percent=job.percent, error=scrub_paths(job.error), attempts=job.attempts,
         article=ArticleRef(id=job.article_id, title=job.article.get("title"), language=job.article.get("language"),
                            url=job.article.get("url")),
         template=job.template, voice=job.voice, tts=job.tts, priority=job.priority, content_key=job.content_key,
         worker=job.worker, heartbeat_at=_iso(job.heartbeat_at), created_at=_iso(job.created_at),
         started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), duration=job.duration,
         render_seconds=job.render_seconds, engine=job.engine,
-        webhook=WebhookState(url=job.webhook_url, status=job.webhook_status) if job.webhook_url else None,
+        webhook=WebhookState(status=webhook_summary(statuses), count=len(statuses)) if statuses else None,
         links=links,
     ).model_dump(exclude={"deduplicated"})  # an enqueue answer adds it; no other view has it
 

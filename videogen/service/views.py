@@ -6,7 +6,38 @@ drift apart. Never the webhook secret."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Iterable
+
 from pydantic import BaseModel, Field
+
+# An absolute POSIX path of two or more parts not inside a URL (no word character, ``:`` or
+# ``/`` right before it), or a file-like URL (file:, sqlite:, the embedded broker's sqla+sqlite:).
+_PATH = re.compile(r"(?<![\w:/.~-])/(?:[\w.@+~-]+/)+([\w.@+~-]+)")
+_FILE_URL = re.compile(r"\b(?:file|sqlite|sqla\+sqlite|filesystem)://[^\s'\"]*", re.IGNORECASE)
+
+
+def scrub_paths(text: str | None) -> str | None:
+    """``text`` without filesystem paths: an absolute path keeps only its last part
+    (``/srv/videogen/media/ab/video.mp4`` → ``…/video.mp4``) and file or SQLite URLs become
+    ``<path>``. For error texts shown to callers; URLs (``https://host/a/b``) are kept."""
+    if not text:
+        return text
+    text = _FILE_URL.sub("<path>", text)
+    return _PATH.sub(lambda m: "…/" + m.group(1), text)
+
+
+def webhook_summary(statuses: Iterable[str | None]) -> str | None:
+    """One status for a job's webhooks: the status when they all agree, else counts
+    (``"1× delivered (204), 1× retrying (2)"``); ``None`` stands for pending."""
+    counts = Counter(s or "pending" for s in statuses)
+    if not counts:
+        return None
+    if len(counts) == 1:
+        only = next(iter(counts))
+        return None if only == "pending" else only
+    return ", ".join(f"{n}× {s}" for s, n in sorted(counts.items()))
 
 
 class ArticleRef(BaseModel):
@@ -17,8 +48,11 @@ class ArticleRef(BaseModel):
 
 
 class WebhookState(BaseModel):
-    url: str
+    """A job's webhook(s): the URL is never shown (it may carry a token), only that one is set."""
+
+    url: str = Field("set", description='Always "set": webhook URLs are never echoed.')
     status: str | None = None
+    count: int = Field(1, description="Webhooks to call for this render (one per caller that asked for one).")
 
 
 class JobOut(BaseModel):

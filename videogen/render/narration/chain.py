@@ -106,6 +106,11 @@ class NarrationChain:
                 last_error = e
         raise NarrationError(f"no engine could speak the article ({last_error})")
 
+    def speak(self, voice: VoiceInfo, text: str) -> Speech:
+        """``text`` in the voice that spoke the rest of an article (no fallback: a voice change
+        mid-article would be heard)."""
+        return self._speak_all(self.engines[voice.engine], voice, [text], None, []).speeches[0]
+
     def _speak_all(self, engine: NarrationEngine, v: VoiceInfo, texts: list[str],
                    progress: Callable[[float], None] | None, warnings: list[str]) -> Narration:
         fp = engine.fingerprint(v)
