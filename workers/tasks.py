@@ -51,6 +51,7 @@ def _fresh_connections_after_fork(**_kwargs: Any) -> None:
 @shared_task(name=RENDER_TASK, bind=True, max_retries=None, acks_late=True)
 def render_article(self: Task, job_id: str) -> str:
     svc = service()
+    outcome = None
     try:
         outcome = svc.run(job_id, worker_name())
     except SoftTimeLimitExceeded:
@@ -62,9 +63,12 @@ def render_article(self: Task, job_id: str) -> str:
         return "lost"
     finally:
         # A render's buffers are garbage now (finished, failed or cancelled): hand them back
-        # to the system so the pool process does not keep its largest render's peak.
-        gc.collect()
-        release_memory()
+        # to the system so the pool process does not keep its largest render's peak. A message
+        # dropped unrun (its job no longer queued: a duplicate) made none, and a full collection
+        # would make its drop take ~0.2 s instead of milliseconds.
+        if outcome is None or outcome.status != "skipped":
+            gc.collect()
+            release_memory()
     if outcome.status == "retry":
         job = svc.store.get(job_id)
         countdown = render_retry_delay(job.attempts, first=svc.settings.retry_backoff)
