@@ -69,7 +69,7 @@ def test_a_full_job_store_disk_answers_503_and_nothing_stored_is_lost(tmp_path, 
             assert int(r.headers["retry-after"]) > 0
         health = c.get("/health")
         assert health.status_code == 503 and health.json()["status"] == "degraded"
-        assert c.get(f"/v1/videos/{first.json()['id']}").json()["status"] == "queued"
+        assert c.get(f"/v1/videos/{first.json()['id']}", headers={"X-API-Key": KEY}).json()["status"] == "queued"
         filler.unlink()
         assert c.post("/v1/videos", json={**short_article(), "id": "after"}, headers=AUTH).status_code == 202
         assert c.get("/health").json()["checks"]["job_store"] == "ok"

@@ -8,7 +8,7 @@ it done.
 
     v1  jobs (+ indexes), videogen_schema
     v2  job_events: one row per state change (job id, time, event, worker, detail)
-    v4  job_webhooks: one row per caller's webhook of a job (url, secret, delivery status)
+    v3  job_webhooks: one row per caller's webhook of a job (url, secret, delivery status)
 """
 
 from __future__ import annotations
@@ -37,15 +37,11 @@ def _v2(c: Connection) -> None:
     metadata.create_all(c, tables=[job_events], checkfirst=True)
 
 
-def _v3_placeholder(c: Connection) -> None:
-    """Reserved for another change of the same round (no-op here until it is merged)."""
-
-
-def _v4(c: Connection) -> None:
+def _v3(c: Connection) -> None:
     metadata.create_all(c, tables=[job_webhooks], checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3_placeholder, 4: _v4}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 LATEST = max(MIGRATIONS)
 
 

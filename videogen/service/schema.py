@@ -65,9 +65,9 @@ job_events = Table(
     Column("detail", Text),
 )
 
-# One row per caller's webhook of a job (v4): a job deduplicated across callers calls each
+# One row per caller's webhook of a job (v3): a job deduplicated across callers calls each
 # caller's webhook once when the shared render finishes. ``status`` NULL: not sent yet.
-# Jobs from before v4 keep their one webhook in ``jobs.webhook_url``.
+# Jobs from before v3 keep their one webhook in ``jobs.webhook_url``.
 job_webhooks = Table(
     "job_webhooks",
     metadata,

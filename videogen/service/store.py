@@ -295,7 +295,7 @@ class JobStore:
         except (OperationalError, ProgrammingError):
             if inspect(self.engine).has_table(job_webhooks.name):
                 raise
-            # A store not migrated to v4 yet (read by an older process's peer): no such webhooks.
+            # A store not migrated to v3 yet (read by an older process's peer): no such webhooks.
         return found
 
     def list(self, status: str | None = None, limit: int = 50, offset: int = 0, article_id: str | None = None) -> builtins.list[Job]:
