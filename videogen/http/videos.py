@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from videogen.errors import InvalidArticle, InvalidInput, JobConflict
 from videogen.http.auth import Auth
@@ -79,7 +80,13 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
                                   "model": JobOut | BatchOut},
                             **problems(400, 401, 413, 422, 429, 503)})
     async def enqueue(request: Request) -> Response:
+        # Only the body is read on the event loop; checking and storing the jobs (the job store,
+        # the broker, address lookups of webhooks) runs in the thread pool like every other route,
+        # so a slow store or broker never stalls the loop.
         payload = parse_json_body(await request.body())
+        return await run_in_threadpool(accept, payload)
+
+    def accept(payload: Any) -> Response:
         if not isinstance(payload, dict):
             raise Problem(422, "Invalid article", "the body must be a JSON object", [{"field": "body", "message": "must be an object"}])
         options = parse_options(payload.get("options"), "options")
