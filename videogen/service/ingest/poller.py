@@ -34,7 +34,7 @@ from videogen.service.ingest.feeds import (
     policy_problem,
 )
 from videogen.service.ingest.pages import NO_HINTS, NotAnArticle, PageHints, extract_article, words
-from videogen.service.ingest.registry import Feed, FeedConfig, FeedRegistry
+from videogen.service.ingest.registry import Feed, FeedConfig, FeedRegistry, ItemRecord
 from videogen.service.schema import now
 from videogen.service.store import Job
 from videogen.service.videos import JobOptions, VideoService
@@ -306,3 +306,46 @@ class FeedService:
         t = threading.Thread(target=loop, name="videogen-feeds", daemon=True)
         t.start()
         return t
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def feed_view(feed: Feed, items: list[ItemRecord] | None = None, jobs: dict[str, Job] | None = None) -> dict[str, Any]:
+    """What the API, the CLI and the dashboard show of a feed: configuration, polling state
+    (``state`` ok/error/failing/new, last error, items seen) and, when given, its recent items
+    with the jobs they made (id and status)."""
+    out: dict[str, Any] = {
+        "id": feed.id, "url": feed.url, "title": feed.title, "state": feed.state, "every": feed.config.every,
+        "templates": feed.config.templates, "options": feed.config.options.model_dump(exclude_none=True),
+        "policy": feed.config.policy.model_dump(), "item_content": feed.config.item_content,
+        "max_items": feed.config.max_items, "publish": feed.config.publish,
+        "last_poll_at": _iso(feed.last_poll_at), "last_status": feed.last_status, "last_error": feed.last_error,
+        "failures": feed.failures, "items_seen": feed.items_seen, "next_poll_at": _iso(feed.next_poll_at),
+        "created_at": _iso(feed.created_at), "etag": feed.etag, "last_modified": feed.last_modified,
+    }
+    if items is not None:
+        jobs = jobs or {}
+        out["items"] = [{
+            "title": i.title, "link": i.link, "guid": i.guid, "article_id": i.article_id, "status": i.status,
+            "reason": i.reason, "seen_at": _iso(i.seen_at),
+            "jobs": [{"id": j, "status": jobs[j].status if j in jobs else None} for j in i.job_ids],
+        } for i in items]
+    return out
+
+
+def feed_details(service: FeedService, feed_id: str, limit: int = 50) -> dict[str, Any]:
+    """``feed_view`` with the feed's recent items and the status of their jobs."""
+    from videogen.errors import JobNotFound
+
+    feed = service.registry.get(feed_id)
+    items = service.registry.items(feed_id, limit)
+    jobs: dict[str, Job] = {}
+    for i in items:
+        for j in i.job_ids:
+            try:
+                jobs[j] = service.videos.store.get(j)
+            except JobNotFound:
+                pass
+    return feed_view(feed, items, jobs)
