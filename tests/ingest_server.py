@@ -22,6 +22,7 @@ class Route:
     content_type: str
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    length: bool = True  # send Content-Length (False: the body ends when the connection closes)
 
 
 def tiny_png() -> bytes:
@@ -61,16 +62,21 @@ class FixtureServer:
                     self.end_headers()
                     return None
                 headers = {"ETag": etag, **route.headers} if route.status == 200 else dict(route.headers)
-                return self._send(route.status, route.content_type, route.body, headers)
+                return self._send(route.status, route.content_type, route.body, headers, route.length)
 
-            def _send(self, status: int, ctype: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(self, status: int, ctype: str, body: bytes, headers: dict[str, str] | None = None,
+                      length: bool = True) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
+                if length:
+                    self.send_header("Content-Length", str(len(body)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client stopped reading (a size limit)
                 srv.bytes_sent[self.path] += len(body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

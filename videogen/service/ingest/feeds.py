@@ -138,8 +138,9 @@ def _xml_feed(data: bytes, url: str) -> ParsedFeed:
         raise NotAFeed("not a feed: no RSS, Atom or RDF root element")
     items = []
     for e in d.entries:
-        published = _struct_date(e.get("published_parsed") or e.get("updated_parsed"))
-        written = e.get("published") or e.get("updated")
+        # dict.get: no fallback of feedparser's between published and updated (it warns)
+        published = _struct_date(dict.get(e, "published_parsed") or dict.get(e, "updated_parsed"))
+        written = dict.get(e, "published") or dict.get(e, "updated")
         content = " ".join(c.get("value", "") for c in e.get("content") or [] if "html" in c.get("type", "html") or "text" in c.get("type", ""))
         items.append(FeedItem(
             key=(e.get("id") or e.get("link") or None), title=html_to_text(e.get("title")) or None,

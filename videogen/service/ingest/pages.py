@@ -221,7 +221,7 @@ def extract_article(html: bytes | str, url: str, hints: PageHints = NO_HINTS,
     for item in data.get("opengraph") or []:
         og.update({k: v for k, v in item.items() if k not in og})
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                      include_tables=False, favor_precision=True, deduplicate=True)
+                                      include_tables=False, favor_precision=True)
     meta = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
     text = meta.get("text") or ""
     h1 = tree.xpath("//article//h1") or tree.xpath("//h1")
