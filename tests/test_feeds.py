@@ -282,36 +282,72 @@ def test_private_addresses_are_refused_without_the_allow_list(tmp_path, srv):
 
 # --- CLI ---------------------------------------------------------------------------------------------
 
-def cli(tmp_path: Path, srv: FixtureServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VIDEOGEN_HOME": str(tmp_path / "cli-home"), "VIDEOGEN_FETCH_HOSTS_ALLOW": "127.0.0.1"}
-    return subprocess.run([sys.executable, "-m", "videogen.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+@pytest.fixture()
+def cli(tmp_path, srv, monkeypatch, capsys):
+    """``cli(*args)`` → (exit code, stdout, stderr) of ``videogen`` run in this process with its
+    own home (a subprocess per call would cost seconds of imports each)."""
+    from videogen.cli import main
+    from videogen.settings import get_settings
+    from workers.celery_app import default_app
+
+    monkeypatch.setenv("VIDEOGEN_HOME", str(tmp_path / "cli-home"))
+    monkeypatch.setenv("VIDEOGEN_FETCH_HOSTS_ALLOW", "127.0.0.1")
+    get_settings.cache_clear()
+    default_app.cache_clear()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    yield run
+    get_settings.cache_clear()
+    default_app.cache_clear()
 
 
-def test_cli_ingest_and_feeds(tmp_path, srv):
-    r = cli(tmp_path, srv, "ingest", srv.url("/pages/page_jsonld.html"), srv.url("/feeds/feed.json"), "-t", "news", "-t", "vertical")
-    assert r.returncode == 0, r.stderr
-    ids = r.stdout.split()
+def test_cli_ingest_prints_job_ids_and_exits_2_queueing_nothing_for_what_is_no_article(tmp_path, srv, cli):
+    code, out, err = cli("ingest", srv.url("/pages/page_jsonld.html"), srv.url("/feeds/feed.json"), "-t", "news", "-t", "vertical")
+    assert code == 0, err
+    ids = out.split()
     assert len(ids) == 6 and all(len(i) == 32 for i in ids)
     for path, message in (("/pages/no_article.html", "no article on the page"), ("/feeds/invalid.xml", "invalid XML"),
-                          ("/missing", "answered 404")):
-        r = cli(tmp_path, srv, "ingest", srv.url("/feeds/wordpress.rss"), srv.url(path))
-        assert r.returncode == 2 and message in r.stderr and r.stdout == "", r.stderr
-    r = cli(tmp_path, srv, "feeds", "add", srv.url("/feeds/wordpress.rss"), "--every", "5", "--template", "news",
-            "--language", "en", "--review")
-    assert r.returncode == 0, r.stderr
-    feed_id = r.stdout.strip()
-    assert cli(tmp_path, srv, "feeds", "add", "ftp://x/feed", "--every", "5").returncode == 2
-    assert "greater than or equal to 5" in cli(tmp_path, srv, "feeds", "add", srv.url("/x"), "--every", "1").stderr
-    r = cli(tmp_path, srv, "feeds", "poll", feed_id)
-    assert r.returncode == 0 and len(r.stdout.split()) == 3, r.stderr
-    r = cli(tmp_path, srv, "feeds", "list", "--json")
+                          ("/missing", "answered 404"), ("/feeds/error_page.html", "no article on the page")):
+        code, out, err = cli("ingest", srv.url("/feeds/wordpress.rss"), srv.url(path))
+        assert code == 2 and message in err and out == "", err
+    code, out, _ = cli("queue", "--json")
     import json
 
-    [view] = json.loads(r.stdout)
+    assert json.loads(out)["counts"]["queued"] == 6  # nothing more was queued
+
+
+def test_cli_feeds_add_list_poll_remove(tmp_path, srv, cli):
+    import json
+
+    code, out, err = cli("feeds", "add", srv.url("/feeds/wordpress.rss"), "--every", "5", "--template", "news",
+                         "--language", "en", "--review")
+    assert code == 0, err
+    feed_id = out.strip()
+    assert cli("feeds", "add", "ftp://x/feed")[0] == 2
+    code, _, err = cli("feeds", "add", srv.url("/x"), "--every", "1")
+    assert code == 2 and "--every" in err and "greater than or equal to 5" in err
+    code, out, err = cli("feeds", "poll", feed_id)
+    assert code == 0 and len(out.split()) == 3, err
+    code, out, _ = cli("feeds", "list", "--json")
+    [view] = json.loads(out)
     assert view["id"] == feed_id and view["items_seen"] == 3 and view["publish"] == "review" and view["every"] == 5
     assert view["policy"]["languages"] == ["en"]
-    assert cli(tmp_path, srv, "feeds", "remove", feed_id).returncode == 0
-    assert cli(tmp_path, srv, "feeds", "remove", feed_id).returncode == 2
+    code, out, _ = cli("feeds", "list")
+    assert feed_id in out and "ok" in out
+    assert cli("feeds", "remove", feed_id)[0] == 0
+    code, _, err = cli("feeds", "remove", feed_id)
+    assert code == 2 and f"no feed {feed_id}" in err
+
+
+def test_cli_entry_point_ingests(tmp_path, srv):
+    env = {**os.environ, "VIDEOGEN_HOME": str(tmp_path / "cli-home"), "VIDEOGEN_FETCH_HOSTS_ALLOW": "127.0.0.1"}
+    r = subprocess.run([sys.executable, "-m", "videogen.cli", "ingest", srv.url("/pages/page_og.html")], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and len(r.stdout.split()) == 1, r.stderr
 
 
 # --- HTTP API -----------------------------------------------------------------------------------------
