@@ -20,7 +20,12 @@ from videogen.service.ingest.feeds import (
     parse_feed,
     policy_problem,
 )
-from videogen.service.ingest.pages import NotAnArticle, article_id_for, canonical_url, extract_article
+from videogen.service.ingest.pages import (
+    NotAnArticle,
+    article_id_for,
+    canonical_url,
+    extract_article,
+)
 
 from .ingest_server import FIXTURES
 

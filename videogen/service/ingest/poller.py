@@ -83,6 +83,11 @@ class PollResult:
                 "items": [i.__dict__ for i in self.items]}
 
 
+def reason_of(e: InvalidInput) -> str:
+    """An item's recorded reason: the message (the field too, unless it is the URL)."""
+    return e.message if e.field == "url" else str(e)
+
+
 def backoff(every: float, failures: int, rng: random.Random | None = None) -> float:
     """Seconds to the next poll: ``every`` (±10 % jitter), doubled per consecutive failure up to
     ``MAX_BACKOFF``."""
@@ -140,8 +145,8 @@ class FeedService:
                     continue
                 try:
                     articles.append(self.item_article(item, feed, config))
-                except (NotAnArticle, InvalidInput) as e:
-                    outcomes.append(ItemOutcome(item.title, item.link, "skipped", str(e)))
+                except InvalidInput as e:
+                    outcomes.append(ItemOutcome(item.title, item.link, "skipped", reason_of(e)))
             if not articles:
                 reasons = "; ".join(f"{o.title or o.link}: {o.reason}" for o in outcomes[:3])
                 raise NotAFeed(f"the feed has no item that can become a clip ({reasons or 'no items'})")
@@ -217,7 +222,7 @@ class FeedService:
                 return PollResult(feed.id, "304")
             parsed = parse_feed(got.body, got.url, got.content_type)
         except (NetError, NotAFeed) as e:
-            error = str(e)
+            error = e.message if isinstance(e, NotAFeed) else str(e)
             log.warning("feed %s (%s): %s", feed.id, feed.url, error)
             self.registry.finish_poll(feed.id, ok=False, status="failed", error=error,
                                       next_in=backoff(config.every, feed.failures + 1))
@@ -234,7 +239,7 @@ class FeedService:
                 item_errors.append(f"{item.title or item.link}: {outcome.reason}")
         new = sum(1 for o in result.items if o.status in ("enqueued", "skipped"))
         enq = sum(1 for o in result.items if o.status == "enqueued")
-        self.registry.finish_poll(feed.id, ok=True, status=f"200: {enq} new clip item(s)", error=None,
+        self.registry.finish_poll(feed.id, ok=True, status=f"200: {enq} item(s) enqueued", error=None,
                                   next_in=backoff(config.every, 0), etag=got.etag, last_modified=got.last_modified,
                                   title=parsed.title, new_items=new)
         if item_errors:
@@ -259,7 +264,7 @@ class FeedService:
             for options in plan:
                 self.videos.check(article, options)
         except InvalidInput as e:  # NotAnArticle too
-            return self._skip(feed, item, str(e), digest)
+            return self._skip(feed, item, reason_of(e), digest)
         except NetError as e:  # a transient failure of the item's page: tried again next poll
             return ItemOutcome(item.title, item.link, "failed", str(e))
         row = self.registry.claim_item(feed.id, key, digest, guid=item.key, title=item.title, link=item.link,
