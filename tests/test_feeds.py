@@ -404,3 +404,28 @@ def test_api_feeds_crud_and_poll(api, srv):
     assert api.delete(f"/v1/feeds/{feed['id']}", headers=AUTH).status_code == 204
     assert api.get(f"/v1/feeds/{feed['id']}", headers=AUTH).status_code == 404
     assert api.post(f"/v1/feeds/{feed['id']}/poll", headers=AUTH).status_code == 404
+
+
+# --- production polling: Celery beat ------------------------------------------------------------------
+
+def test_beat_schedules_the_poll_task_that_polls_due_feeds(tmp_path, srv, monkeypatch):
+    from ruamel.yaml import YAML
+
+    from videogen.cli import COMMANDS, build_parser
+    from workers import tasks
+    from workers.celery_app import POLL_FEEDS_TASK, make_app
+
+    app = make_app(Settings(home=tmp_path / "beat", feed_tick=7))
+    [entry] = [e for e in app.conf.beat_schedule.values() if e["task"] == POLL_FEEDS_TASK]
+    assert entry["schedule"] == 7 and entry["options"]["priority"] == 9
+    assert tasks.poll_feeds.name == POLL_FEEDS_TASK
+    feeds = make_feeds(tmp_path, srv)
+    add(feeds, srv, "/feeds/feed.json")
+    monkeypatch.setattr(tasks, "service", lambda: feeds.videos)
+    assert tasks.poll_feeds() == {"polled": 1, "jobs": 2, "failed": 0}
+    assert tasks.poll_feeds() == {"polled": 0, "jobs": 0, "failed": 0}  # not due again yet
+    compose = YAML(typ="safe").load((Path(__file__).parent.parent / "docker-compose.yml").read_text())
+    beat = compose["services"]["beat"]
+    assert build_parser().parse_args(beat["command"]).command == "beat" and "beat" in COMMANDS
+    assert build_parser().parse_args(["worker", "--beat"]).beat
+    assert compose["services"]["api"]["environment"]["VIDEOGEN_FEED_POLLER"] == "false"
