@@ -144,6 +144,7 @@ def test_a_feed_of_5000_items_takes_the_newest_n(feeds, srv):
     result = feeds.poll(add(feeds, srv, "/big.rss", max_items=5))
     assert len(result.items) == 5 and result.skipped_older == 4995 and len(result.job_ids) == 5
     assert [i.title for i in result.items] == [f"Story number {n}" for n in range(5)]
+    assert feeds.registry.get(result.feed_id).last_status == "200: 5 item(s) enqueued, 4995 older left out"
 
 
 @pytest.mark.parametrize("route, reason", [

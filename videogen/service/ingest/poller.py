@@ -239,7 +239,7 @@ class FeedService:
                 item_errors.append(f"{item.title or item.link}: {outcome.reason}")
         new = sum(1 for o in result.items if o.status in ("enqueued", "skipped"))
         enq = sum(1 for o in result.items if o.status == "enqueued")
-        self.registry.finish_poll(feed.id, ok=True, status=f"200: {enq} item(s) enqueued", error=None,
+        self.registry.finish_poll(feed.id, ok=True, status=f"200: {enq} item(s) enqueued" + (f", {result.skipped_older} older left out" if result.skipped_older else ""), error=None,
                                   next_in=backoff(config.every, 0), etag=got.etag, last_modified=got.last_modified,
                                   title=parsed.title, new_items=new)
         if item_errors:
