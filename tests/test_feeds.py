@@ -430,3 +430,21 @@ def test_beat_schedules_the_poll_task_that_polls_due_feeds(tmp_path, srv, monkey
     assert build_parser().parse_args(beat["command"]).command == "beat" and "beat" in COMMANDS
     assert build_parser().parse_args(["worker", "--beat"]).beat
     assert compose["services"]["api"]["environment"]["VIDEOGEN_FEED_POLLER"] == "false"
+
+
+def test_the_api_process_polls_registered_feeds_by_itself(tmp_path, srv):
+    """What `videogen serve` (and `videogen api`) run: the app's lifespan starts the poller."""
+    s = Settings(home=tmp_path / "serve-home", fetch_hosts_allow="127.0.0.1", feed_tick=0.1, sweep_interval=60)
+    with TestClient(create_app(s, VideoService(s))) as client:
+        feed = client.post("/v1/feeds", json={"url": srv.url("/feeds/feed.json"), "every": 5}).json()
+        for _ in range(100):
+            if client.get(f"/v1/feeds/{feed['id']}").json()["items_seen"]:
+                break
+            threading.Event().wait(0.1)
+        detail = client.get(f"/v1/feeds/{feed['id']}").json()
+    assert detail["items_seen"] == 2 and [i["status"] for i in detail["items"]] == ["enqueued", "enqueued"]
+    off = Settings(home=tmp_path / "off-home", fetch_hosts_allow="127.0.0.1", feed_tick=0.1, feed_poller=False)
+    with TestClient(create_app(off, VideoService(off))) as client:
+        feed = client.post("/v1/feeds", json={"url": srv.url("/feeds/feed.json")}).json()
+        threading.Event().wait(0.5)
+        assert client.get(f"/v1/feeds/{feed['id']}").json()["last_poll_at"] is None  # VIDEOGEN_FEED_POLLER=0

@@ -92,7 +92,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()
     board.print(f"videogen: API on http://{host}:{port}/ (docs /docs), {args.workers} worker(s), "
-                f"broker {'embedded' if settings.embedded_broker else settings.broker}")
+                f"broker {'embedded' if settings.embedded_broker else settings.broker}"
+                + (", polling registered feeds" if settings.feed_poller else ""))
     if warning := open_warning(host, settings.api_key_list):
         board.print(warning)
     stop = threading.Event()
