@@ -50,6 +50,12 @@ class FixtureServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                try:
+                    self._get()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading (a size limit)
+
+            def _get(self) -> None:
                 path = self.path.split("?")[0]
                 srv.hits[path] += 1
                 route = srv.route(path)
