@@ -7,7 +7,7 @@ checked address (DNS cannot change between check and connect). Redirects are fol
 hand, each hop checked the same way. Connect/read timeouts, a byte limit and a content-type
 check apply. Hosts on an allow-list given by the caller (from ``VIDEOGEN_IMAGE_HOSTS_ALLOW`` or
 ``VIDEOGEN_WEBHOOK_HOSTS_ALLOW``) skip the address check, for newsrooms whose servers are
-internal. Errors are ``NetError`` (``TransientNetError`` for what may work later)."""
+internal (``VIDEOGEN_FETCH_HOSTS_ALLOW`` covers images, article pages and feeds). Errors are ``NetError`` (``TransientNetError`` for what may work later)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import ipaddress
 import socket
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -76,7 +77,7 @@ def resolve_checked(host: str, port: int, allowed: Collection[str]) -> str:
     except socket.gaierror as e:
         raise NetError(f"cannot resolve {host}: {e.strerror}") from None
     addresses = [str(info[4][0]) for info in infos]
-    if host.lower() in allowed:
+    if host.lower() in allowed or f"{host.lower()}:{port}" in allowed:  # host, or host:port
         return addresses[0]
     bad = [a for a in addresses if not is_public_address(a)]
     if bad:
@@ -110,18 +111,45 @@ def pinned_request(client: httpx.Client, method: str, url: str, allowed: Collect
     return client.send(req, stream=True)
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched resource: ``status`` 200 with its body, or 304 (not modified: no body); the
+    URL it came from after redirects, its content type, ``ETag`` and ``Last-Modified``."""
+
+    status: int
+    body: bytes
+    url: str
+    content_type: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
 def fetch_bytes(url: str, *, max_bytes: int, timeout: float, content_types: Collection[str],
                 allowed: Collection[str] = (), accept: str = "*/*", what: str = "file") -> bytes:
     """GET ``url`` (redirects followed by hand, each hop checked) and return its body: at most
     ``max_bytes``, one of ``content_types``, within ``timeout`` per step and twice that in all.
     Raises ``NetError``, or ``TransientNetError`` for time-outs, 5xx and 429."""
+    return fetch(url, max_bytes=max_bytes, timeout=timeout, content_types=content_types, allowed=allowed,
+                 accept=accept, what=what).body
+
+
+def fetch(url: str, *, max_bytes: int, timeout: float, content_types: Collection[str],
+          allowed: Collection[str] = (), accept: str = "*/*", what: str = "file",
+          etag: str | None = None, last_modified: str | None = None) -> Fetched:
+    """``fetch_bytes`` with the response's metadata, and a conditional GET when ``etag`` or
+    ``last_modified`` is given (a 304 answer is returned as such, with no body)."""
     deadline = time.monotonic() + timeout * 2
     http_timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
+    headers = {"Accept": accept}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
     for _hop in range(MAX_REDIRECTS + 1):
         host = check_url(url)[1]
         try:
             with httpx.Client(timeout=http_timeout, follow_redirects=False, trust_env=False) as client:
-                resp = pinned_request(client, "GET", url, allowed, {"Accept": accept})
+                resp = pinned_request(client, "GET", url, allowed, headers)
                 try:
                     if resp.status_code in (301, 302, 303, 307, 308):
                         location = resp.headers.get("location")
@@ -129,6 +157,9 @@ def fetch_bytes(url: str, *, max_bytes: int, timeout: float, content_types: Coll
                             raise NetError(f"redirect without a Location from {host}")
                         url = urljoin(url, location)
                         continue
+                    if resp.status_code == 304 and (etag or last_modified):
+                        return Fetched(304, b"", url, "", resp.headers.get("etag") or etag,
+                                       resp.headers.get("last-modified") or last_modified)
                     if resp.status_code >= 500 or resp.status_code == 429:
                         raise TransientNetError(f"{host} answered {resp.status_code}")
                     if resp.status_code != 200:
@@ -146,7 +177,8 @@ def fetch_bytes(url: str, *, max_bytes: int, timeout: float, content_types: Coll
                             raise NetError(f"{what} is larger than {max_bytes} bytes")
                         if time.monotonic() > deadline:
                             raise TransientNetError(f"{host} is too slow (over {timeout * 2:.0f} s)")
-                    return bytes(body)
+                    return Fetched(200, bytes(body), url, ctype, resp.headers.get("etag"),
+                                   resp.headers.get("last-modified"))
                 finally:
                     resp.close()
         except (httpx.TimeoutException, httpx.NetworkError) as e:

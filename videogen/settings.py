@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(25_000_000, gt=0, description="Images larger than this are skipped.")
     image_timeout: float = Field(10.0, gt=0, description="Seconds allowed to fetch one image.")
     image_hosts_allow: str = Field("", description="Comma-separated image hosts fetched even when they resolve to private addresses.")
+    fetch_hosts_allow: str = Field("", description="Comma-separated hosts (host or host:port) whose images, article pages and feeds are fetched even when they resolve to private addresses.")
+
+    # --- feeds and article pages (videogen ingest, videogen feeds) ---------------------------
+    page_max_bytes: int = Field(5_000_000, ge=10_000, description="Largest article page or feed fetched.")
+    page_timeout: float = Field(10.0, gt=0, le=120, description="Seconds allowed per step of fetching a page or feed.")
+    feed_max_items: int = Field(20, ge=1, le=1000, description="Newest items of a feed taken per poll (per-feed max_items overrides).")
+    feed_tick: float = Field(5.0, gt=0, le=3600, description="Seconds between two looks for feeds due (serve's poller, the beat).")
+    feed_poller: bool = Field(True, description="`videogen serve` and `videogen api` poll registered feeds in a thread.")
 
     # --- encoder tuning (defaults measured on two cores; README, Performance) ---------------
     x264_threads: int = Field(2, ge=0, le=64, description="x264 frame threads per render (0: x264's own choice).")
@@ -125,8 +133,14 @@ class Settings(BaseSettings):
         return self.broker.startswith(("sqla+", "filesystem:"))
 
     @property
+    def fetch_hosts(self) -> frozenset[str]:
+        """Hosts exempt from the address check for every fetch (images, pages, feeds):
+        VIDEOGEN_FETCH_HOSTS_ALLOW plus VIDEOGEN_IMAGE_HOSTS_ALLOW (``host`` or ``host:port``)."""
+        return host_set(self.fetch_hosts_allow) | host_set(self.image_hosts_allow)
+
+    @property
     def image_hosts(self) -> frozenset[str]:
-        return host_set(self.image_hosts_allow)
+        return self.fetch_hosts
 
     @property
     def webhook_hosts(self) -> frozenset[str]:

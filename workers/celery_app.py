@@ -17,6 +17,7 @@ from videogen.settings import Settings, get_settings
 
 RENDER_TASK = "videogen.render"
 WEBHOOK_TASK = "videogen.webhook"
+POLL_FEEDS_TASK = "videogen.poll_feeds"
 QUEUE = "videogen"
 
 
@@ -63,6 +64,12 @@ def make_app(settings: Settings) -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
         enable_utc=True,
+        # `videogen beat` (or `videogen worker --beat`): every VIDEOGEN_FEED_TICK seconds a worker
+        # polls the feeds that are due. High priority, and dropped when not run within a tick (the
+        # next one does the same work), so polls never pile up behind renders.
+        beat_schedule={"videogen-poll-feeds": {"task": POLL_FEEDS_TASK, "schedule": settings.feed_tick,
+                                               "options": {"priority": 9, "expires": max(settings.feed_tick, 5.0)}}},
+        beat_schedule_filename=str(settings.home / "celerybeat-schedule"),
     )
     return app
 

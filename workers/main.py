@@ -53,8 +53,16 @@ def ready_line(hostname: str, processes: int, broker_url: str) -> str:
             f"broker {maybe_sanitize_url(broker_url)}{root}")
 
 
+def run_beat(loglevel: str = "INFO") -> None:
+    """Run Celery beat: it sends the feed-polling task every VIDEOGEN_FEED_TICK seconds (one beat
+    per deployment; a second one is harmless: each feed's poll is claimed by one process)."""
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    default_app().start(["beat", f"--loglevel={loglevel}", f"--schedule={settings.home / 'celerybeat-schedule'}"])
+
+
 def run_worker(name: str | None = None, concurrency: int | None = None, loglevel: str = "INFO",
-               banner: bool = True) -> None:
+               banner: bool = True, beat: bool = False) -> None:
     """Run a Celery worker on the render queue until it is told to stop. ``banner=False`` (what
     ``videogen serve`` asks for) replaces Celery's start-up banner, and its warning about
     running as root, with one line once the worker is ready (the line says "running as root")."""
@@ -66,6 +74,9 @@ def run_worker(name: str | None = None, concurrency: int | None = None, loglevel
         f"--concurrency={concurrency or settings.worker_concurrency}",
         f"--hostname={name or f'videogen-{os.getpid()}@%h'}", "--without-gossip", "--without-mingle",
     ]
+    if beat:  # the beat inside this worker (one such worker per deployment)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", f"--schedule={settings.home / 'celerybeat-schedule'}"]
     if not banner:
         from celery.exceptions import SecurityWarning
 

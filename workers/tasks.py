@@ -20,7 +20,7 @@ from videogen.service.videos import VideoService, public_job
 from videogen.service.webhooks import WebhookError, WebhookRefused, deliver
 from videogen.settings import get_settings
 
-from .celery_app import RENDER_TASK, WEBHOOK_TASK
+from .celery_app import POLL_FEEDS_TASK, RENDER_TASK, WEBHOOK_TASK
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +117,14 @@ def send_webhook(self: Task, job_id: str, webhook_id: int | None = None) -> str:
         raise self.retry(countdown=webhook_retry_delay(attempt), exc=e) from None
     set_status(f"delivered ({code})")
     return "delivered"
+
+
+@shared_task(name=POLL_FEEDS_TASK, ignore_result=True)
+def poll_feeds() -> dict[str, int]:
+    """The beat's periodic task: poll the registered feeds that are due (each claimed by one
+    process: several workers running it at once poll a feed once)."""
+    from videogen.service.ingest.poller import FeedService
+
+    results = FeedService(service()).poll_due()
+    return {"polled": len(results), "jobs": sum(len(r.job_ids) for r in results),
+            "failed": sum(r.status == "failed" for r in results)}

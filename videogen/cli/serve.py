@@ -1,4 +1,5 @@
-"""Running the service: ``serve`` (API + workers on this machine), ``api``, ``worker``."""
+"""Running the service: ``serve`` (API + workers on this machine, polling feeds), ``api``,
+``worker``, ``beat`` (the feed-polling schedule of production)."""
 
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()
     board.print(f"videogen: API on http://{host}:{port}/ (docs /docs), {args.workers} worker(s), "
-                f"broker {'embedded' if settings.embedded_broker else settings.broker}")
+                f"broker {'embedded' if settings.embedded_broker else settings.broker}"
+                + (", polling registered feeds" if settings.feed_poller else ""))
     if warning := open_warning(host, settings.api_key_list):
         board.print(warning)
     stop = threading.Event()
@@ -166,6 +168,7 @@ def _worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=None, help="renders at once (default VIDEOGEN_WORKER_CONCURRENCY, 1)")
     p.add_argument("--name", default=None, help="Celery node name (default videogen-PID@host)")
     p.add_argument("--quiet", action="store_true", help="warnings only, and one line when ready instead of Celery's banner")
+    p.add_argument("--beat", action="store_true", help="also run the beat that polls the registered feeds (one per deployment)")
 
 
 @group.command("worker", "run a render worker (Celery; broker from VIDEOGEN_BROKER_URL)", _worker_options)
@@ -173,5 +176,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from workers.main import run_worker
 
     service()  # create the job store's schema before the first task arrives
-    run_worker(args.name, args.concurrency, "INFO" if not args.quiet else "WARNING", banner=not args.quiet)
+    run_worker(args.name, args.concurrency, "INFO" if not args.quiet else "WARNING", banner=not args.quiet, beat=args.beat)
+    return EXIT_OK
+
+
+@group.command("beat", "run the beat that has workers poll the registered feeds (Celery beat)")
+def cmd_beat(args: argparse.Namespace) -> int:
+    """Send the feed-polling task every VIDEOGEN_FEED_TICK seconds; workers poll the feeds that
+    are due. `videogen serve` needs none: it polls in a thread."""
+    from workers.main import run_beat
+
+    service()  # the feed tables exist before the first poll
+    run_beat()
     return EXIT_OK

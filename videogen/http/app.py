@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from videogen import __version__
 from videogen.http.auth import Auth
+from videogen.http.feeds import feeds_router
 from videogen.http.guards import Guards
 from videogen.http.limits import BodyLimit
 from videogen.http.media import media_router
@@ -22,20 +23,28 @@ from videogen.http.pages import page_router
 from videogen.http.problems import install_problem_handlers
 from videogen.http.readgate import ReadGate
 from videogen.http.videos import videos_router
+from videogen.service.ingest.poller import FeedService
 from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
 
 def create_app(settings: Settings, service: VideoService, run_sweeper: bool = True,
                broker_check: Callable[[], None] | None = None,
-               queue_depth: Callable[[], int] | None = None) -> FastAPI:
+               queue_depth: Callable[[], int] | None = None, run_poller: bool | None = None) -> FastAPI:
+    """The API; ``run_sweeper`` starts the sweeper thread, ``run_poller`` the feed poller
+    (default: with the sweeper, unless VIDEOGEN_FEED_POLLER=0)."""
     stop = threading.Event()
+    feeds = FeedService(service)
+    if run_poller is None:
+        run_poller = run_sweeper and settings.feed_poller
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         service.migrate()
         if run_sweeper:
             service.start_sweeper(stop)
+        if run_poller:
+            feeds.start_poller(stop)
         yield
         stop.set()
 
@@ -45,6 +54,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
                     "progress, download the MP4, poster, WebVTT captions and manifest.",
     )
     app.state.service = service
+    app.state.feeds = feeds
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(ReadGate)  # a burst of heavy reads leaves threads and connections to the rest
@@ -52,6 +62,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     auth = Auth(settings)  # one per app: its rate-limit buckets are shared by every route
     app.include_router(videos_router(settings, service, auth))
     app.include_router(operations_router(settings, service, broker_check, queue_depth, auth=auth))
+    app.include_router(feeds_router(settings, feeds, auth))
     app.include_router(media_router(service, auth))
     app.include_router(page_router(settings, service, auth))
     return app

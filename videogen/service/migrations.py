@@ -9,6 +9,7 @@ it done.
     v1  jobs (+ indexes), videogen_schema
     v2  job_events: one row per state change (job id, time, event, worker, detail)
     v3  job_webhooks: one row per caller's webhook of a job (url, secret, delivery status)
+    v4  feeds, feed_items: the feed registry and the feed items seen (one row per item version)
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ from pathlib import Path
 from sqlalchemy import Connection, inspect, select
 from sqlalchemy.engine import Engine
 
-from videogen.service.schema import job_events, job_webhooks, jobs, metadata, now, schema_version
+from videogen.service.schema import (
+    feed_items,
+    feeds,
+    job_events,
+    job_webhooks,
+    jobs,
+    metadata,
+    now,
+    schema_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +51,11 @@ def _v3(c: Connection) -> None:
     metadata.create_all(c, tables=[job_webhooks], checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
+def _v4(c: Connection) -> None:
+    metadata.create_all(c, tables=[feeds, feed_items], checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 LATEST = max(MIGRATIONS)
 
 

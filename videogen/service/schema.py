@@ -87,10 +87,58 @@ schema_version = Table(
     Column("version", Integer, primary_key=True),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
-SCHEMA_VERSION = 4  # see videogen.service.migrations
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
+
+# The feed registry (v4): one row per feed, with its configuration (JSON: templates, render
+# options, policy, item content mode, publish mode) and its polling state. ``claimed_until`` is
+# the compare-and-set claim of a poll: one process polls a feed at a time.
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("url_hash", String(64), nullable=False),  # sha256 of the URL: one feed per URL
+    Column("config", Text, nullable=False),  # JSON: videogen.service.ingest.registry.FeedConfig
+    Column("every", Float, nullable=False),  # seconds between polls
+    Column("title", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_poll_at", DateTime(timezone=True)),
+    Column("last_status", String(64)),  # "200: 3 new item(s)", "304 not modified", "failed"
+    Column("last_error", Text),
+    Column("failures", Integer, nullable=False, default=0),  # consecutive failed polls
+    Column("items_seen", Integer, nullable=False, default=0),
+    Column("next_poll_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("one_feed_per_url", "url_hash", unique=True),
+    Index("feeds_by_next_poll", "next_poll_at"),
+)
+
+# One row per version of a feed item (v4): its key (sha256 of GUID/id, else link) and the hash
+# of what is rendered. The unique index is what makes two pollers of the same feed enqueue an
+# item once: only the process whose insert succeeds enqueues it. ``status``: ``enqueued``
+# (``job_ids`` set), ``skipped`` (``reason`` says why) or ``pending`` (being enqueued).
+feed_items = Table(
+    "feed_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_id", String(32), nullable=False),
+    Column("item_key", String(64), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("guid", Text),
+    Column("title", Text),
+    Column("link", Text),
+    Column("article_id", String(128)),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("job_ids", Text),  # JSON list
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("one_row_per_item_version", "feed_id", "item_key", "content_hash", unique=True),
+    Index("feed_items_by_feed", "feed_id", "seen_at"),
+)
