@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from videogen.errors import ImageError, NetError, TransientImageError, TransientNetError
 from videogen.net import fetch_bytes
 from videogen.render.article import Article, ArticleImage
+from videogen.render.framing import CENTRE, Subject, subject_box
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class LoadedImage:
     image: Image.Image  # RGB, upright
     caption: str | None
     credit: str | None
+    subject: Subject = CENTRE  # what crops and moves keep in view (found once, at load)
 
 
 @dataclass(frozen=True)
@@ -152,5 +154,16 @@ def load_images(article: Article, limits: ImageLimits, target: tuple[int, int] |
             notes.append(f"images[{i}] skipped: {e}")
             log.warning("images[%d] (%s) skipped: %s", i, img.src[:200], e)
             continue
-        loaded.append(LoadedImage(i, rgb, img.caption, img.credit))
+        loaded.append(LoadedImage(i, rgb, img.caption, img.credit, find_subject(rgb, img, i)))
     return loaded, notes
+
+
+def find_subject(rgb: Image.Image, img: ArticleImage, index: int) -> Subject:
+    """The subject of a loaded photo (the article's focus point, else faces, else detail); the
+    middle when detection fails (never a reason to skip the photo)."""
+    focus = (img.focus.x, img.focus.y) if img.focus else None
+    try:
+        return subject_box(rgb, focus)
+    except Exception as e:  # noqa: BLE001 - OpenCV raises cv2.error, and a photo is better shown centred
+        log.warning("images[%d]: no subject found (%s): framed on the middle", index, e)
+        return CENTRE
