@@ -248,3 +248,19 @@ def test_a_vertical_render_fills_the_frame_with_the_face(tmp_path, settings):
             assert x > 0 and y > 0 and x + fw < frame.shape[1] and y + fh < frame.shape[0]
             tallest = max(tallest, fh / frame.shape[0])
     assert tallest > 0.15, tallest
+
+
+def test_the_api_names_a_bad_focus_point(tmp_path, settings):
+    from fastapi.testclient import TestClient
+
+    from videogen.http.app import create_app
+    from videogen.service.videos import VideoService
+    from videogen.settings import Settings
+
+    s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path)
+    body = {**short_article(), "images": [{"src": "https://news.example.org/a.jpg", "focus": {"x": 0.4, "y": 2}}]}
+    with TestClient(create_app(s, VideoService(s), run_sweeper=False)) as client:
+        r = client.post("/v1/videos", json=body)
+    assert r.status_code == 422, r.text
+    errors = {e["field"]: e for e in r.json()["errors"]}
+    assert "images[0].focus.y" in errors, errors
