@@ -264,3 +264,25 @@ def test_the_api_names_a_bad_focus_point(tmp_path, settings):
     assert r.status_code == 422, r.text
     errors = {e["field"]: e for e in r.json()["errors"]}
     assert "images[0].focus.y" in errors, errors
+
+
+def test_a_letterboxed_face_stays_whole_through_the_move():
+    """A portrait photo in the landscape news template (contain) is shown whole; its head,
+    mapped onto the canvas, stays inside the window of every frame, the zoom held back if need be."""
+    template = load_template("news", TEMPLATES).at_size(180)
+    m = template.motion
+    w, h = template.size
+    size = round(w * m.max_zoom * OVERSAMPLE / 2) * 2, round(h * m.max_zoom * OVERSAMPLE / 2) * 2
+    portrait = Image.new("RGB", (300, 450), (100, 100, 100))
+    head = Subject("face", (0.5, 0.08), Box(0.3, 0.0, 0.7, 0.2))  # a head at the very top
+    framed = backdrops.frame_photo(portrait, size, head, template.framing.kept_floor)
+    assert not framed.cropped and framed.keep is not None
+    k = framed.keep
+    assert 0.01 < k.y0 < 0.05 and 0.4 < k.centre[0] < 0.6  # the photo's top, inside its 2 % border
+    canvas = Planes.from_rgb(framed.image)
+    for z0, z1 in ((m.zoom_start, m.zoom_end), (m.zoom_end, m.zoom_start)):
+        layer = MovingLayer(canvas, w, h, Move(z0, z1, m.pan, 4.0, framed.focus, framed.keep))
+        for i in range(121):
+            s, x0, y0 = layer.matrix(i / 30)
+            assert Box(x0, y0, x0 + w * s, y0 + h * s).contains(
+                Box(k.x0 * canvas.w, k.y0 * canvas.h, k.x1 * canvas.w, k.y1 * canvas.h), 1e-6)
