@@ -226,21 +226,28 @@ def ken_burns_window(zoom: float, pan: float, full: tuple[float, float], focus: 
     point stays where it is in the frame while everything grows around it), ``pan`` shifts the
     window by that fraction of its width, and the window is then moved, as little as possible,
     to hold ``keep`` whole and stay on the canvas. The zoom is lowered when ``keep`` would not
-    fit, so no frame ever cuts it."""
-    z = max(zoom, 1.0)
+    fit, so no frame ever cuts it. Called for every frame: plain arithmetic."""
+    z = zoom if zoom > 1.0 else 1.0
+    fw, fh = full
     if keep is not None:
-        z = max(1.0, min(z, full[0] / max(keep.width, 1e-9), full[1] / max(keep.height, 1e-9)))
-    centre = []
-    for axis, (f0, f) in enumerate(zip(full, focus, strict=True)):
-        size = f0 / z
-        start0 = (1 - f0) / 2  # the window at zoom 1, centred on the canvas
-        u = min(max((f - start0) / f0, 0.0), 1.0)  # where the focus is in that window
-        c = f - u * size + size / 2
-        if axis == 0:
-            c += pan * size
-        lo, hi = size / 2, 1 - size / 2
-        if keep is not None:
-            k0, k1 = (keep.x0, keep.x1) if axis == 0 else (keep.y0, keep.y1)
-            lo, hi = max(lo, k1 - size / 2), min(hi, k0 + size / 2)
-        centre.append(min(max(c, lo), max(lo, hi)))
-    return z, centre[0], centre[1]
+        z = min(z, fw / max(keep.width, 1e-9), fh / max(keep.height, 1e-9))
+        if z < 1.0:
+            z = 1.0
+    w, h = fw / z, fh / z
+    cx = _follow(focus[0], fw, w) + pan * w
+    cy = _follow(focus[1], fh, h)
+    lo_x, hi_x, lo_y, hi_y = w / 2, 1 - w / 2, h / 2, 1 - h / 2
+    if keep is not None:
+        lo_x, hi_x = max(lo_x, keep.x1 - w / 2), min(hi_x, keep.x0 + w / 2)
+        lo_y, hi_y = max(lo_y, keep.y1 - h / 2), min(hi_y, keep.y0 + h / 2)
+    cx = lo_x if cx < lo_x else (cx if cx < hi_x else max(lo_x, hi_x))
+    cy = lo_y if cy < lo_y else (cy if cy < hi_y else max(lo_y, hi_y))
+    return z, cx, cy
+
+
+def _follow(f: float, full: float, size: float) -> float:
+    """The centre of a window of ``size`` that sees point ``f`` where the centred window of
+    ``full`` sees it (both along one axis, fractions of the canvas)."""
+    u = (f - (1 - full) / 2) / full
+    u = 0.0 if u < 0.0 else (1.0 if u > 1.0 else u)
+    return f - u * size + size / 2
