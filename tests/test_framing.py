@@ -286,3 +286,20 @@ def test_a_letterboxed_face_stays_whole_through_the_move():
             s, x0, y0 = layer.matrix(i / 30)
             assert Box(x0, y0, x0 + w * s, y0 + h * s).contains(
                 Box(k.x0 * canvas.w, k.y0 * canvas.h, k.x1 * canvas.w, k.y1 * canvas.h), 1e-6)
+
+
+def test_a_photo_seen_lately_is_not_detected_again(monkeypatch):
+    from videogen.render import images as images_module
+
+    calls = []
+    real = images_module.subject_box
+    monkeypatch.setattr(images_module, "subject_box", lambda rgb, focus=None: calls.append(focus) or real(rgb, focus))
+    monkeypatch.setattr(images_module, "_SUBJECTS", type(images_module._SUBJECTS)())
+    data = short_article(images=[str(ASTRONAUT)])
+    article = parse_article(data, base_dir=EXAMPLES)
+    first, _ = load_images(article, ImageLimits(allow_outside=True))
+    again, _ = load_images(article, ImageLimits(allow_outside=True))
+    assert len(calls) == 1 and again[0].subject == first[0].subject
+    data["images"][0]["focus"] = {"x": 0.5, "y": 0.5}  # another focus point: another subject
+    focused, _ = load_images(parse_article(data, base_dir=EXAMPLES), ImageLimits(allow_outside=True))
+    assert len(calls) == 2 and focused[0].subject.kind == "focus"
