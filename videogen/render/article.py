@@ -59,12 +59,38 @@ def slugify(text: str, max_len: int = 60) -> str:
     return text[:max_len].rstrip("-") or "article"
 
 
+class FocusPoint(BaseModel):
+    """The editorial focal point of a photo, in fractions of its width and height (0 left or
+    top, 1 right or bottom): crops and Ken Burns moves keep it in view, whatever is detected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    x: float = Field(..., allow_inf_nan=False, description="0 = left edge, 1 = right edge")
+    y: float = Field(..., allow_inf_nan=False, description="0 = top edge, 1 = bottom edge")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError('must be an object {"x": 0..1, "y": 0..1} (fractions of the width and height)')
+        return data
+
+    @field_validator("x", "y")
+    @classmethod
+    def _fraction(cls, v: float, info: ValidationInfo) -> float:
+        if not 0 <= v <= 1:
+            side = "width, from the left" if info.field_name == "x" else "height, from the top"
+            raise ValueError(f"is {v:g}; must be between 0 and 1 (a fraction of the image's {side})")
+        return v
+
+
 class ArticleImage(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     src: str = Field(..., min_length=1, max_length=4096, description="http(s) URL, or a path relative to the article file (CLI only).")
     caption: str | None = Field(None, max_length=500)
     credit: str | None = Field(None, max_length=200)
+    focus: FocusPoint | None = Field(None, description="Editorial focal point; overrides the detected subject (faces).")
 
     @field_validator("src")
     @classmethod

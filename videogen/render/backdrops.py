@@ -1,17 +1,19 @@
 """Backgrounds and photos, drawn once per clip: generated backgrounds from the template's
-palette (gradient, blurred discs, light bands, grain against banding), photos cover-cropped
-or shown whole over a blurred copy, and the blurred photo behind a card. Inputs in,
+palette (gradient, blurred discs, light bands, grain against banding), photos cropped around
+their subject or shown whole over a blurred copy, and the blurred photo behind a card. Inputs in,
 ``PIL.Image`` out."""
 
 from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from videogen.render.framing import CENTRE, Box, Subject, crop_for
 from videogen.render.templates import Template, hex_to_rgb
 
 RGB = tuple[int, int, int]
@@ -108,21 +110,61 @@ def cover(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     return _resize(img.crop(box), size)
 
 
-def prepare_photo(img: Image.Image, size: tuple[int, int], min_kept: float = 0.6) -> Image.Image:
-    """A photo filling ``size``. When a cover crop would keep less than ``min_kept`` of it (a
-    portrait photo in a landscape frame), the whole photo is shown over a blurred, darkened
-    copy of itself instead."""
+@dataclass(frozen=True)
+class FramedPhoto:
+    """A photo drawn at a canvas size, and where its subject landed on it (fractions of the
+    canvas): the point the Ken Burns zoom closes in on and the box no frame may cut."""
+
+    image: Image.Image
+    focus: tuple[float, float]
+    keep: Box | None
+    cropped: bool  # False: shown whole over a blurred copy of itself (letterbox)
+
+
+def frame_photo(img: Image.Image, size: tuple[int, int], subject: Subject = CENTRE, min_kept: float = 0.6) -> FramedPhoto:
+    """A photo filling ``size``: cropped around its subject (``framing.crop_for``) when that
+    crop keeps at least ``min_kept`` of it and its subject's box whole; otherwise the whole
+    photo over a blurred, darkened copy of itself."""
     img = img.convert("RGB")
-    if kept_fraction(img.size, size) >= min_kept:
-        return cover(img, size)
+    crop = crop_for(subject, img.size, size[0] / size[1], min_kept)
+    if crop is not None:
+        box = (round(crop[0]), round(crop[1]), round(crop[2]), round(crop[3]))
+        out = _resize(img.crop(box), size)
+        return FramedPhoto(out, *_moved(subject, img.size, box[0], box[1], box[2] - box[0], box[3] - box[1]), cropped=True)
     w, h = size
     small = cover(img.resize((max(1, img.width // 4), max(1, img.height // 4))), (max(2, w // 4), max(2, h // 4)))
     back = small.filter(ImageFilter.GaussianBlur(max(w, h) / 160)).resize(size, Image.Resampling.BICUBIC)
     back = back.point(lambda v: int(v * 0.55))  # darkened (a lookup table: no float copy)
     s = min(w / img.width, h / img.height) * 0.96
     fg = _resize(img, (max(1, round(img.width * s)), max(1, round(img.height * s))))
-    back.paste(fg, ((w - fg.width) // 2, (h - fg.height) // 2))
-    return back
+    x, y = (w - fg.width) // 2, (h - fg.height) // 2
+    back.paste(fg, (x, y))
+    # The photo's pixels, seen from the canvas: it starts at -x / sx and spans w / sx of them.
+    sx, sy = fg.width / img.width, fg.height / img.height
+    return FramedPhoto(back, *_moved(subject, img.size, -x / sx, -y / sy, w / sx, h / sy), cropped=False)
+
+
+def _moved(subject: Subject, size: tuple[int, int], left: float, top: float, width: float,
+           height: float) -> tuple[tuple[float, float], Box | None]:
+    """The subject's focus and box in fractions of a canvas showing the photo's pixels from
+    (left, top), ``width`` by ``height`` of them."""
+    iw, ih = size
+
+    def x(v: float) -> float:
+        return (v * iw - left) / width
+
+    def y(v: float) -> float:
+        return (v * ih - top) / height
+
+    b = subject.box
+    keep = Box(x(b.x0), y(b.y0), x(b.x1), y(b.y1)).clipped() if b is not None else None
+    return (x(subject.focus[0]), y(subject.focus[1])), keep
+
+
+def prepare_photo(img: Image.Image, size: tuple[int, int], min_kept: float = 0.6) -> Image.Image:
+    """A photo filling ``size``, centre-cropped when the crop keeps at least ``min_kept`` of it
+    (a portrait photo in a landscape frame is shown whole over a blurred copy of itself)."""
+    return frame_photo(img, size, CENTRE, min_kept).image
 
 
 def card_background(template: Template, seed: int, photo: Image.Image | None) -> Image.Image:

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from videogen.render.cards import Overlay
+from videogen.render.framing import Box, ken_burns_window
 from videogen.render.timeline import Segment, Timeline
 
 if TYPE_CHECKING:
@@ -66,12 +67,16 @@ class Planes:
 @dataclass(frozen=True)
 class Move:
     """A Ken Burns move over a canvas ``max_zoom`` times the frame: zoom from ``z0`` to ``z1``
-    and pan horizontally by ``pan`` (fraction of the frame width), eased at both ends."""
+    about ``focus`` and pan horizontally by ``pan`` (fraction of the frame width), eased at
+    both ends, never cutting ``keep`` (see ``framing.ken_burns_window``; fractions of the
+    canvas)."""
 
     z0: float
     z1: float
     pan: float
     duration: float
+    focus: tuple[float, float] = (0.5, 0.5)
+    keep: Box | None = None
 
     def at(self, t: float) -> tuple[float, float]:
         u = min(1.0, max(0.0, t / self.duration)) if self.duration > 0 else 0.0
@@ -108,11 +113,11 @@ class MovingLayer:
         z, pan = self.move.at(t)
         cw, ch = self.canvas.w, self.canvas.h
         # The canvas covers the frame at its largest zoom; at zoom z the window is 1/z of it.
-        scale = min(cw / self.out_w, ch / self.out_h) / max(z, 1.0)
+        full = min(cw / self.out_w, ch / self.out_h)
+        z, fx, fy = ken_burns_window(z, pan, (self.out_w * full / cw, self.out_h * full / ch), self.move.focus, self.move.keep)
+        scale = full / z
         win_w, win_h = self.out_w * scale, self.out_h * scale
-        cx = cw / 2 + pan * win_w
-        cx = min(max(cx, win_w / 2), cw - win_w / 2)
-        return scale, cx - win_w / 2, ch / 2 - win_h / 2
+        return scale, fx * cw - win_w / 2, fy * ch - win_h / 2
 
     def render(self, t: float, out: Planes) -> None:
         if self.static:

@@ -4,9 +4,12 @@ warning; it never crashes a render."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from videogen.errors import ImageError, NetError, TransientImageError, TransientNetError
 from videogen.net import fetch_bytes
 from videogen.render.article import Article, ArticleImage
+from videogen.render.framing import CENTRE, Subject, subject_box
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ class LoadedImage:
     image: Image.Image  # RGB, upright
     caption: str | None
     credit: str | None
+    subject: Subject = CENTRE  # what crops and moves keep in view (found once, at load)
 
 
 @dataclass(frozen=True)
@@ -152,5 +157,37 @@ def load_images(article: Article, limits: ImageLimits, target: tuple[int, int] |
             notes.append(f"images[{i}] skipped: {e}")
             log.warning("images[%d] (%s) skipped: %s", i, img.src[:200], e)
             continue
-        loaded.append(LoadedImage(i, rgb, img.caption, img.credit))
+        loaded.append(LoadedImage(i, rgb, img.caption, img.credit, find_subject(rgb, img, i, hashlib.sha256(data).digest())))
     return loaded, notes
+
+
+#: Subjects found lately in this process, by photo: rendering one article in several templates
+#: (news, vertical, square) detects its faces once. Keyed by the photo's bytes and decoded size,
+#: so a hit is exactly what detecting again would give.
+_SUBJECTS: OrderedDict[tuple[bytes, tuple[int, int], tuple[float, float] | None], Subject] = OrderedDict()
+_SUBJECTS_LOCK = threading.Lock()
+SUBJECTS_KEPT = 64
+
+
+def find_subject(rgb: Image.Image, img: ArticleImage, index: int, digest: bytes | None = None) -> Subject:
+    """The subject of a loaded photo (the article's focus point, else faces, else detail); the
+    middle when detection fails (never a reason to skip the photo). ``digest`` (of the photo's
+    bytes) lets a photo seen lately in this process skip detection."""
+    focus = (img.focus.x, img.focus.y) if img.focus else None
+    key = (digest, rgb.size, focus) if digest is not None else None
+    if key is not None:
+        with _SUBJECTS_LOCK:
+            if key in _SUBJECTS:
+                _SUBJECTS.move_to_end(key)
+                return _SUBJECTS[key]
+    try:
+        subject = subject_box(rgb, focus)
+    except Exception as e:  # noqa: BLE001 - OpenCV raises cv2.error, and a photo is better shown centred
+        log.warning("images[%d]: no subject found (%s): framed on the middle", index, e)
+        return CENTRE
+    if key is not None:
+        with _SUBJECTS_LOCK:
+            _SUBJECTS[key] = subject
+            while len(_SUBJECTS) > SUBJECTS_KEPT:
+                _SUBJECTS.popitem(last=False)
+    return subject

@@ -26,6 +26,7 @@ from videogen.render.compose import (
     SceneLayers,
 )
 from videogen.render.fonts import drop_missing
+from videogen.render.framing import Box
 from videogen.render.images import LoadedImage
 from videogen.render.memory import release_memory
 from videogen.render.script import Scene, Script, seed_for
@@ -101,14 +102,19 @@ def _body_layers(template: Template, article: Article, scenes: list[Scene], imag
     size = canvas_size(template, m.max_zoom)
     scene_layers: list[MovingLayer] = []
     credits: list[OverlayPlanes | None] = []
-    prepared: dict[int, Planes] = {}
+    prepared: dict[int, tuple[Planes, tuple[float, float], Box | None]] = {}
     for k, scene in enumerate(scenes):
         seg = timeline.segments[1 + k]
         v = scene.visual
+        focus: tuple[float, float] = (0.5, 0.5)
+        keep: Box | None = None
         if v.kind == "image" and v.image is not None:
             if v.image not in prepared:
-                prepared[v.image] = Planes.from_rgb(backdrops.prepare_photo(images[v.image].image, size))
-            canvas = prepared[v.image]
+                photo = images[v.image]
+                framed = backdrops.frame_photo(photo.image, size, photo.subject, template.framing.kept_floor)
+                prepared[v.image] = (Planes.from_rgb(framed.image), framed.focus, framed.keep)
+                del framed
+            canvas, focus, keep = prepared[v.image]
             credit = images[v.image].credit
             label = i18n.photo_credit(credit, lang) if credit else None
             credits.append(OverlayPlanes(cards.credit_overlay(label, template, direction), w, h) if label else None)
@@ -119,7 +125,7 @@ def _body_layers(template: Template, article: Article, scenes: list[Scene], imag
         pan = m.pan if not v.reverse else -m.pan
         if v.reverse:
             z0, z1 = z1, z0
-        scene_layers.append(MovingLayer(canvas, w, h, Move(z0, z1, pan, seg.end - seg.start)))
+        scene_layers.append(MovingLayer(canvas, w, h, Move(z0, z1, pan, seg.end - seg.start, focus, keep)))
     header = OverlayPlanes(cards.header_overlay(template, article.source, article.title, direction), w, h)
     release_memory()  # give back the heap that drawing the canvases used (Pillow and numpy temporaries)
     return BodyLayers(scene_layers, outro_layer, credits, header)

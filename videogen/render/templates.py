@@ -1,5 +1,5 @@
 """Video templates: declarative TOML files in ``templates/`` (canvas, palette, fonts, layout,
-timing, motion, audio, encoding). A newsroom restyles its clips by editing one, not code."""
+timing, motion, framing, audio, encoding). A newsroom restyles its clips by editing one, not code."""
 
 from __future__ import annotations
 
@@ -102,6 +102,25 @@ class Motion(_Strict):
         return max(self.zoom_start, self.zoom_end)
 
 
+class Framing(_Strict):
+    """How photos fill the frame. ``cover``: cropped to fill it, the crop and the Ken Burns
+    move placed on the photo's subject (the article's focus point, else faces, else detail),
+    shown whole over a blurred copy only when the subject cannot fit or the crop would keep
+    less than ``min_kept`` of the photo. ``contain``: shown whole over a blurred copy unless a
+    crop keeps at least ``min_kept`` of it (a photo of nearly the frame's shape); that crop,
+    too, is placed on the subject and never cuts a face."""
+
+    fit: Literal["cover", "contain"] = "contain"
+    min_kept: float | None = Field(None, gt=0, le=1)  # default: 0.25 for cover, 0.6 for contain
+
+    @property
+    def kept_floor(self) -> float:
+        """The smallest share of a photo a crop may keep."""
+        if self.min_kept is not None:
+            return self.min_kept
+        return 0.25 if self.fit == "cover" else 0.6
+
+
 class AudioStyle(_Strict):
     loudness_lufs: float = Field(-16.0, ge=-40, le=-5)
     peak_dbfs: float = Field(-1.5, ge=-20, le=0)
@@ -126,6 +145,7 @@ class Template(_Strict):
     layout: Layout = Layout()
     timing: Timing = Timing()
     motion: Motion = Motion()
+    framing: Framing = Framing()
     audio: AudioStyle = AudioStyle()
     encoding: Encoding = Encoding()
     logo: Path | None = None
