@@ -6,6 +6,7 @@ pages, which depends on the caption box drawn here."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,6 +185,53 @@ def caption_overlay(text: str, template: Template, direction: str = "ltr", langu
         lx = bw - pad_x - lw if direction == "rtl" else (bw - lw) / 2
         draw_text(d, lx, y + ascent, line, stack, (*template.palette.rgb("text"), 255), direction)
         y += lh
+    x = (template.width - bw) // 2
+    y = int(template.height * lay.caption_bottom - bh)
+    return Overlay(img, x, y)
+
+
+def caption_fits(template: Template, language: str | None = None) -> Callable[[str], bool]:
+    """Whether a text fits on one caption line (the ``words`` caption style)."""
+    max_w = _caption_max_width(template)
+
+    def fits(text: str) -> bool:
+        return _caption_stack(text, template, language).getlength(text) <= max_w
+
+    return fits
+
+
+def word_caption_overlay(text: str, words: tuple[tuple[int, int], ...], highlight: int, template: Template,
+                         direction: str = "ltr", language: str | None = None) -> Overlay:
+    """One state of a ``words`` caption: ``text`` (a few words) on one line in a box like a
+    caption page's, the word ``text[a:b]`` of ``words[highlight]`` in the accent colour. The
+    line is drawn whole twice (text and accent colours, so shaping and bidi order are those of
+    the whole line) and the highlighted word's columns are taken from the accent drawing."""
+    lay = template.layout
+    stack = _caption_stack(text, template, language)
+    pad_x, pad_y = _caption_pad(template)
+    ascent, descent = stack.metrics(text)
+    lh = int((ascent + descent) * 1.08)
+    lw = text_width(text, stack, direction)
+    bw, bh = int(lw + 2 * pad_x), int(lh + 2 * pad_y)
+    img = Image.new("RGBA", (bw, bh), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    box = (*template.palette.rgb("caption_box"), int(255 * lay.caption_box_opacity))
+    d.rounded_rectangle([0, 0, bw - 1, bh - 1], radius=int(pad_y * 1.2), fill=box)
+    lx = bw - pad_x - lw if direction == "rtl" else (bw - lw) / 2
+    draw_text(d, lx, pad_y + ascent, text, stack, (*template.palette.rgb("text"), 255), direction)
+    if 0 <= highlight < len(words):
+        a, b = words[highlight]
+        before, through = stack.getlength(text[:a].rstrip(), direction), stack.getlength(text[:b], direction)
+        if a and text[a - 1].isspace():
+            before = stack.getlength(text[:a], direction)
+        x0, x1 = (lx + lw - through, lx + lw - before) if direction == "rtl" else (lx + before, lx + through)
+        accent = Image.new("RGBA", (bw, bh), (0, 0, 0, 0))
+        da = ImageDraw.Draw(accent)
+        da.rounded_rectangle([0, 0, bw - 1, bh - 1], radius=int(pad_y * 1.2), fill=box)
+        draw_text(da, lx, pad_y + ascent, text, stack, (*template.palette.rgb("accent"), 255), direction)
+        left, right = max(0, int(math.floor(x0)) - 1), min(bw, int(math.ceil(x1)) + 1)
+        if right > left:
+            img.paste(accent.crop((left, 0, right, bh)), (left, 0))
     x = (template.width - bw) // 2
     y = int(template.height * lay.caption_bottom - bh)
     return Overlay(img, x, y)

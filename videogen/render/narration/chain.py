@@ -15,14 +15,26 @@ from videogen.errors import (
     UnknownVoice,
     UnsupportedLanguage,
 )
+from videogen.render.audio import find_pauses
 from videogen.render.config import RenderConfig
-from videogen.render.narration.base import NarrationEngine, Speech, VoiceInfo, trim_silence
+from videogen.render.narration.base import NarrationEngine, Speech, VoiceInfo, trim_speech
 from videogen.render.narration.cache import SpeechCache
 from videogen.render.narration.espeak_engine import EspeakEngine
 from videogen.render.narration.gtts_engine import GttsEngine
 from videogen.render.narration.piper_engine import PiperEngine
+from videogen.render.words import proportional_anchors, speech_bounds
 
 log = logging.getLogger(__name__)
+
+
+def fallback_timing(speech: Speech, text: str) -> Speech:
+    """``speech`` with word anchors measured on its audio, for an engine that reports none:
+    the words of ``text`` spread by spoken length over its voiced time, around its pauses
+    (``words.proportional_anchors``)."""
+    pauses = find_pauses(speech.samples, speech.sample_rate)
+    bounds = speech_bounds(speech.samples, speech.sample_rate)
+    anchors = proportional_anchors(text, speech.duration, bounds, pauses)
+    return Speech(speech.samples, speech.sample_rate, tuple(anchors), "proportional")
 
 
 @dataclass
@@ -48,7 +60,7 @@ class NarrationChain:
     @classmethod
     def from_config(cls, config: RenderConfig) -> NarrationChain:
         return cls(
-            [PiperEngine(config.voices_dir), GttsEngine(config.gtts_timeout), EspeakEngine()],
+            [PiperEngine(config.voices_dir, config.cache_dir), GttsEngine(config.gtts_timeout), EspeakEngine()],
             SpeechCache(config.cache_dir),
         )
 
@@ -119,14 +131,17 @@ class NarrationChain:
         for i, text in enumerate(texts):
             key = self.cache.key(v, fp, text)
             speech = self.cache.get(key)
+            if speech is not None and not speech.timing and v.offline:
+                speech = None  # cached before word timings: spoken again, with them
             if speech is None:
-                raw = engine.synthesize(text, v)
-                trimmed = trim_silence(raw.samples, raw.sample_rate)
-                if trimmed.size == 0:
+                trimmed = trim_speech(engine.synthesize(text, v))
+                if trimmed.samples.size == 0:
                     raise NarrationError(f"{v.voice_id} produced only silence for {text[:60]!r}")
-                speech = self.cache.put(key, Speech(trimmed, raw.sample_rate))
+                speech = self.cache.put(key, trimmed if trimmed.timing else fallback_timing(trimmed, text))
             else:
                 hits += 1
+                if not speech.timing:
+                    speech = fallback_timing(speech, text)
             if speeches and speech.sample_rate != speeches[0].sample_rate:
                 raise NarrationError(f"{v.voice_id} changed sample rate mid-article")
             speeches.append(speech)
