@@ -105,12 +105,12 @@ class _Espeak:
             i += 1
         return out
 
-    def synth(self, text: str, voice_name: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    def synth(self, text: str, voice_name: str, wpm: int = _WPM) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """The samples of ``text`` and its word starts: (0-based character, sample index)."""
         with self.lock:
             if self.lib.espeak_SetVoiceByName(voice_name.encode()) != 0:
                 raise NarrationError(f"espeak-ng has no voice {voice_name!r}")
-            self.lib.espeak_SetParameter(_RATE, _WPM, 0)
+            self.lib.espeak_SetParameter(_RATE, wpm, 0)
             self._chunks, self._words = [], []
             data = text.encode("utf-8")
             rc = self.lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)

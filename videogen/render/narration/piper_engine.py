@@ -121,7 +121,18 @@ def word_anchors(text: str, sentence: list[tuple[str, int]], phonemize: Callable
     ``sentence`` ((phoneme, start sample) of everything Piper said): each word is phonemized
     alone and the two phoneme streams are matched (espeak-ng writes some words together,
     "in the" → "ɪnðə", so spaces alone do not find them)."""
-    said = [(p, t) for p, t in sentence if _phones([p])]
+    # A word starts where the space before it does: VITS spends the space's frames on the
+    # next word's onset (against PocketSphinx, first phonemes alone start 60 ms late).
+    said: list[tuple[str, int]] = []
+    run_start: int | None = None
+    for p, t in sentence:
+        if _phones([p]):
+            said.append((p, t if run_start is None else run_start))
+            run_start = None
+        elif p == " ":
+            run_start = t
+        elif p not in _NOT_PHONEMES:
+            run_start = None
     owner: list[int] = []
     alone: list[str] = []
     spans = word_spans(text)
