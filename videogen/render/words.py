@@ -15,6 +15,7 @@ without spaces (Chinese, Japanese) one character with the punctuation that must 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,9 @@ def word_times(text: str, anchors: Sequence[Anchor], duration: float, pauses: Se
             known[k] = t if known[k] is None else min(known[k], t)  # type: ignore[type-var]
     weights = [max(1, speech_length(text[a:b])) for a, b in spans]
     starts = _fill(known, weights, 0.0, duration)
+    for i, t in enumerate(starts):
+        if known[i] is None:  # a placed word does not start inside a pause, but after it
+            starts[i] = next((p1 for p0, p1 in pauses if p0 < t < p1), t)
     for i in range(1, len(starts)):
         starts[i] = max(starts[i], starts[i - 1])
     out: list[TimedWord] = []
@@ -84,8 +88,13 @@ def word_times(text: str, anchors: Sequence[Anchor], duration: float, pauses: Se
                 break
         if end - starts[i] < MIN_WORD and i + 1 < len(spans):
             end = min(starts[i] + MIN_WORD, starts[i + 1])
-        out.append(TimedWord(a, b, round(starts[i], 3), round(max(end, starts[i]), 3)))
+        out.append(TimedWord(a, b, _ms(starts[i]), _ms(max(end, starts[i]))))
     return out
+
+
+def _ms(t: float) -> float:
+    """``t`` rounded down to the millisecond: never past the end of the audio."""
+    return math.floor(t * 1000 + 1e-6) / 1000
 
 
 #: Shortest time a word is shown highlighted, where the next word leaves room (seconds).
@@ -158,10 +167,21 @@ def proportional_anchors(text: str, duration: float, speech: tuple[float, float]
     total_w = sum(weights)
     out: list[Anchor] = []
     acc = 0
-    for (a, _), w in zip(spans, weights, strict=True):
-        out.append((a, _voiced_to_time(total_voiced * acc / total_w, voiced)))
+    prev = s0
+    for k, ((a, _), w) in enumerate(zip(spans, weights, strict=True)):
+        t = _voiced_to_time(total_voiced * acc / total_w, voiced)
+        if k and _CLAUSE_END.search(text[spans[k - 1][0] : spans[k - 1][1]]):
+            # After a clause mark the speaker pauses: start at the end of the nearest pause.
+            near = [(abs(b - t), b) for _, b in inner if abs(b - t) <= SNAP]
+            t = min(near)[1] if near else t
+        prev = max(prev, t)
+        out.append((a, prev))
         acc += w
     return out
+
+
+#: How far (seconds) the fallback moves a word after a clause mark to the end of a pause.
+SNAP = 0.5
 
 
 def _voiced_to_time(v: float, voiced: list[tuple[float, float]]) -> float:
@@ -199,7 +219,7 @@ def group_words(text: str, words: Sequence[TimedWord], max_words: int, fits: Cal
             groups.append(cur)
             cur = []
         cur.append(w)
-        if _CLAUSE_END.search(text[w.a : w.b]) and (wide or len(cur) > 1):
+        if _CLAUSE_END.search(text[w.a : w.b]):
             groups.append(cur)
             cur = []
     if cur:
