@@ -311,3 +311,13 @@ def test_words_frames_highlight_word_by_word_and_none_draws_no_caption(renders):
     moved = np.abs(frame("words", w0) - frame("words", w1)).sum(axis=2)
     still = np.abs(frame("none", w0) - frame("none", w1)).sum(axis=2)
     assert moved[band].mean() > still[band].mean() + 2, "the highlight did not move to the next word"
+
+
+def test_a_cached_line_without_timings_is_spoken_again_with_them(tmp_path):
+    chain = NarrationChain([EspeakEngine()], SpeechCache(tmp_path))
+    chain.narrate([SAMPLES["de"]], "de")
+    (sidecar,) = (tmp_path / "narration").rglob("*.json")
+    sidecar.unlink()  # as written before word timings existed
+    again = chain.narrate([SAMPLES["de"]], "de")
+    assert again.cache_hits == 0 and again.speeches[0].timing == "espeak" and sidecar.is_file()
+    assert chain.narrate([SAMPLES["de"]], "de").cache_hits == 1

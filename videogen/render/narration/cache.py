@@ -16,6 +16,11 @@ import numpy as np
 from videogen.render.narration.base import Speech, VoiceInfo
 
 
+#: Bumped when how word timings are derived changes: older sidecars are then ignored (an
+#: offline engine speaks the line again, with timings made the new way).
+TIMING_VERSION = 1
+
+
 class SpeechCache:
     def __init__(self, root: Path | None):
         self.root = Path(root) / "narration" if root else None
@@ -32,6 +37,8 @@ class SpeechCache:
     def _read_timing(self, key: str) -> tuple[tuple[tuple[int, float], ...], str]:
         try:
             data = json.loads(self._path(key).with_suffix(".json").read_text(encoding="utf-8"))
+            if data.get("version") != TIMING_VERSION:
+                return (), ""
             anchors = tuple((int(p), float(t)) for p, t in data["anchors"])
             return anchors, str(data["timing"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -62,7 +69,8 @@ class SpeechCache:
             return quantised
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        timing = json.dumps({"timing": speech.timing, "anchors": [list(a) for a in speech.anchors]})
+        timing = json.dumps({"version": TIMING_VERSION, "timing": speech.timing,
+                             "anchors": [list(a) for a in speech.anchors]})
         _write_atomic(path.with_suffix(".json"), timing.encode())
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
