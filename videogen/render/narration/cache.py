@@ -15,7 +15,6 @@ import numpy as np
 
 from videogen.render.narration.base import Speech, VoiceInfo
 
-
 #: Bumped when how word timings are derived changes: older sidecars are then ignored (an
 #: offline engine speaks the line again, with timings made the new way).
 TIMING_VERSION = 1
