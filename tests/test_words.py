@@ -321,3 +321,10 @@ def test_a_cached_line_without_timings_is_spoken_again_with_them(tmp_path):
     again = chain.narrate([SAMPLES["de"]], "de")
     assert again.cache_hits == 0 and again.speeches[0].timing == "espeak" and sidecar.is_file()
     assert chain.narrate([SAMPLES["de"]], "de").cache_hits == 1
+
+
+def test_a_word_wider_than_the_line_is_drawn_smaller_to_fit():
+    template = load_template("vertical", ROOT / "templates").at_size(480)
+    thai = "ประเทศไทยมีประชากรประมาณหกสิบหกล้านคนและกรุงเทพเป็นเมืองหลวง"
+    overlay = cards.word_caption_overlay(thai, ((0, len(thai)),), 0, template)
+    assert overlay.x >= 0 and overlay.x + overlay.image.width <= template.width

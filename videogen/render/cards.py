@@ -205,9 +205,14 @@ def word_caption_overlay(text: str, words: tuple[tuple[int, int], ...], highligh
     """One state of a ``words`` caption: ``text`` (a few words) on one line in a box like a
     caption page's, the word ``text[a:b]`` of ``words[highlight]`` in the accent colour. The
     line is drawn whole twice (text and accent colours, so shaping and bidi order are those of
-    the whole line) and the highlighted word's columns are taken from the accent drawing."""
+    the whole line) and the highlighted word's columns are taken from the accent drawing. A
+    text wider than the caption line (a single long word) is drawn smaller to fit."""
     lay = template.layout
     stack = _caption_stack(text, template, language)
+    max_w = _caption_max_width(template)
+    if stack.getlength(text) > max_w:  # one word wider than the line (a script without spaces)
+        size = template.unit * lay.caption_size * max_w / stack.getlength(text)
+        stack = stack_for(template.fonts.caption, size, text, language)
     pad_x, pad_y = _caption_pad(template)
     ascent, descent = stack.metrics(text)
     lh = int((ascent + descent) * 1.08)
