@@ -84,6 +84,7 @@ def main() -> int:
     ap.add_argument("--height", type=int, default=1920)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--baseline", help="another checkout: its vertical template as it is (today's captions)")
+    ap.add_argument("--styles", default="sentence,words,none", help="caption styles to render from this checkout")
     ap.add_argument("--encode", action="store_true",
                     help="time the real frames stage (with x264: wall time, noisy under load) instead of "
                          "the CPU seconds of compositing the frames alone (the default)")
@@ -93,7 +94,7 @@ def main() -> int:
     runs: list[tuple[str, Path, Path]] = []
     if args.baseline:
         runs.append(("baseline", Path(args.baseline), template_variant(Path(args.baseline), None, work)))
-    for style in ("sentence", "words", "none"):
+    for style in args.styles.split(","):
         runs.append((style, ROOT, template_variant(ROOT, style, work)))
     for _, tree, template in runs:  # warm the narration cache (and the Piper patch) per checkout
         render(tree, template, Path(args.article), 144, cache, work / "warm")
