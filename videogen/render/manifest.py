@@ -38,8 +38,8 @@ def build_manifest(article: Article, template: Template, engine: str, narration:
     shown in the captions, in clip seconds; its ``sentence`` is the index of its cue in
     captions.vtt and captions.srt (0 is the title; a part of a long sentence is a cue of its
     own), from ``cue_words`` (per cue, times into the cue's speech). ``word_timing`` says where
-    the times come from: the engine ("piper", "espeak") or the fallback measured on the audio
-    ("proportional"), joined with "+" when lines differ."""
+    the times come from: the engine ("piper", "espeak") or a fallback measured on the audio
+    ("dtw" against espeak-ng, else "proportional"), joined with "+" when lines differ."""
     files = {}
     for name in MEDIA_FILES:
         p = folder / name

@@ -28,7 +28,8 @@ class Speech:
     """Mono audio of one spoken text: float32 samples in [-1, 1]. ``anchors`` are the word
     starts the engine reported, (character offset in the text spoken, seconds into
     ``samples``; see ``render.words``), and ``timing`` says where they come from: the engine
-    ("piper", "espeak"), a fallback measured on the audio ("proportional"), or "" (none yet)."""
+    ("piper", "espeak"), a fallback measured on the audio ("dtw", "proportional"), or "" (none
+    yet)."""
 
     samples: np.ndarray
     sample_rate: int
