@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -72,10 +73,15 @@ def template_variant(tree: Path, style: str | None, folder: Path) -> Path:
 
 def render(tree: Path, template: Path, article: Path, height: int, cache: Path, out: Path, mode: str = "encode") -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-c", _RENDER, str(article), str(template), str(height), str(cache), str(out),
                            mode],
                           env=env, capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The whole render's CPU (Python and ffmpeg): steadier than wall time on a shared machine.
+    result["cpu_s"] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 3)
+    return result
 
 
 def main() -> int:
@@ -107,7 +113,9 @@ def main() -> int:
     for name, rs in results.items():
         frames = [r["timings"]["frames"] if args.encode else round(r["compose_cpu"], 3) for r in rs]
         layers = [r["timings"]["layers"] for r in rs]
+        cpu = [r["cpu_s"] for r in rs]
         summary[name] = {"frames_s_median": round(statistics.median(frames), 3), "frames_s": frames,
+                         "render_cpu_s_median": round(statistics.median(cpu), 3), "render_cpu_s": cpu,
                          "layers_s_median": round(statistics.median(layers), 3), "pages": rs[0]["pages"],
                          "clip_s": rs[0]["duration"], "n_frames": rs[0]["frames"]}
     measure = "frames stage wall s (x264 included)" if args.encode else "compositing CPU s (frames stage less x264)"
