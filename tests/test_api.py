@@ -124,6 +124,7 @@ def test_lifecycle_media_ranges_and_etags(api):
     done = api.get(f"/v1/videos/{job['id']}").json()
     assert done["status"] == "done" and done["percent"] == 100 and done["engine"] == "piper:en_US-joe-medium"
     assert done["links"]["video"] == media
+    assert done["links"]["subtitles"].endswith(f"/v1/videos/{job['id']}/captions.srt")
 
     full = api.get(media)
     assert full.status_code == 200 and full.headers["content-type"] == "video/mp4"
@@ -141,6 +142,9 @@ def test_lifecycle_media_ranges_and_etags(api):
     vtt = api.get(f"/v1/videos/{job['id']}/captions.vtt")
     assert vtt.headers["content-type"].startswith("text/vtt") and vtt.text.startswith("WEBVTT")
     assert api.get(f"/v1/videos/{job['id']}/poster.jpg").headers["content-type"] == "image/jpeg"
+    subs = api.get(f"/v1/videos/{job['id']}/captions.srt")
+    assert subs.headers["content-type"].startswith("application/x-subrip") and subs.text.startswith("1\n00:00:00,")
+    assert subs.headers["etag"] == f'"{manifest["files"]["captions.srt"]["sha256"][:32]}"'
     assert api.get(f"/v1/videos/{job['id']}/secrets.txt").status_code == 404
 
     # Done jobs cannot be cancelled; a re-render is a new job with the same content key.

@@ -37,7 +37,7 @@ def s3_done(s3_server, tmp_path_factory, settings):
     assert outcome.status == "done", outcome
     job = svc.store.get(job.id)
     keys = {o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]}
-    assert keys == {f"clips/{job.content_key}/{n}" for n in ("video.mp4", "poster.jpg", "captions.vtt", "manifest.json")}
+    assert keys == {f"clips/{job.content_key}/{n}" for n in ("video.mp4", "poster.jpg", "captions.vtt", "captions.srt", "manifest.json")}
     assert not list((s.staging_path).glob("*/*")), "nothing left in the local staging folder"
     yield s, svc, job
 

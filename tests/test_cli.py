@@ -66,7 +66,7 @@ def test_render_prints_the_folder_and_lists(tmp_path, session_home):
     assert r.returncode == 0, r.stderr
     folder = tmp_path / r.stdout.strip()
     assert folder == tmp_path / "out" / "space-exhibition-opens-vertical"
-    assert sorted(p.name for p in folder.iterdir()) == ["captions.vtt", "manifest.json", "poster.jpg", "video.mp4"]
+    assert sorted(p.name for p in folder.iterdir()) == ["captions.srt", "captions.vtt", "manifest.json", "poster.jpg", "video.mp4"]
     m = json.loads((folder / "manifest.json").read_text())
     # The sample's long third sentence is read as two parts (issue 16): 5 lines for 4 sentences.
     assert m["duration"] <= 22 and any("capped at 22 s: kept 2 of 5 sentence parts" in w for w in m["warnings"])

@@ -356,7 +356,7 @@ def test_6_every_clip_is_in_s3_once_with_valid_checksums(cluster: Cluster):
         assert len(done_events) == 1, cluster.events(j["id"])
         prefix = f"clips/{j['content_key']}/"
         assert {k for k in before if k.startswith(prefix)} == {prefix + n for n in (
-            "video.mp4", "poster.jpg", "captions.vtt", "manifest.json")}
+            "video.mp4", "poster.jpg", "captions.vtt", "captions.srt", "manifest.json")}
         manifest = json.loads(s3c.get_object(Bucket=bucket, Key=prefix + "manifest.json")["Body"].read())
         for name in ("video.mp4", "poster.jpg", "captions.vtt"):
             body = s3c.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()

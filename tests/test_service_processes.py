@@ -211,7 +211,7 @@ def _sigkill_recovery(stack) -> dict:
     assert recovered < 60, f"took {recovered:.1f}s after the kill"
     assert published(stack).count(done["content_key"]) == 1
     folder = stack.home / "media" / done["content_key"]
-    assert sorted(p.name for p in folder.iterdir()) == ["captions.vtt", "manifest.json", "poster.jpg", "video.mp4"]
+    assert sorted(p.name for p in folder.iterdir()) == ["captions.srt", "captions.vtt", "manifest.json", "poster.jpg", "video.mp4"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert hashlib.sha256((folder / "video.mp4").read_bytes()).hexdigest() == manifest["files"]["video.mp4"]["sha256"]
     print(f"\nSIGKILL → done on another worker: {recovered:.1f}s")

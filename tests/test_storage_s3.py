@@ -32,7 +32,8 @@ def render_folder(storage: S3Storage, video_bytes: int = 50_000) -> tuple[Path, 
     folder = storage.staging_dir() / "out"
     folder.mkdir()
     files = {"video.mp4": os.urandom(video_bytes), "poster.jpg": os.urandom(3000),
-             "captions.vtt": b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n"}
+             "captions.vtt": b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n",
+             "captions.srt": b"1\n00:00:00,000 --> 00:00:01,000\nHello\n"}
     manifest = {"files": {n: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for n, b in files.items()}}
     files["manifest.json"] = json.dumps(manifest).encode()
     for n, b in files.items():
@@ -72,7 +73,7 @@ def test_publish_read_range_and_delete(s3_server, tmp_path):
     assert st.manifest(KEY) == json.loads(files["manifest.json"])
     for n, b in files.items():
         stored = st.stat(KEY, n)
-        assert stored.size == len(b) and stored.content_type.split(";")[0] in ("video/mp4", "image/jpeg", "text/vtt", "application/json")
+        assert stored.size == len(b) and stored.content_type.split(";")[0] in ("video/mp4", "image/jpeg", "text/vtt", "application/x-subrip", "application/json")
         assert b"".join(st.read(KEY, n)) == b
     video = files["video.mp4"]
     assert b"".join(st.read(KEY, "video.mp4", 100, 199)) == video[100:200]

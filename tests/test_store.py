@@ -134,7 +134,7 @@ def test_local_storage_publishes_a_whole_set(tmp_path: Path):
 
     def staged(content: bytes) -> Path:
         d = st.staging_dir()
-        for n in ("video.mp4", "poster.jpg", "captions.vtt"):
+        for n in ("video.mp4", "poster.jpg", "captions.vtt", "captions.srt"):
             (d / n).write_bytes(content)
         (d / "manifest.json").write_text("{}")
         return d

@@ -28,6 +28,7 @@ OUTPUT_FILES: tuple[OutputFile, ...] = (
     OutputFile("video.mp4", "video/mp4", "video"),
     OutputFile("poster.jpg", "image/jpeg", "poster"),
     OutputFile("captions.vtt", "text/vtt; charset=utf-8", "captions"),
+    OutputFile("captions.srt", "application/x-subrip; charset=utf-8", "subtitles"),
     OutputFile(MANIFEST, "application/json", "manifest"),
 )
 FILES: tuple[str, ...] = tuple(f.name for f in OUTPUT_FILES)

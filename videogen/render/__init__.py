@@ -4,4 +4,4 @@ CLI layers and reads no environment variable: the edges pass a ``RenderConfig`` 
 
 # Bumped whenever a change to the rendering core changes the pixels or the audio of a clip.
 # It is part of every render's content key, so a new renderer re-renders instead of reusing.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"

@@ -6,6 +6,7 @@ pages, which depends on the caption box drawn here."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,6 +187,88 @@ def caption_overlay(text: str, template: Template, direction: str = "ltr", langu
         y += lh
     x = (template.width - bw) // 2
     y = int(template.height * lay.caption_bottom - bh)
+    return Overlay(img, x, y)
+
+
+def caption_fits(template: Template, language: str | None = None) -> Callable[[str], bool]:
+    """Whether a text fits on one caption line (the ``words`` caption style)."""
+    max_w = _caption_max_width(template)
+
+    def fits(text: str) -> bool:
+        return _caption_stack(text, template, language).getlength(text) <= max_w
+
+    return fits
+
+
+@dataclass(frozen=True)
+class _WordLine:
+    """A ``words`` caption line drawn once in the text colour and once in the accent colour."""
+
+    plain: Image.Image
+    accent: Image.Image
+    stack: FontStack
+    lx: float  # where the line starts in the box
+    lw: float  # its width
+
+
+_last_word_line: list[tuple[tuple[object, ...], _WordLine]] = []
+
+
+def _word_line(text: str, template: Template, direction: str, language: str | None) -> _WordLine:
+    """The two drawings of a group's line; the last one is kept, as a group's states are made
+    one after the other."""
+    pal = template.palette
+    key = (text, direction, language, template.size, template.fonts.caption, template.layout, pal.text, pal.accent,
+           pal.caption_box)
+    if _last_word_line and _last_word_line[0][0] == key:
+        return _last_word_line[0][1]
+    lay = template.layout
+    stack = _caption_stack(text, template, language)
+    max_w = _caption_max_width(template)
+    if stack.getlength(text) > max_w:  # one word wider than the line (a script without spaces)
+        size = template.unit * lay.caption_size * max_w / stack.getlength(text)
+        stack = stack_for(template.fonts.caption, size, text, language)
+    pad_x, pad_y = _caption_pad(template)
+    ascent, descent = stack.metrics(text)
+    lh = int((ascent + descent) * 1.08)
+    lw = text_width(text, stack, direction)
+    bw, bh = int(lw + 2 * pad_x), int(lh + 2 * pad_y)
+    lx = bw - pad_x - lw if direction == "rtl" else (bw - lw) / 2
+    box = (*template.palette.rgb("caption_box"), int(255 * lay.caption_box_opacity))
+    drawn = []
+    for colour in ("text", "accent"):
+        img = Image.new("RGBA", (bw, bh), (0, 0, 0, 0))
+        d = ImageDraw.Draw(img)
+        d.rounded_rectangle([0, 0, bw - 1, bh - 1], radius=int(pad_y * 1.2), fill=box)
+        draw_text(d, lx, pad_y + ascent, text, stack, (*template.palette.rgb(colour), 255), direction)
+        drawn.append(img)
+    line = _WordLine(drawn[0], drawn[1], stack, lx, lw)
+    _last_word_line[:] = [(key, line)]
+    return line
+
+
+def word_caption_overlay(text: str, words: tuple[tuple[int, int], ...], highlight: int, template: Template,
+                         direction: str = "ltr", language: str | None = None) -> Overlay:
+    """One state of a ``words`` caption: ``text`` (a few words) on one line in a box like a
+    caption page's, the word ``text[a:b]`` of ``words[highlight]`` in the accent colour. The
+    line is drawn whole twice (text and accent colours, so shaping and bidi order are those of
+    the whole line) and the highlighted word's columns are taken from the accent drawing. A
+    text wider than the caption line (a single long word) is drawn smaller to fit."""
+    line = _word_line(text, template, direction, language)
+    img = line.plain.copy()
+    bw, bh = img.size
+    if 0 <= highlight < len(words):
+        a, b = words[highlight]
+        stack, lx, lw = line.stack, line.lx, line.lw
+        before, through = stack.getlength(text[:a].rstrip(), direction), stack.getlength(text[:b], direction)
+        if a and text[a - 1].isspace():
+            before = stack.getlength(text[:a], direction)
+        x0, x1 = (lx + lw - through, lx + lw - before) if direction == "rtl" else (lx + before, lx + through)
+        left, right = max(0, int(math.floor(x0)) - 1), min(bw, int(math.ceil(x1)) + 1)
+        if right > left:
+            img.paste(line.accent.crop((left, 0, right, bh)), (left, 0))
+    x = (template.width - bw) // 2
+    y = int(template.height * template.layout.caption_bottom - bh)
     return Overlay(img, x, y)
 
 

@@ -18,6 +18,7 @@ from videogen.render.narration import Narration
 from videogen.render.script import Script
 from videogen.render.templates import Template
 from videogen.render.timeline import Timeline
+from videogen.render.words import TimedWord
 
 
 def sha256_file(path: Path) -> str:
@@ -30,9 +31,15 @@ def sha256_file(path: Path) -> str:
 
 def build_manifest(article: Article, template: Template, engine: str, narration: Narration, timeline: Timeline,
                    script: Script, folder: Path, key: str, warnings: list[str], started_at: datetime,
-                   gain_db: float, n_images: int) -> dict[str, Any]:
+                   gain_db: float, n_images: int, cue_words: list[list[TimedWord]] | None = None,
+                   word_timing: str = "none") -> dict[str, Any]:
     """The manifest of the render whose media files are in ``folder`` (their sizes and hashes
-    are read there); the runner adds its ``timings``."""
+    are read there); the runner adds its ``timings``. ``words`` lists every spoken word as
+    shown in the captions, in clip seconds; its ``sentence`` is the index of its cue in
+    captions.vtt and captions.srt (0 is the title; a part of a long sentence is a cue of its
+    own), from ``cue_words`` (per cue, times into the cue's speech). ``word_timing`` says where
+    the times come from: the engine ("piper", "espeak") or a fallback measured on the audio
+    ("dtw" against espeak-ng, else "proportional"), joined with "+" when lines differ."""
     files = {}
     for name in MEDIA_FILES:
         p = folder / name
@@ -57,7 +64,13 @@ def build_manifest(article: Article, template: Template, engine: str, narration:
         "frames": timeline.n_frames,
         "scenes": len(timeline.segments) - 2,
         "images_used": n_images,
-        "captions": {"cues": len(timeline.cues), "pages": len(timeline.pages)},
+        "captions": {"cues": len(timeline.cues), "pages": len(timeline.pages), "style": template.layout.caption_style,
+                     "timing": word_timing},
+        "words": [
+            {"text": cue.text[w.a : w.b], "start": round(cue.start + w.start, 3), "end": round(cue.start + w.end, 3),
+             "sentence": c}
+            for c, (cue, ws) in enumerate(zip(timeline.cues, cue_words or [], strict=False)) for w in ws
+        ],
         "files": files,
         "warnings": warnings,
         "created_at": started_at.isoformat(timespec="seconds"),

@@ -1,4 +1,5 @@
-"""render_article: article → folder with video.mp4, poster.jpg, captions.vtt, manifest.json.
+"""render_article: article → folder with video.mp4, poster.jpg, captions.vtt, captions.srt,
+manifest.json.
 
 Each stage is a plain function from the modules beside this one (script, narration, images,
 timeline, scenes, compose, encode, manifest); this module only runs them in order, times
@@ -24,7 +25,7 @@ from videogen.errors import RenderError, StorageError
 from videogen.outputs import MANIFEST, publish_folder
 from videogen.render import audio, cards
 from videogen.render.article import Article
-from videogen.render.captions import to_webvtt
+from videogen.render.captions import to_srt, to_webvtt
 from videogen.render.compose import FrameRenderer, Planes, as_moviepy_clip, limit_opencv_threads
 from videogen.render.config import EncoderTuning, RenderConfig, TtsChoice
 from videogen.render.encode import VideoEncoder
@@ -40,11 +41,14 @@ from videogen.render.text.normalize import normalize_for_speech
 from videogen.render.text.units import prefix_words, speech_length
 from videogen.render.timeline import (
     LineAudio,
+    Page,
     Timeline,
     build_timeline,
     clip_length,
     lines_within,
+    word_pages,
 )
+from videogen.render.words import TimedWord, group_words, map_anchors, word_times
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +152,17 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     if images and len(used_images) < len(images):
         warnings.append(f"{len(images) - len(used_images)} image(s) not shown: more images than sentences")
     screen_article, screen_lines = on_screen(article, [ln.text for ln in script.lines], template, warnings)
-    pages_per_line = [cards.caption_pages(t, template) for t in screen_lines]
+    style = template.layout.caption_style
+    pages_per_line = [cards.caption_pages(t, template) if style == "sentence" else [] for t in screen_lines]
     timeline = build_timeline(script.title.text, LineAudio(speeches[0].duration), [ln.text for ln in script.lines],
                               lines_audio, pages_per_line, [s.lines for s in scenes], template.timing, template.fps)
+    all_lines = [script.title, *script.lines]
+    all_pauses = [tuple(audio.find_pauses(speeches[0].samples, sr)), *(a.pauses for a in lines_audio)]
+    word_timing = "+".join(dict.fromkeys(sp.timing or "none" for sp in speeches))
+    cue_words = [line_words(ln.text, ln.spoken, sp, p) for ln, sp, p in zip(all_lines, speeches, all_pauses, strict=True)]
+    if style == "words":
+        timeline = replace(timeline, pages=_word_pages(screen_lines, script.lines, speeches[1:], all_pauses[1:],
+                                                       timeline, template, article.lang))
     expected = clip_length(speeches[0].duration, [a.duration for a in lines_audio], template.timing)
     assert abs(timeline.duration - expected) < 1.5 / template.fps, (timeline.duration, expected)
     st.finish("timeline", t2)
@@ -193,11 +205,15 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         t5 = time.perf_counter()
         wav.unlink()
         title_card.save(staging / "poster.jpg", "JPEG", quality=88, optimize=True, progressive=True)
-        (staging / "captions.vtt").write_text(to_webvtt(timeline.cues, article.language), encoding="utf-8")
+        starts = timeline.speech_starts
+        vtt_words = [[(w.a, starts[c] + w.start) for w in ws] for c, ws in enumerate(cue_words)]
+        (staging / "captions.vtt").write_text(to_webvtt(timeline.cues, article.language, vtt_words), encoding="utf-8")
+        (staging / "captions.srt").write_text(to_srt(timeline.cues), encoding="utf-8")
         key = content_key(article, template.at_size() if not (options.height or options.fps) else template,
                           options.voice, options.tts, options.max_duration)
         manifest = build_manifest(article, template, options.engine, narration, timeline, script, staging, key,
-                                  warnings, started_at, gain_db, n_images)
+                                  warnings, started_at, gain_db, n_images, cue_words,
+                                  word_timing)
         st.timings["publish"] = round(time.perf_counter() - t5, 3)
         st.timings["total"] = round(time.perf_counter() - t0, 3)
         manifest["timings"] = dict(st.timings)
@@ -211,6 +227,29 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return RenderResult(out_dir, manifest)
+
+
+def line_words(shown: str, spoken: str, speech: Speech, pauses: tuple[tuple[float, float], ...]) -> list[TimedWord]:
+    """The words of ``shown`` timed by the speech of ``spoken`` (seconds into that speech)."""
+    return word_times(shown, map_anchors(spoken, speech.anchors, shown), speech.duration, pauses)
+
+
+def _word_pages(screen_lines: list[str], lines: list[Line], speeches: list[Speech],
+                pauses: list[tuple[tuple[float, float], ...]], timeline: Timeline, template: Template,
+                lang: str) -> list[Page]:
+    """The ``words`` caption style's pages: each line's words as drawn (``screen_lines``), in
+    groups that fit one line, timed on the clip."""
+    fits = cards.caption_fits(template, lang)
+    groups_per_line = []
+    for i, (text, line, speech) in enumerate(zip(screen_lines, lines, speeches, strict=True)):
+        t0 = timeline.speech_starts[i + 1]
+        timed = line_words(text, line.spoken, speech, pauses[i])
+        groups = []
+        for g in group_words(text, timed, template.layout.caption_words, fits):
+            a = g[0].a
+            groups.append((text[a : g[-1].b], [(w.a - a, w.b - a, t0 + w.start, t0 + w.end) for w in g]))
+        groups_per_line.append(groups)
+    return word_pages(groups_per_line, template.timing)
 
 
 def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script, lang: str, template: Template,

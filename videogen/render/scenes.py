@@ -64,7 +64,9 @@ def build_layers(template: Template, article: Article, script: Script, scenes: l
     title_seg = timeline.segments[0]
     title_layer = MovingLayer(_card_canvas(title, template), w, h, Move(1.0, m.title_zoom, 0.0, title_seg.end - title_seg.start))
     pages: list[OverlayPlanes | LazyOverlay] = [
-        LazyOverlay(functools.partial(cards.caption_overlay, p.text, template, direction), w, h) for p in timeline.pages
+        LazyOverlay(functools.partial(cards.word_caption_overlay, p.text, p.words, p.highlight, template, direction)
+                    if p.words else functools.partial(cards.caption_overlay, p.text, template, direction), w, h)
+        for p in timeline.pages
     ]
 
     def body() -> BodyLayers:

@@ -72,6 +72,11 @@ class Layout(_Strict):
     caption_max_lines: int = Field(2, ge=1, le=4)
     caption_box_opacity: float = Field(0.65, ge=0, le=1)
     caption_bottom: float = Field(0.9, gt=0.3, le=1)
+    #: "sentence": pages of a sentence, up to ``caption_max_lines`` lines; "words": groups of
+    #: at most ``caption_words`` words on one line, the word being said in the accent colour;
+    #: "none": no burned-in captions (captions.vtt and captions.srt are written all the same).
+    caption_style: Literal["sentence", "words", "none"] = "sentence"
+    caption_words: int = Field(3, ge=1, le=8)
     meta_size: float = Field(0.034, gt=0, le=0.2)
     credit_size: float = Field(0.024, gt=0, le=0.2)
 

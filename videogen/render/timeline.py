@@ -10,7 +10,7 @@ first of the next. A caption cue spans exactly its sentence's audio."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from videogen.render.templates import Timing
@@ -37,12 +37,47 @@ class Cue:
 
 @dataclass(frozen=True)
 class Page:
-    """One burned-in caption page (a sentence too long for two lines has several)."""
+    """One burned-in caption page (a sentence too long for two lines has several). With the
+    ``words`` caption style a page is a group of words with one of them highlighted: ``words``
+    holds the (start, end) character offsets of each word in ``text`` and ``highlight`` the
+    index of the one being said."""
 
     start: float
     end: float
     text: str
     cue: int
+    words: tuple[tuple[int, int], ...] = ()
+    highlight: int = -1
+
+
+def word_pages(groups_per_line: list[list[tuple[str, list[tuple[int, int, float, float]]]]], timing: Timing) -> list[Page]:
+    """Pages for the ``words`` caption style: for each body line (cue ``i + 1``), each group
+    (its text, and for each word its offsets in that text and its clip times) shows once per
+    word, that word highlighted, from the word's start to the next one's. The groups of a line
+    follow each other without a gap; a line's last group stays through a short pause."""
+    pages: list[Page] = []
+    for i, groups in enumerate(groups_per_line):
+        line_pages: list[Page] = []
+        for g, (text, words) in enumerate(groups):
+            spans = tuple((a, b) for a, b, _, _ in words)
+            group_end = groups[g + 1][1][0][2] if g + 1 < len(groups) else words[-1][3]
+            for k, (_, _, start, _) in enumerate(words):
+                end = words[k + 1][2] if k + 1 < len(words) else group_end
+                if end > start:
+                    line_pages.append(Page(start, end, text, i + 1, spans, k))
+        pages.extend(line_pages)
+    return hold_pages(pages, timing)
+
+
+def hold_pages(pages: list[Page], timing: Timing) -> list[Page]:
+    """``pages`` with each one kept up through a short pause before the next (at most the
+    sentence pause), so captions do not flicker between sentences."""
+    held: list[Page] = []
+    for j, p in enumerate(pages):
+        nxt = pages[j + 1].start if j + 1 < len(pages) else None
+        end = nxt if nxt is not None and 0 < nxt - p.end <= timing.sentence_pause + 0.05 else p.end
+        held.append(replace(p, end=end))
+    return held
 
 
 @dataclass(frozen=True)
@@ -146,9 +181,4 @@ def build_timeline(title_text: str, title_audio: LineAudio, line_texts: list[str
         edges = [cue.start] + bs + [cue.end]
         for j, text in enumerate(texts):
             pages.append(Page(edges[j], edges[j + 1], text, i + 1))
-    held: list[Page] = []
-    for j, p in enumerate(pages):
-        nxt = pages[j + 1].start if j + 1 < len(pages) else None
-        end = nxt if nxt is not None and 0 < nxt - p.end <= timing.sentence_pause + 0.05 else p.end
-        held.append(Page(p.start, end, p.text, p.cue))
-    return Timeline(fps, n_frames, segments, cues, held, starts)
+    return Timeline(fps, n_frames, segments, cues, hold_pages(pages, timing), starts)

