@@ -1,4 +1,6 @@
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -145,3 +147,24 @@ def test_language_codes_map_to_the_right_espeak_voice(chain, lang, espeak_voice)
 
 def test_gtts_hebrew_is_offered_under_its_legacy_code(chain):
     assert [v.voice_id for v in chain.candidates("he", tts="gtts")][0] == "gtts:iw"
+
+
+def test_espeak_is_safe_to_use_from_several_threads_at_once():
+    """Feed pollers and API threads list voices and speak at the same time: the C library is
+    global and not re-entrant, so two first calls at once used to crash the process."""
+    code = """
+import threading
+from videogen.render.narration.espeak_engine import EspeakEngine
+start = threading.Barrier(8)
+def run():
+    start.wait()
+    for _ in range(20):
+        assert EspeakEngine().voices()
+threads = [threading.Thread(target=run) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print("ok")
+"""
+    for _ in range(3):  # a fresh interpreter each time: the race is at the first calls
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])

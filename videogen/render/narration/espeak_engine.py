@@ -69,6 +69,7 @@ class _Espeak:
         if self.sample_rate <= 0:
             raise EngineUnavailable("espeak-ng failed to initialise")
         self.lock = threading.Lock()
+        self._voices: list[tuple[str, str, list[str]]] | None = None
         self._chunks: list[np.ndarray] = []
         self._words: list[tuple[int, int]] = []  # (0-based character, sample) of each word start
 
@@ -86,7 +87,14 @@ class _Espeak:
         self.lib.espeak_SetSynthCallback(self._cb)
 
     def list_voices(self) -> list[tuple[str, str, list[str]]]:
-        """(identifier, name, languages) of every espeak voice."""
+        """(identifier, name, languages) of every espeak voice (read once: the library's list is
+        static; under the lock, since the library is not re-entrant)."""
+        with self.lock:
+            if self._voices is None:
+                self._voices = self._read_voices()
+            return list(self._voices)
+
+    def _read_voices(self) -> list[tuple[str, str, list[str]]]:
         out = []
         arr = self.lib.espeak_ListVoices(None)
         i = 0
@@ -124,9 +132,19 @@ class _Espeak:
         return np.concatenate(chunks).astype(np.float32) / 32768.0, words
 
 
+_INIT_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1)
-def _espeak() -> _Espeak:
+def _espeak_once() -> _Espeak:
     return _Espeak()
+
+
+def _espeak() -> _Espeak:
+    """The process's one espeak-ng instance: initialised once even when several threads ask
+    at the same time (two initialisations of the global C library crash the process)."""
+    with _INIT_LOCK:
+        return _espeak_once()
 
 
 class EspeakEngine:
