@@ -25,6 +25,7 @@ from itertools import islice
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -52,6 +53,7 @@ SITEMAP_PAGE = 50_000  # Google's most entries per sitemap file
 MRSS_ITEMS = 50
 PUBLISHED_TTL = 30.0  # seconds a beacon's "is this clip published?" answer is reused
 MAX_STATS_DAYS = 366
+DAY = r"^\d{4}-\d{2}-\d{2}$"
 
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9", "video": "http://www.google.com/schemas/sitemap-video/1.1",
       "xhtml": "http://www.w3.org/1999/xhtml", "media": "http://search.yahoo.com/mrss/",
@@ -179,11 +181,25 @@ def not_modified(request: Request, etag: str, last_modified: datetime | None) ->
     return False
 
 
+def parse_day(value: str | None, field: str) -> date | None:
+    """A ``YYYY-MM-DD`` query value as a date, or a 422 naming ``field``."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Problem(422, "Invalid request", f"{field}: not a day (YYYY-MM-DD)",
+                      [{"field": field, "message": "not a day (YYYY-MM-DD)"}]) from None
+
+
 def stats_window(start: date | None, end: date | None, default_days: int = 30) -> Window:
     """The days asked for (``to`` default today, ``from`` default ``to`` - 29 days), or a 422
     naming the field."""
     end = end or today()
-    start = start or end - timedelta(days=default_days - 1)
+    try:
+        start = start or end - timedelta(days=default_days - 1)
+    except OverflowError:
+        raise Problem(422, "Invalid request", "to: too early a day", [{"field": "to", "message": "too early"}]) from None
     if start > end:
         raise Problem(422, "Invalid request", "from: must not be after to", [{"field": "from", "message": "after to"}])
     if (end - start).days + 1 > MAX_STATS_DAYS:
@@ -242,12 +258,12 @@ def travel_router(settings: Settings, service: VideoService, plays: PlayCounter,
 
     @router.get("/sitemaps/videos-{page}.xml", summary="One page of the video sitemap (when it has an index)",
                 tags=["travel"], responses={200: {"content": {"application/xml": {}}}, 304: {"description": "Not modified"},
-                                            **problems(404)})
-    def sitemap_part(page: int, request: Request) -> Response:
+                                            **problems(404, 422)})
+    def sitemap_part(page: Annotated[int, PathParam(ge=1, le=100_000)], request: Request) -> Response:
         etag, newest, unchanged = cached(request, f"p{page}")
         if unchanged:
             return unchanged
-        clips = list(islice(published_clips(service.store), (page - 1) * sitemap_page, page * sitemap_page)) if page >= 1 else []
+        clips = list(islice(published_clips(service.store), (page - 1) * sitemap_page, page * sitemap_page))
         if not clips and page != 1:
             raise Problem(404, "Not Found", f"no sitemap page {page}")
         base = pages.base(request)
@@ -325,10 +341,10 @@ def travel_router(settings: Settings, service: VideoService, plays: PlayCounter,
 
     @router.get("/v1/stats", tags=["travel"], dependencies=v1, responses=problems(401, 422, 429),
                 summary="Play counts over a range of days: totals, completion rate and the most played clips")
-    def stats(from_: Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD, UTC); default 29 days before `to`.")] = None,
-              to: Annotated[date | None, Query(description="Last day (YYYY-MM-DD, UTC); default today.")] = None,
+    def stats(from_: Annotated[str | None, Query(alias="from", pattern=DAY, description="First day (YYYY-MM-DD, UTC); default 29 days before `to`.")] = None,
+              to: Annotated[str | None, Query(pattern=DAY, description="Last day (YYYY-MM-DD, UTC); default today.")] = None,
               limit: int = Query(20, ge=1, le=500)) -> dict[str, Any]:
-        window = stats_window(from_, to)
+        window = stats_window(parse_day(from_, "from"), parse_day(to, "to"))
         plays.flush()
         return top_stats(service.store.engine, window, limit)
 

@@ -106,12 +106,8 @@ def day_series(rows: Iterable[tuple[date, str, int]], start: date, end: date) ->
     by_day: dict[date, list[tuple[str, int]]] = {}
     for day, event, n in rows:
         by_day.setdefault(_as_date(day), []).append((event, n))
-    out = []
-    d = start
-    while d <= end:
-        out.append({"day": d.isoformat(), **totals(by_day.get(d, []))})
-        d += timedelta(days=1)
-    return out
+    days = (start + timedelta(days=i) for i in range((end - start).days + 1))
+    return [{"day": d.isoformat(), **totals(by_day.get(d, []))} for d in days]
 
 
 def _as_date(value: Any) -> date:
