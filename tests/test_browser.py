@@ -271,3 +271,51 @@ def test_dashboard_enqueues_and_follows_progress_without_reload(stack, page):
     page.wait_for_url(f"**/embed/{job_id}")
     page.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)
     assert page.errors == [] or all("401" in e or "422" in e or "404" in e for e in page.errors), page.errors
+
+
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+
+
+def test_player_sends_beacons_and_the_dashboard_shows_plays(stack, browser):
+    """Issue 20: the player, framed by another page, reports load, play, 25/50/75 %, the end and
+    captions turned on with navigator.sendBeacon; the counts reach /v1/videos/{id}/stats and the
+    dashboard's plays column (a number and an inline SVG chart). A browser-like user agent: the
+    headless one is ignored as a bot (as the other tests here show by counting nothing)."""
+    job = stack.jobs["square"]
+    context = browser.new_context(viewport={"width": 900, "height": 700}, user_agent=BROWSER_UA)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.post_data or "") if r.url.endswith("/beacon") else None)
+    page.set_content(f'<!doctype html><body><iframe id="f" src="{stack.url}/embed/{job["id"]}" width="480" '
+                     'height="480" allow="autoplay"></iframe></body>')
+    frame = page.locator("#f").element_handle().content_frame()
+    frame.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)
+    frame.evaluate("""() => new Promise(ok => { const v = document.getElementById('v'); v.muted = true;
+                      v.playbackRate = 4; v.textTracks[0].mode = 'showing';
+                      v.addEventListener('ended', ok, {once: true}); v.play(); })""")
+    key = {"Authorization": f"Bearer {KEY}"}
+    want = {"loads": 1, "plays": 1, "q25": 1, "q50": 1, "q75": 1, "completes": 1, "captions": 1, "errors": 0}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        stats = httpx.get(f"{stack.url}/v1/videos/{job['id']}/stats", headers=key).json()
+        if {k: stats[k] for k in want} == want:
+            break
+        time.sleep(0.2)
+    assert {k: stats[k] for k in want} == want, (stats, sent)
+    assert all('"video":"' + job["id"] + '"' in body for body in sent) and len(sent) == 7, sent
+    assert context.cookies() == []
+    # The dashboard: a plays column with the count and a small chart per clip.
+    page.goto(f"{stack.url}/")
+    page.fill("#f-key", KEY)
+    page.click("#keyform button[type=submit]")
+    cell = f"tr[data-id='{job['id']}'] td.plays"
+    page.wait_for_selector(f"{cell} svg polyline", timeout=15000)
+    assert page.inner_text(f"{cell} .n") == "1"
+    points = page.get_attribute(f"{cell} svg polyline", "points").split()
+    assert len(points) == 14 and points[-1].split(",")[1] != points[0].split(",")[1], points  # today's play rises
+    assert page.locator("thead th").nth(3).inner_text().lower() == "plays"
+    page.locator(cell).screenshot(path=str(ARTIFACTS / "dashboard-plays.png"))
+    assert all("401" in e for e in errors), errors  # only the dashboard's reads before its key was typed
+    context.close()

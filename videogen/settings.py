@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(100, ge=1, le=10_000, description="Most articles per POST /v1/videos.")
     max_body_bytes: int = Field(2_000_000, ge=1000, description="Largest request body the API reads.")
     rate_limit: int = Field(120, ge=0, description="Write requests per minute per API key (or client address); 0: no limit.")
+    beacon_rate: int = Field(1200, ge=0, description="Player beacons (POST /beacon) accepted per minute per client address; 0: no limit.")
 
     # --- service -------------------------------------------------------------------------
     broker_url: str | None = Field(None, description="Celery broker, e.g. redis://host:6379/0 (default: embedded SQLite in HOME).")

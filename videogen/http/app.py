@@ -22,8 +22,10 @@ from videogen.http.operations import operations_router
 from videogen.http.pages import page_router
 from videogen.http.problems import install_problem_handlers
 from videogen.http.readgate import ReadGate
+from videogen.http.travel import travel_router
 from videogen.http.videos import videos_router
 from videogen.service.ingest.poller import FeedService
+from videogen.service.plays import PlayCounter
 from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
@@ -35,18 +37,21 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     (default: with the sweeper, unless VIDEOGEN_FEED_POLLER=0)."""
     stop = threading.Event()
     feeds = FeedService(service)
+    plays = PlayCounter(service.store.engine)  # player beacons, written in batches
     if run_poller is None:
         run_poller = run_sweeper and settings.feed_poller
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         service.migrate()
+        plays.start()
         if run_sweeper:
             service.start_sweeper(stop)
         if run_poller:
             feeds.start_poller(stop)
         yield
         stop.set()
+        plays.close()  # a normal shutdown writes the counts still in memory
 
     app = FastAPI(
         title="videogen", version=__version__, lifespan=lifespan,
@@ -55,14 +60,16 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     )
     app.state.service = service
     app.state.feeds = feeds
+    app.state.plays = plays
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(ReadGate)  # a burst of heavy reads leaves threads and connections to the rest
     app.add_middleware(Guards, allowed_hosts=settings.allowed_host_list, public_url=settings.public_url)
     auth = Auth(settings)  # one per app: its rate-limit buckets are shared by every route
     app.include_router(videos_router(settings, service, auth))
-    app.include_router(operations_router(settings, service, broker_check, queue_depth, auth=auth))
+    app.include_router(operations_router(settings, service, broker_check, queue_depth, auth=auth, plays=plays))
     app.include_router(feeds_router(settings, feeds, auth))
     app.include_router(media_router(service, auth))
     app.include_router(page_router(settings, service, auth))
+    app.include_router(travel_router(settings, service, plays, auth))
     return app

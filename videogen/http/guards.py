@@ -21,6 +21,11 @@ from videogen.http.problems import Problem, problem_response
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+PUBLIC_WRITES = frozenset({"/beacon"})
+"""Writes any site may send, with any body type: the player's beacons (``navigator.sendBeacon``
+from an iframe on a newsroom's page, ``text/plain``). They change no stored content, only play
+counters, and the route checks its body itself; the Host check still applies."""
+
 
 def host_name(host_header: str) -> str:
     """The name in a ``Host`` header, without port or IPv6 brackets, lower case."""
@@ -81,7 +86,7 @@ def csrf_problem(method: str, headers: Headers, scheme: str, public_url: str = "
 
 class Guards:
     """ASGI middleware: ``host_problem`` (when no public URL is configured) and
-    ``csrf_problem`` before the app sees the request."""
+    ``csrf_problem`` (except on ``PUBLIC_WRITES``) before the app sees the request."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str], public_url: str = ""):
         self.app, self.allowed, self.public_url = app, list(allowed_hosts), public_url
@@ -90,7 +95,8 @@ class Guards:
         if scope["type"] == "http":
             headers = Headers(scope=scope)
             problem = None if self.public_url else host_problem(headers.get("host"), self.allowed)
-            problem = problem or csrf_problem(scope["method"], headers, scope.get("scheme", "http"), self.public_url)
+            if scope["path"] not in PUBLIC_WRITES:
+                problem = problem or csrf_problem(scope["method"], headers, scope.get("scheme", "http"), self.public_url)
             if problem is not None:
                 await problem_response(problem)(scope, receive, send)
                 return

@@ -14,6 +14,7 @@ from videogen.http.auth import Auth
 from videogen.http.models import Health, TemplateOut
 from videogen.http.problems import problems
 from videogen.render.templates import available_templates, load_template
+from videogen.service.plays import PlayCounter
 from videogen.service.store import now
 from videogen.service.videos import VideoService
 from videogen.service.views import QueueOut, scrub_paths
@@ -23,7 +24,8 @@ HISTOGRAM_BUCKETS = (5, 10, 20, 30, 60, 120, 300, 600)
 
 
 def operations_router(settings: Settings, service: VideoService, broker_check: Callable[[], None] | None = None,
-                      queue_depth: Callable[[], int] | None = None, auth: Auth | None = None) -> APIRouter:
+                      queue_depth: Callable[[], int] | None = None, auth: Auth | None = None,
+                      plays: PlayCounter | None = None) -> APIRouter:
     """The operator's routes; ``videogen.http.app.create_app`` includes them. ``broker_check``
     and ``queue_depth`` reach the broker (none given: not checked, depth not shown). The
     ``/v1/`` routes need a key when keys are configured; ``/metrics`` too unless
@@ -67,7 +69,10 @@ def operations_router(settings: Settings, service: VideoService, broker_check: C
     @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics",
                 dependencies=[Depends(auth.metrics)], responses=problems(401, 429))
     def metrics() -> PlainTextResponse:
-        return PlainTextResponse(prometheus_text(service, queue_depth), media_type="text/plain; version=0.0.4")
+        text = prometheus_text(service, queue_depth)
+        if plays is not None:
+            text += "\n".join(plays.prometheus()) + "\n"
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return router
 

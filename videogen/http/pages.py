@@ -288,6 +288,7 @@ def page_router(settings: Settings, service: VideoService, auth: Auth | None = N
             date=i18n.long_date(published, lang) if published else None,
             published_iso=published.isoformat() if published else None,
             snippet=Markup(pages.snippet(job, base)) if done else None,  # noqa: S704 - rendered by an autoescaping template
+            card=pages.video(job, base) if done else None, card_url=a.get("url") or f"{base}/articles/{article_id}",
             pending=None if done else job, video_label=i18n.text("video", lang))
 
     # --- dashboard --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ it done.
     v2  job_events: one row per state change (job id, time, event, worker, detail)
     v3  job_webhooks: one row per caller's webhook of a job (url, secret, delivery status)
     v4  feeds, feed_items: the feed registry and the feed items seen (one row per item version)
+    v5  video_plays: play counts per clip, day and player event (no viewer data)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from videogen.service.schema import (
     metadata,
     now,
     schema_version,
+    video_plays,
 )
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,11 @@ def _v4(c: Connection) -> None:
     metadata.create_all(c, tables=[feeds, feed_items], checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+def _v5(c: Connection) -> None:
+    metadata.create_all(c, tables=[video_plays], checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
 LATEST = max(MIGRATIONS)
 
 

@@ -6,7 +6,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 STATUSES = ("queued", "rendering", "done", "failed", "cancelled")
 ACTIVE = ("queued", "rendering")
@@ -141,4 +153,16 @@ feed_items = Table(
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Index("one_row_per_item_version", "feed_id", "item_key", "content_hash", unique=True),
     Index("feed_items_by_feed", "feed_id", "seen_at"),
+)
+
+# Play counts (v5): one row per clip, UTC day and player event, holding how many beacons of
+# that event were counted. Nothing else: no cookie, address, user agent or per-view row.
+video_plays = Table(
+    "video_plays",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("event", String(16), primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+    Index("video_plays_by_day", "day"),
 )

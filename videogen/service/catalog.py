@@ -1,0 +1,58 @@
+"""The published clips, newest first, for what travels (video sitemap, MRSS feed): read from
+the job store page by page, kept to what ``is_published`` allows, one clip per article (its
+latest render, as on the article page)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from videogen.service.schema import jobs
+from videogen.service.store import Job, JobStore
+from videogen.service.videos import is_published
+
+SCAN_BATCH = 500
+
+
+def _finished(job: Job) -> datetime:
+    return job.finished_at or job.created_at
+
+
+def published_clips(store: JobStore, language: str | None = None) -> Iterator[Job]:
+    """Published clips, newest first (by when they finished), the latest one per article,
+    of one language (its primary subtag: ``fr`` takes ``fr-CA``) when given."""
+    seen: set[str] = set()
+    q = (select(jobs).where(jobs.c.status == "done", jobs.c.output.is_not(None))
+         .order_by(func.coalesce(jobs.c.finished_at, jobs.c.created_at).desc(), jobs.c.id.desc()))
+    offset = 0
+    while True:
+        with store.engine.connect() as c:
+            batch = [Job.from_row(r) for r in c.execute(q.limit(SCAN_BATCH).offset(offset))]
+        for job in batch:
+            if job.article_id in seen or not is_published(job):
+                continue
+            seen.add(job.article_id)
+            lang = str(job.article.get("language") or "en").split("-")[0].lower()
+            if language and lang != language.split("-")[0].lower():
+                continue
+            yield job
+        if len(batch) < SCAN_BATCH:
+            return
+        offset += SCAN_BATCH
+
+
+def catalog_version(store: JobStore) -> tuple[str, datetime | None]:
+    """A validator of the published set (an ETag value changing whenever a clip finishes or
+    leaves ``done``) and the time of the newest finish (Last-Modified), in one cheap query."""
+    with store.engine.connect() as c:
+        n, newest, ids = c.execute(select(func.count(), func.max(jobs.c.finished_at), func.max(jobs.c.id))
+                                   .where(jobs.c.status == "done", jobs.c.output.is_not(None))).one()
+    if isinstance(newest, str):  # SQLite hands back text for an aggregate of datetimes
+        newest = datetime.fromisoformat(newest)
+    if newest is not None and newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    tag = hashlib.sha256(f"{n}|{newest}|{ids}".encode()).hexdigest()[:24]
+    return tag, newest
