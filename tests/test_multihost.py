@@ -11,7 +11,7 @@
 Each host has its own home folder (nothing shared but broker, database and object storage).
 A batch of 8 tiny clips is enqueued; host1's link is cut while it renders one. That job is
 requeued after its heartbeat goes stale, finished by host2; every job is done exactly once
-with its 4 files in S3 (checksums valid); host1, brought back, publishes nothing.
+with all its files in S3 (checksums valid); host1, brought back, publishes nothing.
 
 The hosts are set up once for the module (``cluster``); the tests are the steps of the scenario,
 in order (marker ``steps``: after a failing step the later ones are skipped), so a failure
@@ -35,6 +35,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from videogen.outputs import FILES, MANIFEST
 
 from .helpers import short_article
 from .s3server import S3Server, start_s3_server
@@ -350,15 +352,14 @@ def test_5_the_whole_batch_is_done(cluster: Cluster):
 def test_6_every_clip_is_in_s3_once_with_valid_checksums(cluster: Cluster):
     s3c, bucket = cluster.s3c, cluster.bucket
     cluster.published = before = cluster.listing()
-    assert len(before) == 4 * N_JOBS, sorted(before)
+    assert len(before) == len(FILES) * N_JOBS, sorted(before)
     for j in cluster.jobs:
         done_events = [e for e in cluster.events(j["id"]) if e["event"] == "done"]
         assert len(done_events) == 1, cluster.events(j["id"])
         prefix = f"clips/{j['content_key']}/"
-        assert {k for k in before if k.startswith(prefix)} == {prefix + n for n in (
-            "video.mp4", "poster.jpg", "captions.vtt", "captions.srt", "manifest.json")}
+        assert {k for k in before if k.startswith(prefix)} == {prefix + n for n in FILES}
         manifest = json.loads(s3c.get_object(Bucket=bucket, Key=prefix + "manifest.json")["Body"].read())
-        for name in ("video.mp4", "poster.jpg", "captions.vtt"):
+        for name in (n for n in FILES if n != MANIFEST):
             body = s3c.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()
             assert hashlib.sha256(body).hexdigest() == manifest["files"][name]["sha256"], (j["id"], name)
     # The API streams a video from S3 with Range.
