@@ -22,12 +22,11 @@ KEY = "faults-key-0000000000"
 AUTH = {"X-API-Key": KEY}
 
 
-@pytest.fixture()
-def small_disk(tmp_path):
-    """A 1.5 MB tmpfs: real ENOSPC, not a simulated one."""
-    mnt = tmp_path / "small-disk"
+def _tmpfs(mnt, size: str):
+    """A tmpfs of ``size`` mounted at ``mnt``: real ENOSPC, not a simulated one (the fault
+    tests run as root)."""
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs (the fault tests run as root): {r.stderr}")
     yield mnt
@@ -35,15 +34,15 @@ def small_disk(tmp_path):
 
 
 @pytest.fixture()
+def small_disk(tmp_path):
+    """A 1.5 MB disk for the media."""
+    yield from _tmpfs(tmp_path / "small-disk", "1500k")
+
+
+@pytest.fixture()
 def job_store_disk(tmp_path):
-    """A 4 MB tmpfs for the job store alone; skipped where mounting is not allowed."""
-    mnt = tmp_path / "job-store-disk"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    """A 4 MB disk for the job store alone."""
+    yield from _tmpfs(tmp_path / "job-store-disk", "4m")
 
 
 def test_a_full_job_store_disk_answers_503_and_nothing_stored_is_lost(tmp_path, job_store_disk, settings):

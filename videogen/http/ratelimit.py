@@ -24,9 +24,14 @@ class RateLimiter:
             return 0.0
         now = self.clock()
         with self._lock:
-            tokens, last = self._buckets.get(who, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            tokens = self._tokens(who, now)
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def _tokens(self, who: str, now: float) -> float:
+        """``who``'s tokens at ``now``: what was left, refilled at the rate, at most the capacity
+        (call with the lock held)."""
+        tokens, last = self._buckets.get(who, (self.capacity, now))
+        return min(self.capacity, tokens + (now - last) * self.rate)
 
     def take(self, who: str) -> float:
         """0 if the request may go ahead, else the seconds to wait before trying again."""
@@ -34,8 +39,7 @@ class RateLimiter:
             return 0.0
         now = self.clock()
         with self._lock:
-            tokens, last = self._buckets.get(who, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            tokens = self._tokens(who, now)
             if tokens >= 1.0:
                 self._buckets[who] = (tokens - 1.0, now)
                 return 0.0
