@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import math
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,9 +87,9 @@ def logo_box(template: Template, logo_w: int, logo_h: int) -> tuple[int, int, in
         room = f"{int(right - left)}×{int(bottom - top)}"
         raise ValueError(f"logo.size: the logo drawn {w}×{h} px on the {template.width}×{template.height} canvas is "
                          f"larger than the room in the safe area ({room} px): make size smaller or the logo less wide")
-    x = left if spec.position.endswith("left") else right - w
-    y = top if spec.position.startswith("top") else bottom - h
-    return int(x), int(y), w, h
+    x = math.ceil(left) if spec.position.endswith("left") else math.floor(right - w)
+    y = math.ceil(top) if spec.position.startswith("top") else math.floor(bottom - h)
+    return x, y, w, h
 
 
 def logo_overlay(template: Template) -> Overlay:
