@@ -39,6 +39,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     poster.jpg, captions.vtt, manifest.json. Every file is checked before anything renders."""
     from videogen.cli.progress import ProgressBar
     from videogen.render.article import load_articles
+    from videogen.render.brand import check_brand
     from videogen.render.keys import video_id
     from videogen.render.pipeline import RenderOptions, render_article
     from videogen.render.templates import load_template
@@ -46,7 +47,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     # Validate everything before rendering anything: a bad file renders nothing.
-    load_template(args.template, settings.templates_dirs)
+    check_brand(load_template(args.template, settings.templates_dirs))
     batches = [(path, load_articles(path, settings.article_limits())) for path in args.articles]
     options = RenderOptions(
         template=args.template, voice=args.voice, tts=args.tts, max_duration=args.max_duration,

@@ -60,7 +60,8 @@ def read_logo(path: Path, height: int | None = None) -> Image.Image:
             img.load()
             logo = img.convert("RGBA")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"{path.name} is not a readable image: {e}") from None
+        detail = str(e).split(" <_io.")[0]  # Pillow names the buffer it read: not the user's business
+        raise ValueError(f"{path.name} is not a readable image: {detail}") from None
     if logo.width < 1 or logo.height < 1:
         raise ValueError(f"{path.name} is empty")
     if height:

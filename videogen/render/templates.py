@@ -261,7 +261,7 @@ def template_path(name_or_path: str | Path, templates_dir: TemplateDirs) -> Path
         found = template_file(name, templates_dir)
         if found is not None:
             return found
-    if ("/" in name or "\\" in name or name.startswith(".")) and candidate.is_dir():
+    if candidate.is_dir():  # a brand folder by path (the API takes names only: see check_template_name)
         if (candidate / "template.toml").is_file():
             return candidate / "template.toml"
         raise InvalidInput("template", f"brand folder {candidate} has no template.toml")
