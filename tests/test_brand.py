@@ -194,6 +194,17 @@ def test_logo_larger_than_the_canvas_and_a_missing_logo(tmp_path):
     assert brand_problems(load_template(gone, SHIPPED)).problems == ["logo.path: logo.png does not exist"]
 
 
+def test_svg_logo_without_a_rasteriser_and_stings_are_named(tmp_path, monkeypatch):
+    svg = _brand(tmp_path, "svg", logo={"path": "logo.svg"})
+    (svg / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"/>')
+    monkeypatch.setitem(sys.modules, "cairosvg", None)  # as on a machine without the optional package
+    problems = brand_problems(load_template(svg, SHIPPED)).problems
+    assert len(problems) == 1 and "SVG logos need the optional cairosvg package" in problems[0]
+    (svg / "template.toml").write_text((svg / "template.toml").read_text() + '\n[intro]\npath = "sting.mp4"\n')
+    with pytest.raises(InvalidInput, match=r"\[intro\] stings are not supported yet"):
+        load_template(svg, SHIPPED)
+
+
 # --- the CLI --------------------------------------------------------------------------------
 
 def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -186,6 +186,16 @@ class Template(_Strict):
     encoding: Encoding = Encoding()
     logo: Logo | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_stings(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("intro", "outro"):
+                if key in data:
+                    raise ValueError(f"[{key}] stings are not supported yet (planned: a still or a short clip "
+                                     f"before/after the narration); remove the [{key}] table")
+        return data
+
     @field_validator("width", "height")
     @classmethod
     def _even(cls, v: int) -> int:
@@ -282,6 +292,12 @@ def _resolve_assets(data: dict[str, object], folder: Path) -> None:
                          for k, v in fonts.items()}
 
 
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    """A schema error as ``key.path: message`` (the message alone for the whole file)."""
+    where = ".".join(str(p) for p in loc)
+    return f"{where}: {msg}" if where else msg
+
+
 def template_problems(name_or_path: str | Path, templates_dir: TemplateDirs) -> tuple[Template | None, list[str]]:
     """The template and no problem, or None and every schema problem, each naming its key
     (``load_template`` stops at the first): for ``videogen templates check``."""
@@ -296,7 +312,7 @@ def template_problems(name_or_path: str | Path, templates_dir: TemplateDirs) -> 
     try:
         return Template.model_validate(data), []
     except ValidationError as err:
-        return None, [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        return None, [_problem(e["loc"], e["msg"]) for e in err.errors()]
 
 
 def load_template(name_or_path: str | Path, templates_dir: TemplateDirs) -> Template:
@@ -312,5 +328,4 @@ def load_template(name_or_path: str | Path, templates_dir: TemplateDirs) -> Temp
         return Template.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput("template", f"{path.name}: {loc}: {first['msg']}") from None
+        raise InvalidInput("template", f"{path.name}: {_problem(first['loc'], first['msg'])}") from None
