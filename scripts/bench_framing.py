@@ -96,7 +96,7 @@ def main() -> int:
     args = p.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bench-framing-"))
-    config = Settings(home=home, templates_dir=ROOT / "templates").render_config()
+    config = Settings(home=home, templates_dir=str(ROOT / "templates")).render_config()
     article = load_article(args.article)
     opts = RenderOptions(template=args.template, height=args.height, fps=args.fps, tts=args.tts,  # type: ignore[arg-type]
                          allow_outside_paths=True)

@@ -258,7 +258,7 @@ def test_template_paths_stay_a_cli_feature(tmp_path, settings):
     s = Settings(home=tmp_path / "home", cache_dir=settings.cache_path)
     svc = VideoService(s)
     svc.migrate()
-    path = str(s.templates_dir / "square.toml")
+    path = str(s.templates_dirs[-1] / "square.toml")
     from videogen.render.article import parse_article as parse
     from videogen.service.videos import JobOptions
 

@@ -174,7 +174,7 @@ class FakeChain:
 
 
 def fit(title: str, summary: str, max_duration: float) -> tuple[int, Narration, list[str], FakeChain, float]:
-    template = load_template("news", Settings().templates_dir).at_size(144, 10)
+    template = load_template("news", Settings().templates_dirs).at_size(144, 10)
     script = build_script(Article(id="a", title=title, summary=summary, language="en"))
     keep = lines_to_speak(script, max_duration)
     voice = VoiceInfo("espeak", "espeak:en", "en", "fake", True, 10)

@@ -7,6 +7,8 @@ Processes started in the same folder with the same environment share one home fo
 from __future__ import annotations
 
 import functools
+import os
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -18,6 +20,7 @@ from videogen.net import host_set
 from videogen.render.config import ArticleLimits, EncoderTuning, RenderConfig, TtsChoice
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_TEMPLATES = PROJECT_ROOT / "templates"
 
 
 
@@ -28,7 +31,7 @@ class Settings(BaseSettings):
     media_dir: Path | None = Field(None, description="Where finished videos are published (default HOME/media).")
     cache_dir: Path | None = Field(None, description="Narration cache (default HOME/cache).")
     voices_dir: Path | None = Field(None, description="Extra Piper voices (*.onnx + *.onnx.json), default HOME/voices.")
-    templates_dir: Path = Field(PROJECT_ROOT / "templates", description="Video templates (*.toml).")
+    templates_dir: str = Field("", description="Folders of video templates and brand folders, searched in order before the shipped templates/; several separated by the path separator (':' on Linux and macOS, ';' on Windows) or commas.")
 
     tts: TtsChoice = Field("auto", description="Narration engine: auto picks the best offline engine.")
     gtts_timeout: float = Field(5.0, gt=0, le=5.0, description="Seconds gTTS may take per request (at most 5).")
@@ -130,6 +133,13 @@ class Settings(BaseSettings):
         return (self.home / "staging").expanduser().resolve()
 
     @property
+    def templates_dirs(self) -> tuple[Path, ...]:
+        """Where templates are looked up by name, in order: the VIDEOGEN_TEMPLATES_DIR folders,
+        then the shipped ``templates/`` (news, vertical, square)."""
+        given = [Path(p.strip()).expanduser() for p in re.split(rf"[{re.escape(os.pathsep)},]", self.templates_dir) if p.strip()]
+        return tuple(dict.fromkeys([*given, SHIPPED_TEMPLATES]))
+
+    @property
     def embedded_broker(self) -> bool:
         return self.broker.startswith(("sqla+", "filesystem:"))
 
@@ -150,7 +160,7 @@ class Settings(BaseSettings):
     def render_config(self) -> RenderConfig:
         """What the render core is told: built here, at the edge, and passed in."""
         return RenderConfig(
-            templates_dir=Path(self.templates_dir), cache_dir=self.cache_path, voices_dir=self.voices_path,
+            templates_dir=self.templates_dirs, cache_dir=self.cache_path, voices_dir=self.voices_path,
             tts=self.tts, gtts_timeout=self.gtts_timeout, max_duration=self.max_duration,
             max_image_bytes=self.max_image_bytes, max_image_pixels=self.max_image_pixels,
             image_timeout=self.image_timeout, image_hosts=self.image_hosts,

@@ -144,7 +144,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 raise CommandExit(EXIT_BAD_INPUT, f"URL: {e}") from None
             config = _config(args)
             for name in config.templates:
-                check_template_name(name, feeds.settings.templates_dir)
+                check_template_name(name, feeds.settings.templates_dirs)
             feed, created = feeds.registry.add(args.url, config)
             print(feed.id)
             if not created:

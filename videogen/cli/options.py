@@ -90,7 +90,7 @@ def articles(nargs: str = "+", metavar: str = "ARTICLE.json|BATCH.jsonl") -> Opt
 
 def render_options(p: argparse.ArgumentParser) -> None:
     """How to render: ``render``, ``enqueue`` and ``serve``."""
-    p.add_argument("--template", "-t", default="news", help="template name or .toml path (see `videogen templates`)")
+    p.add_argument("--template", "-t", default="news", help="template name, .toml path or brand folder (see `videogen templates`)")
     p.add_argument("--voice", help="voice id (see `videogen voices`); default: the best for the language")
     p.add_argument("--tts", choices=TTS_CHOICES, default=None, help="narration engine (default auto: offline)")
     p.add_argument("--max-duration", type=float, default=None, help="cap the clip at this many seconds (default 120)")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from videogen.cli import brand
 from videogen.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -38,6 +39,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     poster.jpg, captions.vtt, manifest.json. Every file is checked before anything renders."""
     from videogen.cli.progress import ProgressBar
     from videogen.render.article import load_articles
+    from videogen.render.brand import check_brand
     from videogen.render.keys import video_id
     from videogen.render.pipeline import RenderOptions, render_article
     from videogen.render.templates import load_template
@@ -45,7 +47,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     # Validate everything before rendering anything: a bad file renders nothing.
-    load_template(args.template, settings.templates_dir)
+    check_brand(load_template(args.template, settings.templates_dirs))
     batches = [(path, load_articles(path, settings.article_limits())) for path in args.articles]
     options = RenderOptions(
         template=args.template, voice=args.voice, tts=args.tts, max_duration=args.max_duration,
@@ -79,14 +81,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_RENDER if failures else EXIT_OK
 
 
-@group.command("templates", "list templates")
+@group.command("templates", "list templates; `templates check PATH|NAME`, `templates preview PATH|NAME -o sheet.png`",
+               brand.add_actions)
 def cmd_templates(args: argparse.Namespace) -> int:
+    """List the templates (VIDEOGEN_TEMPLATES_DIR's folders, then the shipped ones); check or
+    preview one."""
+    if getattr(args, "templates_action", None) == "check":
+        return brand.check(args)
+    if getattr(args, "templates_action", None) == "preview":
+        return brand.preview(args)
     from videogen.render.templates import available_templates, load_template
     from videogen.settings import get_settings
 
     settings = get_settings()
-    for name in available_templates(settings.templates_dir):
-        t = load_template(name, settings.templates_dir)
+    for name in available_templates(settings.templates_dirs):
+        t = load_template(name, settings.templates_dirs)
         print(f"{t.name:<10} {t.width}x{t.height} {t.aspect:<5} {t.fps:g} fps  {t.description}")
     return EXIT_OK
 

@@ -62,7 +62,7 @@ def feeds_router(settings: Settings, feeds: FeedService, auth: Auth | None = Non
     def check_templates(config: FeedConfig, where: str) -> None:
         for i, name in enumerate(config.templates):
             try:
-                check_template_name(name, settings.templates_dir)
+                check_template_name(name, settings.templates_dirs)
             except InvalidInput as e:
                 raise Problem(422, "Invalid request", f"{where}[{i}]: {e.message}",
                               [{"field": f"{where}[{i}]", "message": e.message}]) from None

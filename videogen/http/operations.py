@@ -44,8 +44,8 @@ def operations_router(settings: Settings, service: VideoService, broker_check: C
                 dependencies=v1, responses=problems(401, 429))
     def templates() -> list[dict[str, Any]]:
         out = []
-        for n in available_templates(settings.templates_dir):
-            t = load_template(n, settings.templates_dir)
+        for n in available_templates(settings.templates_dirs):
+            t = load_template(n, settings.templates_dirs)
             out.append({"name": t.name, "width": t.width, "height": t.height, "fps": t.fps, "aspect": t.aspect, "description": t.description})
         return out
 

@@ -48,9 +48,12 @@ LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Es
 
 
 def pages_dir(settings: Settings) -> Path:
-    """Page templates: ``<templates dir>/pages`` when a newsroom has its own, else ours."""
-    own = Path(settings.templates_dir) / "pages"
-    return own if own.is_dir() else PROJECT_ROOT / "templates" / "pages"
+    """Page templates: ``pages`` in the first templates folder that has one (a newsroom's
+    own), else ours."""
+    for folder in settings.templates_dirs:
+        if (folder / "pages").is_dir():
+            return folder / "pages"
+    return PROJECT_ROOT / "templates" / "pages"
 
 
 def environment(settings: Settings) -> Environment:
@@ -303,7 +306,7 @@ def page_router(settings: Settings, service: VideoService, auth: Auth | None = N
         voices = sorted((v for v in service.chain.voices() if v.offline), key=lambda v: (v.language, -v.quality))
         return pages.render(
             "dashboard.html", jobs=[public_job(j) for j in jobs], counts=counts,
-            statuses=STATUSES, status=status, templates=available_templates(settings.templates_dir),
+            statuses=STATUSES, status=status, templates=available_templates(settings.templates_dirs),
             voices=voices, keys_required=bool(settings.api_key_list), lang="en", dir="ltr")
 
     return router

@@ -327,3 +327,17 @@ def header_overlay(template: Template, kicker: str | None, title: str, direction
     mx, my = int(template.width * lay.margin_x), int(template.height * lay.margin_y * 0.6)
     x = mx if direction == "ltr" else template.width - mx - w
     return Overlay(img, x, my)
+
+
+def caption_area_top(template: Template) -> int | None:
+    """The highest row a caption box reaches (its top when it has the most lines), or None
+    when the template burns in no captions: what a logo in a bottom corner must stay above."""
+    lay = template.layout
+    if lay.caption_style == "none":
+        return None
+    sample = "HÉgjpqy"
+    stack = _caption_stack(sample, template, None)
+    _, pad_y = _caption_pad(template)
+    ascent, descent = stack.metrics(sample)
+    lines = 1 if lay.caption_style == "words" else lay.caption_max_lines
+    return int(template.height * lay.caption_bottom - (int((ascent + descent) * 1.08) * lines + 2 * pad_y))

@@ -275,6 +275,8 @@ class SceneLayers:
     title: MovingLayer
     body: BodyLayers | Future[BodyLayers]
     pages: list[OverlayPlanes | LazyOverlay]  # one per timeline page
+    logo: OverlayPlanes | None = None  # the brand's logo bug, drawn once
+    logo_span: tuple[float, float, float] = (0.0, math.inf, 0.0)  # shown from, until, fade seconds
 
     def ready_body(self) -> BodyLayers:
         if isinstance(self.body, Future):
@@ -356,6 +358,9 @@ class FrameRenderer:
             credit = self.layers.ready_body().credits[top_seg.scene]
             if credit is not None:
                 credit.blend(out, _fade(t, top_seg.start + top_seg.fade_in, top_seg.end - 0.1, 0.3))
+        if self.layers.logo is not None:
+            start, end, fade = self.layers.logo_span
+            self.layers.logo.blend(out, _fade(t, start + fade, end - fade, fade) if fade > 0 else float(start <= t < end))
         for k, (start, end, fade_in, fade_out) in enumerate(self._page_times):
             page = self.layers.pages[k]
             if start - fade_in <= t < end + fade_out:

@@ -46,7 +46,7 @@ class EncoderTuning:
 class RenderConfig:
     """Everything a render reads besides the article and its ``RenderOptions``."""
 
-    templates_dir: Path
+    templates_dir: Path | tuple[Path, ...]  # one folder or several, searched in order
     cache_dir: Path | None = None  # narration cache; None: no cache
     voices_dir: Path | None = None  # extra Piper voices
     tts: TtsChoice = "auto"  # the default engine choice when the options name none

@@ -53,22 +53,44 @@ def font_files() -> dict[str, Path]:
     return {**_cjk_font_files(), **shipped}
 
 
+def font_path(name: str) -> Path | None:
+    """The file of a font: a shipped font's name, or a brand's font file (an absolute path,
+    as a loaded template names it)."""
+    files = font_files()
+    if name in files:
+        return files[name]
+    path = Path(name)
+    if path.is_absolute() and path.suffix.lower() in (".ttf", ".otf") and path.is_file():
+        return path
+    return None
+
+
+def _known(name: str) -> Path:
+    path = font_path(name)
+    if path is None:
+        shown = Path(name).name if Path(name).is_absolute() else name
+        raise InvalidInput("template", f"unknown font {shown!r} (shipped: {', '.join(font_files())}; or a font file of the brand)")
+    return path
+
+
 @functools.lru_cache(maxsize=256)
 def get_font(name: str, size: int) -> ImageFont.FreeTypeFont:
-    files = font_files()
-    if name not in files:
-        raise InvalidInput("template", f"unknown font {name!r} (shipped: {', '.join(files)})")
+    path = _known(name)
     layout = ImageFont.Layout.RAQM if HAS_RAQM else ImageFont.Layout.BASIC
-    return ImageFont.truetype(str(files[name]), size=max(1, int(size)), layout_engine=layout)
+    try:
+        return ImageFont.truetype(str(path), size=max(1, int(size)), layout_engine=layout)
+    except OSError as e:
+        raise InvalidInput("template", f"font {path.name} cannot be read: {e}") from None
 
 
 @functools.lru_cache(maxsize=32)
 def charset(name: str) -> frozenset[int]:
     """Code points the font ``name`` has a glyph for (its best cmap)."""
-    files = font_files()
-    if name not in files:
-        raise InvalidInput("template", f"unknown font {name!r}")
-    return frozenset(read_cmap(files[name].read_bytes()))
+    path = _known(name)
+    try:
+        return frozenset(read_cmap(path.read_bytes()))
+    except (struct.error, ValueError, IndexError, OSError) as e:
+        raise InvalidInput("template", f"font {path.name} has no readable character map: {e}") from None
 
 
 # The subtables fontTools' getBestCmap prefers, in order: (platform, encoding, format).
@@ -164,9 +186,8 @@ def fallback_names(primary: str, lang: str | None = None) -> tuple[str, ...]:
     weight = weight_of(primary)
     preferred = LANGUAGE_FAMILIES.get(primary_language(lang) or "", ())
     families = list(preferred) + [f for f in FALLBACK_FAMILIES if f not in preferred]
-    files = font_files()
     names = [primary] + [f"{fam}-{weight}" for fam in families]
-    return tuple(dict.fromkeys(n for n in names if n in files))
+    return tuple(dict.fromkeys(n for n in names if font_path(n) is not None))
 
 
 def ignorable(ch: str) -> bool:
@@ -305,8 +326,7 @@ def _run_length(name: str, size: int, text: str, direction: str | None, language
 @functools.lru_cache(maxsize=512)
 def font_stack(primary: str, size: int, lang: str | None = None) -> FontStack:
     """The stack for a template font at a size, for text in ``lang``."""
-    if primary not in font_files():
-        raise InvalidInput("template", f"unknown font {primary!r} (shipped: {', '.join(font_files())})")
+    _known(primary)
     return FontStack(fallback_names(primary, lang), max(1, int(size)), lang)
 
 

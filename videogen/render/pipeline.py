@@ -25,6 +25,7 @@ from videogen.errors import RenderError, StorageError
 from videogen.outputs import MANIFEST, publish_folder
 from videogen.render import audio, cards
 from videogen.render.article import Article
+from videogen.render.brand import check_brand
 from videogen.render.captions import to_srt, to_webvtt
 from videogen.render.compose import FrameRenderer, Planes, as_moviepy_clip, limit_opencv_threads
 from videogen.render.config import EncoderTuning, RenderConfig, TtsChoice
@@ -117,6 +118,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     t0 = time.perf_counter()
 
     template = load_template(options.template, config.templates_dir)
+    check_brand(template)  # a brand with a bad logo or font fails here, before anything is drawn
     template = template.at_size(options.height, options.fps)
     chain = chain or NarrationChain.from_config(config)
     script = build_script(article)

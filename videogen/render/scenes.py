@@ -5,6 +5,7 @@ caption pages, handed to compose as YUV planes. Also what text is drawn on scree
 from __future__ import annotations
 
 import functools
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -13,7 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from videogen.render import backdrops, cards, i18n
+from videogen.render import backdrops, brand, cards, i18n
 from videogen.render.article import Article
 from videogen.render.compose import (
     OVERSAMPLE,
@@ -76,7 +77,13 @@ def build_layers(template: Template, article: Article, script: Script, scenes: l
             timings["layers_overlapped"] = round(time.perf_counter() - started, 3)
         return layers
 
-    return SceneLayers(title_layer, pool.submit(body) if pool else body(), pages), title
+    layers = SceneLayers(title_layer, pool.submit(body) if pool else body(), pages)
+    if template.logo is not None:
+        spec = template.logo
+        end = timeline.segments[-1].start if spec.until == "outro" else math.inf
+        layers.logo = OverlayPlanes(brand.logo_overlay(template), w, h)
+        layers.logo_span = (spec.start, end, spec.fade)
+    return layers, title
 
 
 def _card_canvas(card: Image.Image, template: Template) -> Planes:

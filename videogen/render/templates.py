@@ -1,10 +1,15 @@
 """Video templates: declarative TOML files in ``templates/`` (canvas, palette, fonts, layout,
-timing, motion, framing, audio, encoding). A newsroom restyles its clips by editing one, not code."""
+timing, motion, framing, audio, encoding, logo). A newsroom restyles its clips by editing one, not code.
+
+A brand is a folder: its template (``template.toml``, or ``<name>.toml``) with its assets next to
+it (logo, fonts). Paths in a template are relative to the template's folder and are resolved
+when it is loaded. Templates are found by name in a list of folders, searched in order."""
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -56,9 +61,35 @@ class Palette(_Strict):
 
 
 class Fonts(_Strict):
+    """A shipped font's name (``NotoSans-Bold``) or a font file of the brand (``fonts/X.otf``,
+    relative to the template's folder; an absolute path once loaded)."""
+
     title: str = "NotoSans-Bold"
     body: str = "NotoSans-Regular"
     caption: str = "NotoSans-Bold"
+
+
+#: Font files a brand may name in ``[fonts]``.
+FONT_SUFFIXES = (".ttf", ".otf")
+
+LogoPosition = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+
+
+class Logo(_Strict):
+    """The logo bug: an image (PNG with alpha; absolute once loaded) in a corner of the safe
+    area, ``size`` its height as a fraction of the short side, ``margin`` an extra inset inside
+    the safe area (fraction of the short side). Shown from ``start`` seconds into the clip
+    (default: the end of the title card's first second) until the end of the clip, or until
+    the outro card starts (``until = "outro"``)."""
+
+    path: Path
+    position: LogoPosition = "top-right"
+    size: float = Field(0.08, gt=0, le=0.5)
+    opacity: float = Field(1.0, gt=0, le=1)
+    margin: float = Field(0.0, ge=0, le=0.3)
+    start: float = Field(1.0, ge=0, le=60)
+    fade: float = Field(0.3, ge=0, le=3)
+    until: Literal["end", "outro"] = "end"
 
 
 class Layout(_Strict):
@@ -153,7 +184,17 @@ class Template(_Strict):
     framing: Framing = Framing()
     audio: AudioStyle = AudioStyle()
     encoding: Encoding = Encoding()
-    logo: Path | None = None
+    logo: Logo | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_stings(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("intro", "outro"):
+                if key in data:
+                    raise ValueError(f"[{key}] stings are not supported yet (planned: a still or a short clip "
+                                     f"before/after the narration); remove the [{key}] table")
+        return data
 
     @field_validator("width", "height")
     @classmethod
@@ -190,35 +231,101 @@ class Template(_Strict):
         return self.model_copy(update=updates)
 
 
-def available_templates(templates_dir: Path) -> list[str]:
-    """The names of the templates in ``templates_dir``."""
-    return sorted(p.stem for p in Path(templates_dir).glob("*.toml") if TEMPLATE_NAME.match(p.stem))
+TemplateDirs = Path | Sequence[Path]
 
 
-def load_template(name_or_path: str | Path, templates_dir: Path) -> Template:
-    """A template by name (``news``) from ``templates_dir``, or by path to a ``.toml`` file."""
+def _dirs(templates_dir: TemplateDirs) -> list[Path]:
+    return [Path(templates_dir)] if isinstance(templates_dir, (str, Path)) else [Path(d) for d in templates_dir]
+
+
+def template_file(name: str, templates_dir: TemplateDirs) -> Path | None:
+    """Where the template ``name`` is: ``<folder>/<name>.toml`` or a brand folder
+    ``<folder>/<name>/template.toml``, the first folder that has it winning."""
+    for folder in _dirs(templates_dir):
+        for path in (folder / f"{name}.toml", folder / name / "template.toml"):
+            if path.is_file():
+                return path
+    return None
+
+
+def available_templates(templates_dir: TemplateDirs) -> list[str]:
+    """The names of the templates in ``templates_dir`` (one folder or several): ``*.toml``
+    files and brand folders holding a ``template.toml``."""
+    names: set[str] = set()
+    for folder in _dirs(templates_dir):
+        names.update(p.stem for p in folder.glob("*.toml"))
+        names.update(p.parent.name for p in folder.glob("*/template.toml"))
+    return sorted(n for n in names if TEMPLATE_NAME.match(n))
+
+
+def template_path(name_or_path: str | Path, templates_dir: TemplateDirs) -> Path:
+    """The ``.toml`` file of a template given by name (searched in ``templates_dir``), by path
+    to a ``.toml`` file or by path to a brand folder (its ``template.toml``)."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml":
-        path = candidate
-        if not path.is_file():
-            raise InvalidInput("template", f"template file {path} does not exist")
-    else:
-        name = str(name_or_path)
-        if not TEMPLATE_NAME.match(name):
-            raise UnknownTemplate(name, available_templates(templates_dir))
-        path = Path(templates_dir) / f"{name}.toml"
-        if not path.is_file():
-            raise UnknownTemplate(name, available_templates(templates_dir))
+        if not candidate.is_file():
+            raise InvalidInput("template", f"template file {candidate} does not exist")
+        return candidate
+    name = str(name_or_path)
+    if TEMPLATE_NAME.match(name):
+        found = template_file(name, templates_dir)
+        if found is not None:
+            return found
+    if candidate.is_dir():  # a brand folder by path (the API takes names only: see check_template_name)
+        if (candidate / "template.toml").is_file():
+            return candidate / "template.toml"
+        raise InvalidInput("template", f"brand folder {candidate} has no template.toml")
+    raise UnknownTemplate(name, available_templates(templates_dir))
+
+
+def _resolve_assets(data: dict[str, object], folder: Path) -> None:
+    """Paths of the brand's assets (logo, font files) made absolute, relative to ``folder``."""
+    logo = data.get("logo")
+    if isinstance(logo, dict):
+        if logo.get("path"):
+            data["logo"] = {**logo, "path": (folder / str(logo["path"])).resolve()}
+        else:
+            data["logo"] = None
+    fonts = data.get("fonts")
+    if isinstance(fonts, dict):
+        data["fonts"] = {k: str((folder / v).resolve()) if isinstance(v, str) and v.lower().endswith(FONT_SUFFIXES) else v
+                         for k, v in fonts.items()}
+
+
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    """A schema error as ``key.path: message`` (the message alone for the whole file)."""
+    where = ".".join(str(p) for p in loc)
+    return f"{where}: {msg}" if where else msg
+
+
+def template_problems(name_or_path: str | Path, templates_dir: TemplateDirs) -> tuple[Template | None, list[str]]:
+    """The template and no problem, or None and every schema problem, each naming its key
+    (``load_template`` stops at the first): for ``videogen templates check``."""
+    try:
+        path = template_path(name_or_path, templates_dir)
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except InvalidInput as e:
+        return None, [e.message]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        return None, [f"{Path(name_or_path).name}: {e}"]
+    _resolve_assets(data, path.parent)
+    try:
+        return Template.model_validate(data), []
+    except ValidationError as err:
+        return None, [_problem(e["loc"], e["msg"]) for e in err.errors()]
+
+
+def load_template(name_or_path: str | Path, templates_dir: TemplateDirs) -> Template:
+    """A template by name (``news``) from ``templates_dir`` (one folder or several, searched in
+    order), or by path to a ``.toml`` file or a brand folder."""
+    path = template_path(name_or_path, templates_dir)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise InvalidInput("template", f"{path.name}: {e}") from None
-    if isinstance(data.get("logo"), dict):
-        logo = data["logo"].get("path") or None
-        data["logo"] = (path.parent / logo).resolve() if logo else None
+    _resolve_assets(data, path.parent)
     try:
         return Template.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput("template", f"{path.name}: {loc}: {first['msg']}") from None
+        raise InvalidInput("template", f"{path.name}: {_problem(first['loc'], first['msg'])}") from None

@@ -25,7 +25,13 @@ from videogen.render.config import TtsChoice
 from videogen.render.keys import content_key
 from videogen.render.narration import NarrationChain
 from videogen.render.pipeline import RenderOptions, render_article
-from videogen.render.templates import TEMPLATE_NAME, Template, available_templates, load_template
+from videogen.render.templates import (
+    TEMPLATE_NAME,
+    Template,
+    TemplateDirs,
+    available_templates,
+    load_template,
+)
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
 from videogen.service.views import (
@@ -83,7 +89,7 @@ class JobOptions(BaseModel):
         return v
 
 
-def check_template_name(name: str, templates_dir: Path) -> None:
+def check_template_name(name: str, templates_dir: TemplateDirs) -> None:
     """Refuse anything but the name of an available template (never a path: whether a file
     exists on the server is not the caller's business), listing the available names."""
     names = available_templates(templates_dir)
@@ -140,8 +146,8 @@ class VideoService:
         be checked whole before any of it is queued. ``local`` marks the CLI: it may name a
         template by path and read images from disk; the API names templates only."""
         if not local:
-            check_template_name(options.template, self.settings.templates_dir)
-        template = load_template(options.template, self.settings.templates_dir)
+            check_template_name(options.template, self.settings.templates_dirs)
+        template = load_template(options.template, self.settings.templates_dirs)
         check_bounds(options, template, self.settings.max_duration)
         self.chain.candidates(article.lang, options.tts, options.voice)
         if not local:
