@@ -11,15 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from videogen.errors import InvalidInput, UnknownTemplate
+from videogen.http.app import create_app
 from videogen.render.article import parse_article
 from videogen.render.brand import brand_problems, check_brand, logo_box, logo_overlay
 from videogen.render.cards import caption_area_top
 from videogen.render.fonts import fallback_names, font_path, get_font
 from videogen.render.pipeline import RenderOptions, render_article
 from videogen.render.templates import available_templates, load_template
+from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
 from .helpers import decode_frame, short_article
@@ -182,6 +185,13 @@ def test_check_names_every_problem_and_a_render_fails_before_drawing(tmp_path):
         render_article(article, RenderOptions(template="broken", height=144, fps=10, tts="espeak"),
                        tmp_path / "clip", settings.render_config())
     assert not (tmp_path / "clip").exists()
+    # Over the API the same brand is refused at enqueue, naming the field, and nothing is queued.
+    with TestClient(create_app(settings, VideoService(settings), run_sweeper=False)) as api:
+        r = api.post("/v1/videos", json={**short_article("en"), "options": {"template": "broken"}})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "options.template"
+        assert "logo.png is not a readable image" in r.text and str(tmp_path) not in r.text
+        assert api.get("/v1/videos").json()["items"] == []
 
 
 def test_logo_larger_than_the_canvas_and_a_missing_logo(tmp_path):

@@ -21,6 +21,7 @@ from videogen.errors import Cancelled, InvalidInput, LeaseLost, VideogenError
 from videogen.net import check_url, resolve_checked
 from videogen.outputs import OUTPUT_FILES
 from videogen.render.article import Article, parse_article
+from videogen.render.brand import check_brand
 from videogen.render.config import TtsChoice
 from videogen.render.keys import content_key
 from videogen.render.narration import NarrationChain
@@ -148,6 +149,10 @@ class VideoService:
         if not local:
             check_template_name(options.template, self.settings.templates_dirs)
         template = load_template(options.template, self.settings.templates_dirs)
+        try:  # a broken brand is refused here, not by the worker after the job was queued
+            check_brand(template)
+        except InvalidInput as e:
+            raise InvalidInput("options.template", e.message) from None
         check_bounds(options, template, self.settings.max_duration)
         self.chain.candidates(article.lang, options.tts, options.voice)
         if not local:
