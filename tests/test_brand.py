@@ -4,6 +4,7 @@ Noto fallback; ``videogen templates check`` and ``preview``; bad brands refused 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -19,13 +20,14 @@ from videogen.http.app import create_app
 from videogen.render.article import parse_article
 from videogen.render.brand import brand_problems, check_brand, logo_box, logo_overlay
 from videogen.render.cards import caption_area_top
+from videogen.render.encode import ffmpeg_exe
 from videogen.render.fonts import fallback_names, font_path, get_font
 from videogen.render.pipeline import RenderOptions, render_article
 from videogen.render.templates import available_templates, load_template
 from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
-from .helpers import decode_frame, short_article
+from .helpers import decode_audio, decode_frame, ffprobe, short_article
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "templates"
@@ -204,15 +206,124 @@ def test_logo_larger_than_the_canvas_and_a_missing_logo(tmp_path):
     assert brand_problems(load_template(gone, SHIPPED)).problems == ["logo.path: logo.png does not exist"]
 
 
-def test_svg_logo_without_a_rasteriser_and_stings_are_named(tmp_path, monkeypatch):
+def test_svg_logo_without_a_rasteriser(tmp_path, monkeypatch):
     svg = _brand(tmp_path, "svg", logo={"path": "logo.svg"})
     (svg / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"/>')
     monkeypatch.setitem(sys.modules, "cairosvg", None)  # as on a machine without the optional package
     problems = brand_problems(load_template(svg, SHIPPED)).problems
     assert len(problems) == 1 and "SVG logos need the optional cairosvg package" in problems[0]
-    (svg / "template.toml").write_text((svg / "template.toml").read_text() + '\n[intro]\npath = "sting.mp4"\n')
-    with pytest.raises(InvalidInput, match=r"\[intro\] stings are not supported yet"):
-        load_template(svg, SHIPPED)
+
+
+# --- stings ---------------------------------------------------------------------------------
+
+def _video(path: Path, seconds: float, colour: str = "blue", sound: bool = True, size: str = "64x36") -> Path:
+    """A small test video: a flat colour, with a 440 Hz tone when ``sound``."""
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s={size}:r=10:d={seconds}"]
+    if sound:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={seconds}", "-c:a", "aac", "-shortest"]
+    subprocess.run(cmd + ["-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)], check=True, capture_output=True)
+    return path
+
+
+def _with_stings(folder: Path, intro: str = "", outro: str = "") -> Path:
+    toml = folder / "template.toml"
+    toml.write_text(toml.read_text() + (f"\n[intro]\n{intro}\n" if intro else "") + (f"\n[outro]\n{outro}\n" if outro else ""))
+    return folder
+
+
+def test_stings_before_and_after_the_narration(tmp_path):
+    """A 144p render with a still intro (1 s, red) and a video outro (1 s, blue, 440 Hz): the
+    clip is longer by both, starts red and ends blue, sounds the tone over the outro, its
+    captions and words move by the intro's length and the poster stays the title card."""
+    plain = _brand(tmp_path, "plain")
+    stung = _brand(tmp_path, "stung")
+    Image.new("RGB", (320, 180), (230, 0, 0)).save(stung / "red.png")
+    _video(stung / "out.mp4", 1.0)
+    _with_stings(stung, 'path = "red.png"\nduration = 1.0', 'path = "out.mp4"')
+    settings = Settings(home=tmp_path / "home", templates_dir=str(tmp_path))
+    article = parse_article(short_article("en"), base_dir=ROOT / "examples")
+    base, out = tmp_path / "base", tmp_path / "clip"
+    for name, folder in (("plain", base), ("stung", out)):
+        render_article(article, RenderOptions(template=name, height=144, fps=10, tts="espeak"), folder,
+                       settings.render_config())
+    m0 = json.loads((base / "manifest.json").read_text())
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["frames"] == m0["frames"] + 10 + 10
+    assert m["stings"] == {"intro": {"file": "red.png", "kind": "still", "start": 0.0, "duration": 1.0},
+                           "outro": {"file": "out.mp4", "kind": "video", "duration": 1.0}}
+    assert float(ffprobe(out / "video.mp4")["format"]["duration"]) == pytest.approx(m["duration"], abs=0.15)
+    first, last = decode_frame(out / "video.mp4", 0.05), decode_frame(out / "video.mp4", m["duration"] - 0.15)
+    assert first[..., 0].mean() > 180 and first[..., 1].mean() < 40  # the red still
+    assert last[..., 2].mean() > 180 and last[..., 0].mean() < 40  # the blue video
+    assert decode_frame(out / "video.mp4", 1.3)[..., 0].mean() < 150  # the title card after the intro
+    sound = decode_audio(out / "video.mp4", 16000)
+    rms = lambda a, b: float(np.sqrt(np.mean(sound[int(a * 16000) : int(b * 16000)] ** 2)))  # noqa: E731
+    assert rms(0.0, 0.9) < 0.003  # a still is silent
+    tail = sound[int((m["duration"] - 0.9) * 16000) : int((m["duration"] - 0.1) * 16000)]
+    assert float(np.sqrt(np.mean(tail**2))) > 0.05
+    spectrum = np.abs(np.fft.rfft(tail))
+    assert abs(np.argmax(spectrum) * 16000 / len(tail) - 440) < 10  # the outro's own tone
+    cues0, cues = _cue_starts(base / "captions.vtt"), _cue_starts(out / "captions.vtt")
+    assert cues[0] >= 1.0 and cues == pytest.approx([c + 1.0 for c in cues0], abs=0.002)
+    assert _cue_starts(out / "captions.srt") == pytest.approx(cues, abs=0.002)
+    assert [w["start"] for w in m["words"]] == pytest.approx([w["start"] + 1.0 for w in m0["words"]], abs=0.002)
+    poster0 = np.asarray(Image.open(base / "poster.jpg").convert("RGB")).astype(int)
+    poster = np.asarray(Image.open(out / "poster.jpg").convert("RGB")).astype(int)
+    assert np.abs(poster - poster0).mean() < 1.0  # the title card, not the intro
+
+
+def _cue_starts(path: Path) -> list[float]:
+    import re
+
+    starts = []
+    for h, mi, sec, ms in re.findall(r"^(?:(\d+):)?(\d\d):(\d\d)[.,](\d{3}) -->", path.read_text(), re.M):
+        starts.append(int(h or 0) * 3600 + int(mi) * 60 + int(sec) + int(ms) / 1000)
+    return starts
+
+
+def test_stings_count_in_the_clip_budget(tmp_path):
+    stung = _with_stings(_brand(tmp_path, "stung"), 'path = "red.png"\nduration = 3.0')
+    Image.new("RGB", (32, 18), (230, 0, 0)).save(stung / "red.png")
+    settings = Settings(home=tmp_path / "home", templates_dir=str(tmp_path))
+    article = parse_article(short_article("en"), base_dir=ROOT / "examples")
+    result = render_article(article, RenderOptions(template="stung", height=144, fps=10, tts="espeak", max_duration=9),
+                            tmp_path / "clip", settings.render_config())
+    assert result.manifest["duration"] <= 9.0
+    assert any("narration capped" in w for w in result.manifest["warnings"])
+
+
+def test_bad_stings_are_named_by_check_and_by_render(tmp_path):
+    bad = _brand(tmp_path, "bad")
+    (bad / "text.mp4").write_text("not a video at all")
+    _video(bad / "mute.mp4", 1.0, sound=False)
+    _with_stings(bad, 'path = "text.mp4"', 'path = "mute.mp4"')
+    problems = brand_problems(load_template(bad, SHIPPED)).problems
+    assert problems == ["intro.path: text.mp4 is not a video or an image (a sting is a .png/.jpg/.webp still or a "
+                        "video with sound)",
+                        "outro.path: mute.mp4 has no sound: a video sting brings its own (add an audio track, "
+                        "silent if need be, or use a still image)"]
+    long = _brand(tmp_path, "long")
+    _video(long / "long.mp4", 16.0, size="16x16")
+    (long / "broken.png").write_bytes(b"\x89PNG not really")
+    _with_stings(long, 'path = "long.mp4"', 'path = "broken.png"')
+    problems = brand_problems(load_template(long, SHIPPED)).problems
+    assert len(problems) == 2
+    assert problems[0].startswith("intro.path: long.mp4 lasts 16.0 s: a sting lasts at most 15 s")
+    assert problems[1].startswith("outro.path: broken.png is not a readable image")
+    gone = _with_stings(_brand(tmp_path, "gone"), 'path = "nowhere.mp4"')
+    assert brand_problems(load_template(gone, SHIPPED)).problems == ["intro.path: nowhere.mp4 does not exist"]
+    with pytest.raises(InvalidInput, match="duration"):  # a still shown longer than a sting may last
+        load_template(_with_stings(_brand(tmp_path, "slow"), 'path = "x.png"\nduration = 20'), SHIPPED)
+    settings = Settings(home=tmp_path / "home", templates_dir=str(tmp_path))
+    article = parse_article(short_article("en"), base_dir=ROOT / "examples")
+    for name, message in (("bad", "text.mp4 is not a video or an image"), ("long", "long.mp4 lasts 16.0 s")):
+        with pytest.raises(InvalidInput, match=message):
+            render_article(article, RenderOptions(template=name, height=144, fps=10, tts="espeak"),
+                           tmp_path / "clip", settings.render_config())
+        assert not (tmp_path / "clip").exists()
+    cli = _cli("templates", "check", str(bad), cwd=tmp_path)
+    assert cli.returncode == 2 and "problem: intro.path: text.mp4 is not a video" in cli.stdout
+    assert "problem: outro.path: mute.mp4 has no sound" in cli.stdout
 
 
 # --- the CLI --------------------------------------------------------------------------------

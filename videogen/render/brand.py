@@ -1,4 +1,4 @@
-"""Brand kits: what a template's brand folder brings (logo bug, font files), checked before
+"""Brand kits: what a template's brand folder brings (logo bug, font files, stings), checked before
 anything is drawn, and the logo drawn once as an overlay.
 
 The logo goes in a corner of the safe area (the layout's margins, plus the logo's own
@@ -20,6 +20,7 @@ from PIL import Image, ImageFont, UnidentifiedImageError
 from videogen.render import i18n
 from videogen.render.cards import Overlay, caption_area_top
 from videogen.render.fonts import charset, font_files, font_path, ignorable
+from videogen.render.stings import sting_problems
 from videogen.render.templates import FONT_SUFFIXES, Template
 
 #: Characters every font of a brand must have (it falls back to Noto for other scripts).
@@ -161,7 +162,8 @@ def _logo_findings(template: Template, report: BrandReport) -> None:
 
 def brand_problems(template: Template, lang: str | None = None) -> BrandReport:
     """Check a loaded template's brand: its fonts (readable, with Latin letters; what falls back
-    to Noto in ``lang``) and its logo (readable, fits the safe area)."""
+    to Noto in ``lang``), its logo (readable, fits the safe area) and its stings (a still or a
+    video with sound, at most ``MAX_STING_SECONDS``)."""
     report = BrandReport()
     report.found.append(f"template: {template.name} {template.width}×{template.height} {template.fps:g} fps"
                         + (f" — {template.description}" if template.description else ""))
@@ -170,6 +172,9 @@ def brand_problems(template: Template, lang: str | None = None) -> BrandReport:
                         f"muted {p.muted}, caption box {p.caption_box}, {len(p.shapes)} shape colours")
     _font_findings(template, lang, report)
     _logo_findings(template, report)
+    found, problems = sting_problems(template)
+    report.found += found
+    report.problems += problems
     return report
 
 

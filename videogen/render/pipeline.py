@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from videogen.errors import RenderError, StorageError
+from videogen.errors import InvalidInput, RenderError, StorageError
 from videogen.outputs import MANIFEST, publish_folder
 from videogen.render import audio, cards
 from videogen.render.article import Article
@@ -40,6 +40,7 @@ from videogen.render.script import Line, Script, build_script, lines_to_speak, p
 from videogen.render.templates import Template, load_template
 from videogen.render.text.normalize import normalize_for_speech
 from videogen.render.text.units import prefix_words, speech_length
+from videogen.render.stings import Stings, plan_stings
 from videogen.render.timeline import (
     LineAudio,
     Page,
@@ -47,6 +48,7 @@ from videogen.render.timeline import (
     build_timeline,
     clip_length,
     lines_within,
+    shifted,
     word_pages,
 )
 from videogen.render.words import TimedWord, group_words, map_anchors, word_times
@@ -120,6 +122,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     template = load_template(options.template, config.templates_dir)
     check_brand(template)  # a brand with a bad logo or font fails here, before anything is drawn
     template = template.at_size(options.height, options.fps)
+    stings = _plan_stings(template, options.engine)
     chain = chain or NarrationChain.from_config(config)
     script = build_script(article)
     warnings = list(script.warnings)
@@ -144,7 +147,9 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     st.finish("narration", t1)
 
     t2 = time.perf_counter()
-    n_keep = _fit_to_duration(chain, narration, script, article.lang, template, options.max_duration, warnings)
+    # The whole clip is bounded: the narrated part gets what the stings leave.
+    n_keep = _fit_to_duration(chain, narration, script, article.lang, template, options.max_duration - stings.seconds,
+                              warnings)
     script.lines = script.lines[:n_keep]
     speeches = narration.speeches[: 1 + n_keep]
     sr = narration.sample_rate
@@ -181,7 +186,8 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         # encoded.
         layers_pool = ThreadPoolExecutor(1, thread_name_prefix="layers")
         try:
-            track_future = layers_pool.submit(_narration_track, timeline, speeches, sr, template, article.id, wav)
+            track_future = layers_pool.submit(_narration_track, timeline, speeches, sr, template, article.id, wav,
+                                              stings)
             layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline,
                                               layers_pool, st.timings)
             track, gain_db = track_future.result()
@@ -199,13 +205,17 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
             if options.engine == "moviepy":
                 _encode_with_moviepy(renderer, track, sr, video, template)
             else:
-                _encode(renderer, timeline, wav, video, template, config.encoder, lambda f: st.report("frames", f))
+                _encode(renderer, timeline, wav, video, template, config.encoder, lambda f: st.report("frames", f),
+                        stings)
             st.finish("frames", t4)
         finally:
             layers_pool.shutdown(wait=True, cancel_futures=True)
 
         t5 = time.perf_counter()
         wav.unlink()
+        # The narrated part's times as they are in the clip: after the intro sting.
+        timeline = shifted(timeline, stings.intro_frames / template.fps,
+                           stings.intro_frames + timeline.n_frames + stings.outro_frames)
         title_card.save(staging / "poster.jpg", "JPEG", quality=88, optimize=True, progressive=True)
         starts = timeline.speech_starts
         vtt_words = [[(w.a, starts[c] + w.start) for w in ws] for c, ws in enumerate(cue_words)]
@@ -216,6 +226,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         manifest = build_manifest(article, template, options.engine, narration, timeline, script, staging, key,
                                   warnings, started_at, gain_db, n_images, cue_words,
                                   word_timing)
+        manifest["stings"] = stings.manifest()
         st.timings["publish"] = round(time.perf_counter() - t5, 3)
         st.timings["total"] = round(time.perf_counter() - t0, 3)
         manifest["timings"] = dict(st.timings)
@@ -312,35 +323,66 @@ def _fit_line(chain: NarrationChain, voice: VoiceInfo, line: Line, speech: Speec
     return shortest if at_least_a_word else None
 
 
+def _plan_stings(template: Template, engine: str) -> Stings:
+    """The template's stings, probed (``check_brand`` has named any problem already)."""
+    try:
+        stings = plan_stings(template)
+    except ValueError as e:
+        raise InvalidInput("template", f"{template.name}: {e}") from None
+    if engine == "moviepy" and (stings.intro or stings.outro):
+        raise InvalidInput("engine", "stings ([intro]/[outro]) are rendered by the fast engine only")
+    return stings
+
+
 def _narration_track(timeline: Timeline, speeches: list[Speech], sr: int, template: Template, article_id: str | None,
-                     wav: Path) -> tuple[np.ndarray, float]:
+                     wav: Path, stings: Stings | None = None) -> tuple[np.ndarray, float]:
     """The clip's sound: each sentence at its place, levelled (and over the music bed if the
-    template has one), written to ``wav``. Returns the track and the gain applied (dB)."""
+    template has one), between the stings' own sounds (levelled alike), written to ``wav``.
+    Returns the track (the narrated part's) and the gain applied to the narration (dB)."""
     track = audio.place(list(zip(timeline.speech_starts, [s.samples for s in speeches], strict=True)), timeline.duration, sr)
     track, gain_db = audio.level(track, sr, template.audio.loudness_lufs, template.audio.peak_dbfs)
     if template.audio.bed:
         track = track + audio.music_bed(timeline.duration, sr, template.audio.bed_level_db, seed_for(article_id, "bed"))
         track = audio.limit(track, sr, template.audio.peak_dbfs)
-    audio.write_wav(wav, track, sr)
+    if stings is not None and (stings.intro or stings.outro):
+        before, after = stings.sounds(sr, template)
+        audio.write_wav(wav, np.concatenate([before, track, after]), sr)
+    else:
+        audio.write_wav(wav, track, sr)
     return track, gain_db
 
 
 def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path, template: Template,
-            tuning: EncoderTuning, progress: Callable[[float], None]) -> None:
+            tuning: EncoderTuning, progress: Callable[[float], None], stings: Stings | None = None) -> None:
+    """Encode the clip: the intro sting's frames, the narrated part's, the outro sting's."""
+    n_intro = stings.intro_frames if stings else 0
+    n_body = timeline.n_frames
+    n_total = n_intro + n_body + (stings.outro_frames if stings else 0)
+    intro, outro = stings.frame_sources(template.width, template.height) if stings else (None, None)
     # Progress (where a cancelled job stops) at least once a second of clip.
-    step = max(1, min(timeline.n_frames // 100, round(template.fps)))
-    with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding, tuning) as enc:
-        planes: dict[int, Planes] = {}  # one view per encoder buffer
+    step = max(1, min(n_total // 100, round(template.fps)))
+    try:
+        with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding, tuning) as enc:
+            planes: dict[int, Planes] = {}  # one view per encoder buffer
 
-        def draw(i: int, buf: bytearray) -> None:
-            out = planes.get(id(buf))
-            if out is None:
-                out = planes[id(buf)] = Planes(template.width, template.height, np.frombuffer(buf, np.uint8))
-            renderer.frame(i, out)
-            if i % step == 0:
-                progress(i / timeline.n_frames)
+            def draw(i: int, buf: bytearray) -> None:
+                if i < n_intro and intro is not None:
+                    intro.fill(buf)
+                elif i >= n_intro + n_body and outro is not None:
+                    outro.fill(buf)
+                else:
+                    out = planes.get(id(buf))
+                    if out is None:
+                        out = planes[id(buf)] = Planes(template.width, template.height, np.frombuffer(buf, np.uint8))
+                    renderer.frame(i - n_intro, out)
+                if i % step == 0:
+                    progress(i / n_total)
 
-        enc.encode_frames(timeline.n_frames, draw)
+            enc.encode_frames(n_total, draw)
+    finally:
+        for source in (intro, outro):
+            if source is not None:
+                source.close()
 
 
 def _encode_with_moviepy(renderer: FrameRenderer, track: np.ndarray, sr: int, video: Path, template: Template) -> None:

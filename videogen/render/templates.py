@@ -1,8 +1,8 @@
 """Video templates: declarative TOML files in ``templates/`` (canvas, palette, fonts, layout,
-timing, motion, framing, audio, encoding, logo). A newsroom restyles its clips by editing one, not code.
+timing, motion, framing, audio, encoding, logo, intro/outro stings). A newsroom restyles its clips by editing one, not code.
 
 A brand is a folder: its template (``template.toml``, or ``<name>.toml``) with its assets next to
-it (logo, fonts). Paths in a template are relative to the template's folder and are resolved
+it (logo, fonts, stings). Paths in a template are relative to the template's folder and are resolved
 when it is loaded. Templates are found by name in a list of folders, searched in order."""
 
 from __future__ import annotations
@@ -90,6 +90,33 @@ class Logo(_Strict):
     start: float = Field(1.0, ge=0, le=60)
     fade: float = Field(0.3, ge=0, le=3)
     until: Literal["end", "outro"] = "end"
+
+
+#: The longest a sting (intro or outro) may last, seconds: a sting file longer than this is refused.
+MAX_STING_SECONDS = 15.0
+#: Sting files shown as a still image (anything else must be a video with sound).
+STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: How long a still sting is shown when its ``duration`` is not given, seconds.
+STILL_SECONDS = 2.0
+
+
+class Sting(_Strict):
+    """An intro or outro sting, before or after the narrated part: a still image (``.png``,
+    ``.jpg``, ``.webp``) shown ``duration`` seconds (default 2), or a short video with its own
+    sound (absolute once loaded), played whole or only its first ``duration`` seconds. Scaled
+    to fit the canvas (letterboxed on black). Its sound is levelled to the template's loudness
+    like the narration, then ``volume`` (a gain, 1 = as loud as the narration) applied; a still
+    is silent. ``fade``: seconds of fade to black (and to silence) at the end of an intro, from
+    black at the start of an outro."""
+
+    path: Path
+    duration: float | None = Field(None, gt=0, le=MAX_STING_SECONDS)
+    volume: float = Field(1.0, ge=0, le=2)
+    fade: float = Field(0.0, ge=0, le=3)
+
+    @property
+    def still(self) -> bool:
+        return self.path.suffix.lower() in STILL_SUFFIXES
 
 
 class Layout(_Strict):
@@ -185,16 +212,8 @@ class Template(_Strict):
     audio: AudioStyle = AudioStyle()
     encoding: Encoding = Encoding()
     logo: Logo | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_stings(cls, data: object) -> object:
-        if isinstance(data, dict):
-            for key in ("intro", "outro"):
-                if key in data:
-                    raise ValueError(f"[{key}] stings are not supported yet (planned: a still or a short clip "
-                                     f"before/after the narration); remove the [{key}] table")
-        return data
+    intro: Sting | None = None
+    outro: Sting | None = None
 
     @field_validator("width", "height")
     @classmethod
@@ -286,6 +305,10 @@ def _resolve_assets(data: dict[str, object], folder: Path) -> None:
             data["logo"] = {**logo, "path": (folder / str(logo["path"])).resolve()}
         else:
             data["logo"] = None
+    for key in ("intro", "outro"):
+        sting = data.get(key)
+        if isinstance(sting, dict) and isinstance(sting.get("path"), str):
+            data[key] = {**sting, "path": (folder / sting["path"]).resolve()}
     fonts = data.get("fonts")
     if isinstance(fonts, dict):
         data["fonts"] = {k: str((folder / v).resolve()) if isinstance(v, str) and v.lower().endswith(FONT_SUFFIXES) else v

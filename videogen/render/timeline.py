@@ -182,3 +182,18 @@ def build_timeline(title_text: str, title_audio: LineAudio, line_texts: list[str
         for j, text in enumerate(texts):
             pages.append(Page(edges[j], edges[j + 1], text, i + 1))
     return Timeline(fps, n_frames, segments, cues, hold_pages(pages, timing), starts)
+
+
+def shifted(timeline: Timeline, offset: float, n_frames: int) -> Timeline:
+    """``timeline`` (the narrated part) placed ``offset`` seconds into a clip of ``n_frames``
+    frames: every segment, cue, page and speech start moved by ``offset`` (an intro sting
+    before it; an outro sting after it makes the clip longer, not the times)."""
+    if offset == 0 and n_frames == timeline.n_frames:
+        return timeline
+    return Timeline(
+        timeline.fps, n_frames,
+        [replace(s, start=s.start + offset, end=s.end + offset) for s in timeline.segments],
+        [replace(c, start=c.start + offset, end=c.end + offset) for c in timeline.cues],
+        [replace(p, start=p.start + offset, end=p.end + offset) for p in timeline.pages],
+        [t + offset for t in timeline.speech_starts],
+    )
