@@ -235,7 +235,7 @@ def test_stings_before_and_after_the_narration(tmp_path):
     """A 144p render with a still intro (1 s, red) and a video outro (1 s, blue, 440 Hz): the
     clip is longer by both, starts red and ends blue, sounds the tone over the outro, its
     captions and words move by the intro's length and the poster stays the title card."""
-    plain = _brand(tmp_path, "plain")
+    _brand(tmp_path, "plain")
     stung = _brand(tmp_path, "stung")
     Image.new("RGB", (320, 180), (230, 0, 0)).save(stung / "red.png")
     _video(stung / "out.mp4", 1.0)

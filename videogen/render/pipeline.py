@@ -37,10 +37,10 @@ from videogen.render.memory import map_large_blocks
 from videogen.render.narration import Narration, NarrationChain, Speech, VoiceInfo
 from videogen.render.scenes import build_layers, canvas_size, on_screen
 from videogen.render.script import Line, Script, build_script, lines_to_speak, plan_scenes, seed_for
+from videogen.render.stings import Stings, plan_stings
 from videogen.render.templates import Template, load_template
 from videogen.render.text.normalize import normalize_for_speech
 from videogen.render.text.units import prefix_words, speech_length
-from videogen.render.stings import Stings, plan_stings
 from videogen.render.timeline import (
     LineAudio,
     Page,
