@@ -34,7 +34,7 @@ import videogen.render.pipeline as pipeline
 from videogen.render.compose import Planes
 compose_cpu = []
 
-def composite_only(renderer, timeline, wav, video, template, tuning, progress):
+def composite_only(renderer, timeline, wav, video, template, tuning, progress, stings=None):
     # Every frame composited as for the encoder, no x264: this thread's CPU seconds.
     out = Planes(template.width, template.height)
     t0 = time.thread_time()

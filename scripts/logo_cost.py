@@ -30,6 +30,8 @@ def variant(folder: Path, with_logo: bool) -> Path:
     toml = folder / "template.toml"
     if not with_logo:
         toml.write_text(toml.read_text(encoding="utf-8").split("[logo]")[0], encoding="utf-8")
+    else:  # the logo alone: without the intro sting that follows it
+        toml.write_text(toml.read_text(encoding="utf-8").split("[intro]")[0], encoding="utf-8")
     return toml
 
 

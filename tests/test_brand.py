@@ -355,6 +355,6 @@ def test_cli_check_and_preview(tmp_path):
                  env={"VIDEOGEN_TEMPLATES_DIR": str(SAMPLE.parent)})
     assert shown.returncode == 0, shown.stderr
     img = Image.open(sheet)
-    assert img.height == 180 + 28 + 32 and img.width == 16 + 3 * (320 + 16)
+    assert img.height == 180 + 28 + 32 and img.width == 16 + 4 * (320 + 16)  # the intro sting, then three frames
     refused = _cli("templates", "preview", str(broken), "-o", str(tmp_path / "no.png"), cwd=tmp_path)
     assert refused.returncode == 2 and not (tmp_path / "no.png").exists()

@@ -1,5 +1,5 @@
 """A brand's contact sheet: the title card, a photo scene with its captions, header, credit and
-logo, and the outro card, side by side, drawn with the same functions as a clip's layers but
+logo, and the outro card (and a picture of each sting), side by side, drawn with the same functions as a clip's layers but
 without narration or encoding (``videogen templates preview``)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from videogen.render import backdrops, brand, cards, i18n
+from videogen.render import backdrops, brand, cards, i18n, stings
 from videogen.render.article import Article
 from videogen.render.fonts import get_font
 from videogen.render.templates import Template
@@ -42,7 +42,8 @@ def _paste(frame: Image.Image, overlay: cards.Overlay) -> None:
 def frames(template: Template, article: Article = SAMPLE_ARTICLE) -> list[tuple[str, Image.Image]]:
     """The three frames of the sheet (label, RGB image at the template's size): the title card
     as the poster shows it (no logo), the scene and the outro with the logo where a clip
-    shows it."""
+    shows it; before them a picture of the intro sting and after them one of the outro sting,
+    when the template has them."""
     lang = article.lang
     direction = i18n.text_direction(lang)
     date = i18n.long_date(article.published_at, lang) if article.published_at else None
@@ -70,11 +71,16 @@ def frames(template: Template, article: Article = SAMPLE_ARTICLE) -> list[tuple[
         if logo is not None and with_logo:
             _paste(img, logo)
         out.append((label, img.convert("RGB")))
+    for key, where in (("intro", 0), ("outro", len(out))):
+        spec = getattr(template, key)
+        if spec is not None:
+            picture = stings.sting_picture(spec, stings.probe_sting(spec), template.width, template.height)
+            out.insert(where, (f"{key} sting", picture))
     return out
 
 
 def contact_sheet(template: Template, article: Article = SAMPLE_ARTICLE, thumb_height: int = 360) -> Image.Image:
-    """The sheet: the three frames in a row, ``thumb_height`` pixels high, each labelled."""
+    """The sheet: the frames (three, and one per sting) in a row, ``thumb_height`` pixels high, each labelled."""
     shots = frames(template, article)
     tw = round(template.width * thumb_height / template.height)
     gap, label_h = 16, 28

@@ -126,6 +126,27 @@ def still_frame(path: Path, w: int, h: int) -> bytes:
     return bytes(cv2.cvtColor(np.asarray(canvas), cv2.COLOR_RGB2YUV_I420).reshape(-1))
 
 
+def sting_picture(spec: Sting, info: StingInfo, w: int, h: int) -> Image.Image:
+    """One picture of the sting on a ``w``×``h`` canvas (RGB): the still, or the video's frame
+    at the middle of what plays (its first frame is often a fade from black); for previews."""
+    if info.kind == "still":
+        with Image.open(spec.path) as img:
+            fitted = ImageOps.contain(img.convert("RGB"), (w, h), Image.Resampling.LANCZOS)
+    else:
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{info.seconds / 2:.3f}",
+               "-i", str(spec.path), "-frames:v", "1", "-vf", f"scale={w}:{h}:force_original_aspect_ratio=decrease",
+               "-f", "image2pipe", "-vcodec", "png", "pipe:1"]
+        proc = subprocess.run(cmd, capture_output=True, timeout=30, env=child_env())
+        if proc.returncode != 0 or not proc.stdout:
+            raise ValueError(f"{spec.path.name}: ffmpeg decoded no frame of the sting")
+        import io
+
+        fitted = Image.open(io.BytesIO(proc.stdout)).convert("RGB")
+    canvas = Image.new("RGB", (w, h), (0, 0, 0))
+    canvas.paste(fitted, ((w - fitted.width) // 2, (h - fitted.height) // 2))
+    return canvas
+
+
 def _fade_levels(n: int, fps: float, fade: float, at_end: bool) -> list[float]:
     """Brightness of each of ``n`` frames: 1, ramping to 0 over the last ``fade`` seconds
     (``at_end``) or from 0 over the first ones."""
