@@ -8,6 +8,7 @@ decoded by ffmpeg to mono samples at the narration's rate, levelled like the nar
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import subprocess
@@ -52,6 +53,16 @@ class StingInfo:
         return f"video {self.width}×{self.height}, {self.length:.2f} s with sound, plays {self.seconds:.2f} s"
 
 
+@functools.lru_cache(maxsize=64)
+def _header(path: str, mtime_ns: int, size: int) -> str:
+    """What ffmpeg says of a file's streams (cached per file version: a service checks the
+    brand on every enqueue)."""
+    del mtime_ns, size  # the cache key only
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path], capture_output=True,
+                          text=True, errors="replace", timeout=30, env=child_env())
+    return proc.stderr
+
+
 def probe_sting(spec: Sting) -> StingInfo:
     """Open the sting's file and say what it is. Raises ValueError naming what is wrong: it
     does not exist, is neither an image nor a video, is a video with no sound, or lasts longer
@@ -68,9 +79,8 @@ def probe_sting(spec: Sting) -> StingInfo:
             raise ValueError(f"{path.name} is not a readable image ({e})") from None
         seconds = spec.duration or STILL_SECONDS
         return StingInfo("still", w, h, seconds, seconds, False)
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
-                          text=True, errors="replace", timeout=30, env=child_env())
-    head = proc.stderr
+    stat = path.stat()
+    head = _header(str(path), stat.st_mtime_ns, stat.st_size)
     video, duration = _VIDEO.search(head), _DURATION.search(head)
     if video is None or duration is None or _IMAGE_INPUT.search(head):
         raise ValueError(f"{path.name} is not a video or an image (a sting is a .png/.jpg/.webp still or a video "
