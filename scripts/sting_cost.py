@@ -1,9 +1,10 @@
 """What a sting costs a render: the sample brand (examples/brands/gazette) with and without its
 ``[intro]`` (a 2 s 640×360 video with sound, decoded by ffmpeg, letterboxed to the canvas and
 encoded with the clip), full renders (x264 included): the frames stage's wall seconds, the
-whole render's CPU seconds (Python and ffmpeg) and the frames added.
+whole render's CPU seconds (Python and ffmpeg) and the frames added; and the sting alone (its
+frames decoded and letterboxed into frame buffers, its sound levelled, no render).
 
-    PYTHONPATH=. python scripts/sting_cost.py [--height 1080] [--repeat 2]
+    PYTHONPATH=. python scripts/sting_cost.py [--height 1080] [--repeat 2] [--alone]
 
 Runs interleaved, each in its own process, the narration cache warmed first; medians printed
 with every value. Not a test: timings depend on the machine and its load."""
@@ -34,12 +35,48 @@ def variant(folder: Path, with_intro: bool) -> Path:
     return toml
 
 
+def sting_alone(height: int) -> dict[str, float]:
+    """The intro's frames alone, no x264: ffmpeg decoding and letterboxing them to the canvas
+    and each copied into a frame buffer (CPU ms per frame, ffmpeg's included), and its sound
+    decoded and levelled (CPU ms)."""
+    import resource
+    import time
+
+    from videogen.render.stings import plan_stings
+    from videogen.render.templates import load_template
+
+    template = load_template(ROOT / "examples" / "brands" / "gazette", ROOT / "templates").at_size(height)
+    stings = plan_stings(template)
+
+    def cpu() -> float:
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    t0, w0 = cpu(), time.perf_counter()
+    source, _ = stings.frame_sources(template.width, template.height)
+    assert source is not None
+    buf = bytearray(template.width * template.height * 3 // 2)
+    for _ in range(stings.intro_frames):
+        source.fill(buf)
+    source.close()
+    frames_cpu, frames_wall = cpu() - t0, time.perf_counter() - w0
+    t0 = cpu()
+    stings.sounds(22050, template)
+    return {"frames": stings.intro_frames, "cpu_ms_per_frame": round(1000 * frames_cpu / stings.intro_frames, 2),
+            "wall_ms_per_frame": round(1000 * frames_wall / stings.intro_frames, 2),
+            "sound_cpu_ms": round(1000 * (cpu() - t0), 1)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--article", default=str(ROOT / "examples" / "articles" / "en-space-exhibition.json"))
     ap.add_argument("--height", type=int, default=1080)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--alone", action="store_true", help="only the sting's frames and sound, no render")
     args = ap.parse_args()
+    if args.alone:
+        print(json.dumps({"height": args.height, "loadavg": os.getloadavg(), "sting_alone": sting_alone(args.height)}))
+        return 0
     work = Path(tempfile.mkdtemp(prefix="sting-cost-"))
     cache = work / "cache"
     runs = {"intro": variant(work / "with", True), "no intro": variant(work / "without", False)}
@@ -62,6 +99,7 @@ def main() -> int:
                       "sting_extra_frames_s": round(extra, 3),
                       "sting_ms_per_frame": round(1000 * extra / max(1, added), 2),
                       "narrated_ms_per_frame": round(1000 * per_frame, 2),
+                      "sting_alone": sting_alone(args.height),
                       "sting_extra_cpu_s": round(summary["intro"]["cpu_s_median"] - summary["no intro"]["cpu_s_median"], 3)},
                      indent=2))
     shutil.rmtree(work, ignore_errors=True)
