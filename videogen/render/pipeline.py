@@ -148,8 +148,8 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
 
     t2 = time.perf_counter()
     # The whole clip is bounded: the narrated part gets what the stings leave.
-    n_keep = _fit_to_duration(chain, narration, script, article.lang, template, options.max_duration - stings.seconds,
-                              warnings)
+    n_keep = _fit_to_duration(chain, narration, script, article.lang, template, options.max_duration, warnings,
+                              stings.seconds)
     script.lines = script.lines[:n_keep]
     speeches = narration.speeches[: 1 + n_keep]
     sr = narration.sample_rate
@@ -266,14 +266,15 @@ def _word_pages(screen_lines: list[str], lines: list[Line], speeches: list[Speec
 
 
 def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script, lang: str, template: Template,
-                     max_duration: float, warnings: list[str]) -> int:
+                     max_duration: float, warnings: list[str], reserved: float = 0.0) -> int:
     """How many body lines the clip keeps so that it lasts at most ``max_duration`` (the whole
-    clip: title card, narration, pauses and outro), with the frame rounding. When the title,
+    clip: title card, narration, pauses and outro, and the stings' ``reserved`` seconds), with
+    the frame rounding. When the title,
     or the first line after it, cannot fit whole, a start of it cut between words is spoken
     instead (``script`` and ``narration`` are changed in place); the title is always spoken,
     a word at least."""
     timing = template.timing
-    limit = max_duration - 1.0 / template.fps  # the last frame may end up to a frame later
+    limit = max_duration - reserved - 1.0 / template.fps  # the last frame may end up to a frame later
     fixed = clip_length(0.0, [], timing)
     title = narration.speeches[0]
     if fixed + title.duration > limit:
@@ -294,7 +295,8 @@ def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script
             n_keep, cut = 1, " (only the start of the first)"
     if n_keep < n_lines:
         unit = "sentences" if all(ln.whole for ln in script.lines) else "sentence parts"
-        warnings.append(f"narration capped at {max_duration:g} s: kept {n_keep} of {n_lines} {unit}{cut}")
+        stings = f", {reserved:g} s of them stings" if reserved else ""
+        warnings.append(f"narration capped at {max_duration:g} s{stings}: kept {n_keep} of {n_lines} {unit}{cut}")
     return n_keep
 
 
