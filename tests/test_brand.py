@@ -289,7 +289,10 @@ def test_stings_count_in_the_clip_budget(tmp_path):
     result = render_article(article, RenderOptions(template="stung", height=144, fps=10, tts="espeak", max_duration=9),
                             tmp_path / "clip", settings.render_config())
     assert result.manifest["duration"] <= 9.0
-    assert any("narration capped" in w for w in result.manifest["warnings"])
+    assert any(w.startswith("narration capped at 9 s, 3 s of them stings") for w in result.manifest["warnings"])
+    with pytest.raises(InvalidInput, match="fast engine only"):
+        render_article(article, RenderOptions(template="stung", height=144, fps=10, tts="espeak", engine="moviepy"),
+                       tmp_path / "clip2", settings.render_config())
 
 
 def test_bad_stings_are_named_by_check_and_by_render(tmp_path):
@@ -340,6 +343,7 @@ def test_cli_check_and_preview(tmp_path):
     ok = _cli("templates", "check", str(SAMPLE), cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "logo: logo.png 420×120 with transparency" in ok.stdout and ok.stdout.strip().endswith(": ok")
+    assert "intro: intro.mp4 (video 640×360, 2.00 s with sound, plays 2.00 s, volume 0.8, fade 0.3 s)" in ok.stdout
     broken = _broken(tmp_path)
     bad = _cli("templates", "check", "broken", cwd=tmp_path, env={"VIDEOGEN_TEMPLATES_DIR": str(tmp_path)})
     assert bad.returncode == 2

@@ -78,7 +78,7 @@ LogoPosition = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
 class Logo(_Strict):
     """The logo bug: an image (PNG with alpha; absolute once loaded) in a corner of the safe
     area, ``size`` its height as a fraction of the short side, ``margin`` an extra inset inside
-    the safe area (fraction of the short side). Shown from ``start`` seconds into the clip
+    the safe area (fraction of the short side). Shown from ``start`` seconds into the clip (after its intro sting, if any)
     (default: the end of the title card's first second) until the end of the clip, or until
     the outro card starts (``until = "outro"``)."""
 
