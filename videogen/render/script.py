@@ -5,10 +5,12 @@ grouped into scenes; a visual for every scene."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from videogen.render.article import Article
+from videogen.render.text.lexicon import apply_lexicon
 from videogen.render.text.normalize import normalize_for_speech
 from videogen.render.text.sentences import split_sentences
 from videogen.render.text.summarize import extractive_summary
@@ -61,8 +63,17 @@ def _speakable(text: str) -> str:
     return text if text[-1:] in ".!?…。！？।؟" else text + "."
 
 
-def build_script(article: Article) -> Script:
+def spoken_form(text: str, lang: str, lexicon: Mapping[str, str] | None = None) -> str:
+    """What an engine is given for one sentence ``text``: the lexicon's respellings applied,
+    then normalised for speech (a lexicon preview speaks exactly what a render would)."""
+    return normalize_for_speech(_speakable(apply_lexicon(text, lexicon or {})), lang)
+
+
+def build_script(article: Article, lexicon: Mapping[str, str] | None = None) -> Script:
+    """The script of ``article``; ``lexicon``'s respellings change what is read (``spoken``),
+    never what is shown (``text``): see ``text.lexicon``."""
     lang = article.lang
+    lexicon = lexicon or {}
     source: Literal["summary", "body"]
     if article.summary:
         narrated, source = article.summary, "summary"
@@ -73,10 +84,11 @@ def build_script(article: Article) -> Script:
         units = split_units(sentence)
         for k, unit in enumerate(units):
             # Only a sentence's last unit gets a final intonation.
-            spoken = normalize_for_speech(_speakable(unit) if k == len(units) - 1 else unit, lang)
+            said = apply_lexicon(unit, lexicon)
+            spoken = normalize_for_speech(_speakable(said) if k == len(units) - 1 else said, lang)
             lines.append(Line(unit, spoken, "body", whole=len(units) == 1))
     lines = [ln for ln in lines if any(c.isalnum() for c in ln.spoken)]
-    title = Line(article.title, normalize_for_speech(_speakable(article.title), lang), "title")
+    title = Line(article.title, normalize_for_speech(_speakable(apply_lexicon(article.title, lexicon)), lang), "title")
     script = Script(lang, title, lines, source)
     if source == "body":
         script.warnings.append("no summary: narrating an extract of the body")

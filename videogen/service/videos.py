@@ -23,7 +23,7 @@ from videogen.outputs import OUTPUT_FILES
 from videogen.render.article import Article, parse_article
 from videogen.render.brand import check_brand
 from videogen.render.config import TtsChoice
-from videogen.render.keys import content_key
+from videogen.render.keys import content_key, lexicon_for
 from videogen.render.narration import NarrationChain
 from videogen.render.pipeline import RenderOptions, render_article
 from videogen.render.templates import (
@@ -33,6 +33,7 @@ from videogen.render.templates import (
     available_templates,
     load_template,
 )
+from videogen.service.lexicon import Lexicons
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
 from videogen.service.views import (
@@ -130,6 +131,7 @@ class VideoService:
         self.broker_depth = broker_depth  # messages waiting in the broker, read now (sweeps)
         self._queue_webhook = notify
         self._migrated = False
+        self.lexicons = Lexicons(self.store.engine)
 
     @functools.cached_property
     def chain(self) -> NarrationChain:
@@ -166,9 +168,15 @@ class VideoService:
             except VideogenError as e:
                 raise InvalidInput("options.webhook_url", str(e)) from None
         max_duration = options.max_duration or self.settings.max_duration
-        key = content_key(article, template.at_size(options.height, options.fps), options.voice, options.tts, max_duration)
+        # The lexicon is taken now: the entries that apply to the article are part of the job
+        # (and of its content key, so a changed entry makes a new render).
+        lexicon = lexicon_for(article, self.lexicons.get(article.lang))
+        key = content_key(article, template.at_size(options.height, options.fps), options.voice, options.tts, max_duration,
+                          lexicon)
         opts = options.model_dump(exclude={"webhook_url", "webhook_secret", "priority"})
         opts["max_duration"] = max_duration
+        if lexicon:
+            opts["lexicon"] = lexicon
         if local and article.base_dir is not None:
             opts["base_dir"] = str(article.base_dir)
         return dict(
@@ -340,6 +348,7 @@ class VideoService:
                 max_duration=o.get("max_duration"), height=o.get("height"), fps=o.get("fps"),
                 allow_local_images="base_dir" in o, allow_outside_paths=False,
                 skip_unreachable_images=job.attempts >= self.settings.max_attempts,
+                lexicon=o.get("lexicon") or {},
             )
             staging = self.storage.staging_dir()
 
