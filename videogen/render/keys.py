@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from videogen.render import RENDERER_VERSION
 from videogen.render.article import Article
@@ -30,7 +31,7 @@ def lexicon_for(article: Article, lexicon: Mapping[str, str] | None) -> dict[str
 
 
 def content_key(article: Article, template: Template, voice: str | None, tts: str, max_duration: float,
-                lexicon: Mapping[str, str] | None = None) -> str:
+                lexicon: Mapping[str, str] | None = None, script: Sequence[tuple[str, str]] | None = None) -> str:
     """Identifies a render: same article content, template, voice, lexicon entries that apply
     to it and renderer → same key."""
     data = article.content_dict()
@@ -43,7 +44,7 @@ def content_key(article: Article, template: Template, voice: str | None, tts: st
                 entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
         images.append(entry)
     data["images"] = images
-    payload = {
+    payload: dict[str, Any] = {
         "article": data,
         "template": template.model_dump(mode="json"),
         "voice": voice,
@@ -54,5 +55,7 @@ def content_key(article: Article, template: Template, voice: str | None, tts: st
     applied = lexicon_for(article, lexicon)
     if applied:  # no entry: the key renders had before lexicons existed
         payload["lexicon"] = applied
+    if script:  # an editor's corrected script
+        payload["script"] = [list(pair) for pair in script]
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()

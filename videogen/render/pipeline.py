@@ -75,6 +75,8 @@ class RenderOptions:
     #: Pronunciation lexicon of the article's language, {written: spoken} (``text.lexicon``):
     #: changes what is read, never what is shown.
     lexicon: Mapping[str, str] = field(default_factory=dict)
+    #: An editor's corrected script, (caption, spoken) pairs, the title first (``build_script``).
+    script: tuple[tuple[str, str], ...] | None = None
 
     def resolved(self, config: RenderConfig) -> RenderOptions:
         return replace(self, tts=self.tts or config.tts, max_duration=self.max_duration or config.max_duration)
@@ -125,7 +127,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     check_brand(template)  # a brand with a bad logo or font fails here, before anything is drawn
     template = template.at_size(options.height, options.fps)
     chain = chain or NarrationChain.from_config(config)
-    script = build_script(article, options.lexicon)
+    script = build_script(article, options.lexicon, options.script)
     warnings = list(script.warnings)
     # Do not synthesise far more than can be kept (lines are short: the margin is bounded).
     keep = lines_to_speak(script, options.max_duration)
@@ -217,7 +219,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         (staging / "captions.vtt").write_text(to_webvtt(timeline.cues, article.language, vtt_words), encoding="utf-8")
         (staging / "captions.srt").write_text(to_srt(timeline.cues), encoding="utf-8")
         key = content_key(article, template.at_size() if not (options.height or options.fps) else template,
-                          options.voice, options.tts, options.max_duration, options.lexicon)
+                          options.voice, options.tts, options.max_duration, options.lexicon, options.script)
         manifest = build_manifest(article, template, options.engine, narration, timeline, script, staging, key,
                                   warnings, started_at, gain_db, n_images, cue_words,
                                   word_timing)
