@@ -41,17 +41,18 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--height", type=int, default=None, help="render height (default: the template's)")
     p.add_argument("--tts", default="auto")
+    p.add_argument("--article", type=Path, default=SAMPLE, help="article JSON (default: the French sample)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as home:
         svc = VideoService(Settings(home=Path(home)))
         svc.migrate()
-        article = load_articles(SAMPLE)[0]
+        article = load_articles(args.article)[0]
         options = JobOptions(height=args.height, tts=args.tts, max_duration=120)
         job, _ = svc.enqueue(article, options, local=True)
         full = run(svc, job.id)
         sentences = [{"caption": c, "spoken": s} for c, s in svc.script_of(svc.store.get(job.id))]
         k = len(sentences) // 2
-        sentences[k]["spoken"] = sentences[k]["spoken"].rstrip(".") + ", selon l'agence."
+        sentences[k]["spoken"] = sentences[k]["spoken"].rstrip(".") + (", selon l'agence." if article.lang == "fr" else ", officials said.")
         corrected = run(svc, svc.correct(job.id, sentences).id)
         again, _ = svc.rerender(job.id)
         warm = run(svc, again.id)
