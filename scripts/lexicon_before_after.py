@@ -20,6 +20,7 @@ CASES = [
     ("The prime minister met Nguyen in Hanoi on Monday.", {"Nguyen": "Win"}),
     ("Engineers rewrote the SQL database over the weekend.", {"SQL": "sequel"}),
     ("Premier Li Qiang arrived in Berlin.", {"Li Qiang": "Lee Chang"}),
+    ("The prime minister met Nguyen in Hanoi on Monday.", {"Nguyen": "[[w'In]]"}),  # espeak-ng phonemes
 ]
 
 

@@ -61,6 +61,7 @@ def test_phoneme_entries_only_for_engines_that_read_phonemes():
     ({"Nguyen": ""}, "entries['Nguyen']"),
     ({"Nguyen": "   "}, "entries['Nguyen']"),
     ({"Nguyen": "[[]]"}, "entries['Nguyen']"),
+    ({"Nguyen": "Mr [[w'In]]"}, "entries['Nguyen']"),
     ({"A": "B", "B": "A"}, "entries['A']"),
     ({"A": "A A"}, "entries['A']"),
     ({"Ngu\x07yen": "Nwin"}, "entries['Ngu\\x07yen']"),

@@ -88,7 +88,7 @@ def check_lexicon(entries: Mapping[str, str], field: str = "entries") -> dict[st
         w, s = " ".join(written.split()), spoken.strip()
         if not w:
             raise InvalidInput(field, "an entry has an empty written form")
-        if not s or s == "[[]]" or (s.startswith("[[") and not is_phonemes(s)):
+        if not s or (("[[" in s or "]]" in s) and not is_phonemes(s)):
             raise InvalidInput(where, "the spoken form is empty or not a respelling nor [[phonemes]]")
         if _bad_chars(written) or _bad_chars(spoken):
             raise InvalidInput(where, "control characters are not allowed")
