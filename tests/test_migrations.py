@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, func, insert, inspect, select
 
-from videogen.service.migrations import LATEST
+from videogen.service.migrations import LATEST, MIGRATIONS
 from videogen.service.schema import job_events, jobs, metadata, now, schema_version
 from videogen.service.store import JobStore
 
@@ -50,7 +50,7 @@ def test_v1_store_upgrades_to_latest_and_keeps_every_job(db_url):
     store = JobStore(db_url)
     before = {j.id: (j.status, j.error, j.priority, j.article) for j in store.list(limit=100)}
     assert store.schema_version() == 1
-    assert store.migrate() == list(range(2, LATEST + 1))
+    assert store.migrate() == sorted(MIGRATIONS)[1:]
     assert store.schema_version() == LATEST
     assert store.migrate() == [], "migrating again changes nothing"
     after = {j.id: (j.status, j.error, j.priority, j.article) for j in store.list(limit=100)}
@@ -67,9 +67,9 @@ def test_v1_store_upgrades_to_latest_and_keeps_every_job(db_url):
 
 def test_fresh_store_gets_every_version_once(tmp_path):
     store = JobStore(f"sqlite:///{tmp_path / 'j.sqlite'}")
-    assert store.migrate() == list(range(1, LATEST + 1))
+    assert store.migrate() == sorted(MIGRATIONS)
     with store.engine.connect() as c:
-        assert c.execute(select(func.count()).select_from(schema_version)).scalar() == LATEST
+        assert c.execute(select(func.count()).select_from(schema_version)).scalar() == len(MIGRATIONS)
         assert c.execute(select(func.count()).select_from(job_events)).scalar() == 0
 
 
@@ -95,11 +95,11 @@ def test_processes_migrating_postgresql_at_once_end_with_one_schema():
             out, err = p.communicate(timeout=60)
             assert p.returncode == 0, err
             results.append(json.loads(out.strip().splitlines()[-1]))
-        assert sorted(results, key=len) == [[]] * 5 + [list(range(2, LATEST + 1))], results
+        assert sorted(results, key=len) == [[]] * 5 + [sorted(MIGRATIONS)[1:]], results
         store = JobStore(url)
         assert store.schema_version() == LATEST
         with store.engine.connect() as c:
             versions = [r[0] for r in c.execute(select(schema_version.c.version).order_by(schema_version.c.version))]
-        assert versions == list(range(1, LATEST + 1))
+        assert versions == sorted(MIGRATIONS)
         assert sorted(j.id for j in store.list(limit=100)) == sorted(ids)
         store.engine.dispose()

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     media_dir: Path | None = Field(None, description="Where finished videos are published (default HOME/media).")
     cache_dir: Path | None = Field(None, description="Narration cache (default HOME/cache).")
     voices_dir: Path | None = Field(None, description="Extra Piper voices (*.onnx + *.onnx.json), default HOME/voices.")
+    default_voices: str = Field("", description="Per-language default voice of `--tts auto`, e.g. 'fr:fr_FR-siwis-medium,de:espeak:de' (a voice id or Piper voice name, see `videogen voices`).")
     templates_dir: str = Field("", description="Folders of video templates and brand folders, searched in order before the shipped templates/; several separated by the path separator (':' on Linux and macOS, ';' on Windows) or commas.")
 
     tts: TtsChoice = Field("auto", description="Narration engine: auto picks the best offline engine.")
@@ -102,6 +103,12 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(10.0, gt=0, le=60)
     webhook_max_attempts: int = Field(6, ge=1, le=20)
 
+    @field_validator("default_voices", mode="after")
+    @classmethod
+    def _check_default_voices(cls, v: str) -> str:
+        _default_voices(v)
+        return v
+
     @field_validator("home", mode="after")
     @classmethod
     def _absolute_home(cls, v: Path) -> Path:
@@ -118,6 +125,11 @@ class Settings(BaseSettings):
     @property
     def voices_path(self) -> Path:
         return (self.voices_dir or self.home / "voices").expanduser().resolve()
+
+    @property
+    def default_voice_map(self) -> dict[str, str]:
+        """VIDEOGEN_DEFAULT_VOICES as {language: voice}."""
+        return dict(_default_voices(self.default_voices))
 
     @property
     def broker(self) -> str:
@@ -162,7 +174,7 @@ class Settings(BaseSettings):
         return RenderConfig(
             templates_dir=self.templates_dirs, cache_dir=self.cache_path, voices_dir=self.voices_path,
             tts=self.tts, gtts_timeout=self.gtts_timeout, max_duration=self.max_duration,
-            max_image_bytes=self.max_image_bytes, max_image_pixels=self.max_image_pixels,
+            default_voices=self.default_voice_map, max_image_bytes=self.max_image_bytes, max_image_pixels=self.max_image_pixels,
             image_timeout=self.image_timeout, image_hosts=self.image_hosts,
             encoder=EncoderTuning(x264_threads=self.x264_threads or None, frames_nice=self.frames_nice,
                                   x264_sliced=self.x264_sliced, x264_sync_lookahead=self.x264_sync_lookahead,
@@ -191,6 +203,17 @@ class Settings(BaseSettings):
     @property
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+
+def _default_voices(value: str) -> list[tuple[str, str]]:
+    """'fr:fr_FR-siwis-medium,de:espeak:de' → [('fr', 'fr_FR-siwis-medium'), ('de', 'espeak:de')]."""
+    pairs = []
+    for item in filter(None, (p.strip() for p in value.split(","))):
+        lang, _, voice = item.partition(":")
+        if not lang.strip().isalpha() or not voice.strip():
+            raise ValueError(f"{item!r} is not LANG:VOICE (e.g. fr:fr_FR-siwis-medium)")
+        pairs.append((lang.strip().lower(), voice.strip()))
+    return pairs
 
 
 @functools.lru_cache(maxsize=1)

@@ -104,8 +104,24 @@ def _language(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", "-l", help="only this language")
 
 
-@group.command("voices", "list voices per language and which are offline", _language)
+def _voices_actions(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="voices_action", metavar="ACTION")
+    add = sub.add_parser("add", help="check a Piper voice (FILE.onnx + FILE.onnx.json) and install it",
+                         description="Check a Piper voice (its .onnx.json beside it, valid JSON with a language and "
+                                     "a sample rate, the model loads with piper and speaks a test sentence) and "
+                                     "copy both files into the voices folder (VIDEOGEN_VOICES_DIR, default "
+                                     "HOME/voices), where every render and worker finds it. Exit 2 naming the problem.")
+    add.add_argument("model", type=Path, metavar="FILE.onnx")
+    add.add_argument("--replace", action="store_true", help="overwrite an installed voice of the same name")
+
+
+@group.command("voices", "list voices per language and which are offline; `voices add FILE.onnx` installs a Piper voice",
+               _language, _voices_actions)
 def cmd_voices(args: argparse.Namespace) -> int:
+    """List the voices per language (the default of ``--tts auto`` first), or install a Piper
+    voice with ``voices add FILE.onnx``."""
+    if getattr(args, "voices_action", None) == "add":
+        return _add_voice(args)
     from videogen.render.narration import NarrationChain
     from videogen.render.text.normalize import speaks_numbers
     from videogen.settings import get_settings
@@ -122,12 +138,26 @@ def cmd_voices(args: argparse.Namespace) -> int:
             print(f"{lang:<5} {'(none: unsupported)':<30}")
             continue
         offline = [v for v in here if v.offline]
-        default = offline[0] if offline else None
+        default = chain.candidates(lang)[0] if offline else None  # VIDEOGEN_DEFAULT_VOICES first
         detail = _engine_voice(default) if default else "-"
         numbers = "words" if speaks_numbers(lang) else "digits"
         others = ", ".join(v.voice_id + ("" if v.offline else " (online)") for v in here)
         print(f"{lang:<5} {default.voice_id if default else '(none offline)':<30} {detail:<22} "
               f"{'yes' if offline else 'no':<8} {numbers:<8} {others}")
+    return EXIT_OK
+
+
+def _add_voice(args: argparse.Namespace) -> int:
+    from videogen.render.narration.piper_engine import install_piper_voice
+    from videogen.settings import get_settings
+
+    settings = get_settings()
+    voice = install_piper_voice(args.model, settings.voices_path, replace=args.replace)
+    print(f"installed {voice.voice_id} ({voice.language}) in {settings.voices_path}")
+    default = settings.default_voice_map.get(voice.language)
+    if default is None:
+        print(f"it speaks {voice.language!r} articles from now on (set VIDEOGEN_DEFAULT_VOICES="
+              f"{voice.language}:{voice.voice_id.split(':', 1)[1]} to choose among several)")
     return EXIT_OK
 
 

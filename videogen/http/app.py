@@ -16,6 +16,7 @@ from videogen import __version__
 from videogen.http.auth import Auth
 from videogen.http.feeds import feeds_router
 from videogen.http.guards import Guards
+from videogen.http.lexicon import lexicon_router
 from videogen.http.limits import BodyLimit
 from videogen.http.media import media_router
 from videogen.http.operations import operations_router
@@ -69,6 +70,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     app.include_router(videos_router(settings, service, auth))
     app.include_router(operations_router(settings, service, broker_check, queue_depth, auth=auth, plays=plays))
     app.include_router(feeds_router(settings, feeds, auth))
+    app.include_router(lexicon_router(settings, service, auth))
     app.include_router(media_router(service, auth))
     app.include_router(page_router(settings, service, auth))
     app.include_router(travel_router(settings, service, plays, auth))

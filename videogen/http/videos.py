@@ -144,6 +144,38 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
         return JSONResponse(dict(public_job(job, base), deduplicated=not created), status_code=202,
                             headers={"Location": f"{base}/v1/videos/{job.id}"})
 
+    @router.get("/v1/videos/{job_id}/script", summary="What a clip says and shows, sentence by sentence",
+                responses={200: {"description": '{"sentences": [{"spoken": …, "caption": …}, …]}, the title first'},
+                           **problems(401, 404, 422, 429)})
+    def get_script(job_id: str) -> dict[str, Any]:
+        job = job_or_404(service, job_id)
+        try:
+            pairs = service.script_of(job)
+        except InvalidInput as e:
+            raise Problem(422, "Invalid request", str(e)) from None
+        return {"sentences": [{"spoken": spoken, "caption": caption} for caption, spoken in pairs]}
+
+    @router.put("/v1/videos/{job_id}/script", status_code=202, dependencies=write,
+                summary="Render a clip again with a corrected script",
+                responses={202: {"description": '{"id": the new job}: renders with the job\'s options; unchanged '
+                                                "sentences come from the narration cache"},
+                           **problems(400, 401, 404, 409, 413, 422, 429)})
+    async def put_script(job_id: str, request: Request) -> Response:
+        await run_in_threadpool(job_or_404, service, job_id)
+        body = parse_json_body(await request.body())
+        if not isinstance(body, dict):
+            raise Problem(422, "Invalid request", "the body must be a JSON object",
+                          [{"field": "body", "message": "must be an object"}])
+        for key in sorted(set(body) - {"sentences"}):
+            raise Problem(422, "Invalid request", f"{key}: unknown field", [{"field": key, "message": "unknown field"}])
+        try:
+            job = await run_in_threadpool(service.correct, job_id, body.get("sentences"))
+        except InvalidInput as e:
+            raise Problem(422, "Invalid request", str(e), [{"field": e.field, "message": e.message}]) from None
+        except JobConflict as e:
+            raise Problem(409, "Conflict", str(e)) from None
+        return JSONResponse({"id": job.id}, status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
+
     @router.post("/v1/videos/{job_id}/retry", status_code=202, dependencies=write,
                  summary="Queue a failed or cancelled job again (same id, attempts reset)",
                  responses={202: {"model": JobOut, "description": "Queued again"}, **problems(401, 404, 409, 422, 429)})

@@ -5,6 +5,7 @@ pass them in; the core reads no environment variable (arq's ``RedisSettings`` ha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
@@ -49,6 +50,7 @@ class RenderConfig:
     templates_dir: Path | tuple[Path, ...]  # one folder or several, searched in order
     cache_dir: Path | None = None  # narration cache; None: no cache
     voices_dir: Path | None = None  # extra Piper voices
+    default_voices: Mapping[str, str] = field(default_factory=dict)  # language → voice of `auto`
     tts: TtsChoice = "auto"  # the default engine choice when the options name none
     gtts_timeout: float = 5.0
     max_duration: float = 120.0  # the default bound when the options name none

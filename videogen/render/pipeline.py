@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -39,6 +39,7 @@ from videogen.render.scenes import build_layers, canvas_size, on_screen
 from videogen.render.script import Line, Script, build_script, lines_to_speak, plan_scenes, seed_for
 from videogen.render.stings import Stings, plan_stings
 from videogen.render.templates import Template, load_template
+from videogen.render.text.lexicon import apply_lexicon
 from videogen.render.text.normalize import normalize_for_speech
 from videogen.render.text.units import prefix_words, speech_length
 from videogen.render.timeline import (
@@ -73,6 +74,11 @@ class RenderOptions:
     allow_local_images: bool = True  # False for articles that came through the API
     allow_outside_paths: bool = False
     skip_unreachable_images: bool = False  # the service's last attempt: skip hosts that time out
+    #: Pronunciation lexicon of the article's language, {written: spoken} (``text.lexicon``):
+    #: changes what is read, never what is shown.
+    lexicon: Mapping[str, str] = field(default_factory=dict)
+    #: An editor's corrected script, (caption, spoken) pairs, the title first (``build_script``).
+    script: tuple[tuple[str, str], ...] | None = None
 
     def resolved(self, config: RenderConfig) -> RenderOptions:
         return replace(self, tts=self.tts or config.tts, max_duration=self.max_duration or config.max_duration)
@@ -124,7 +130,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     template = template.at_size(options.height, options.fps)
     stings = _plan_stings(template, options.engine)
     chain = chain or NarrationChain.from_config(config)
-    script = build_script(article)
+    script = build_script(article, options.lexicon, options.script)
     warnings = list(script.warnings)
     # Do not synthesise far more than can be kept (lines are short: the margin is bounded).
     keep = lines_to_speak(script, options.max_duration)
@@ -141,7 +147,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     with ThreadPoolExecutor(1, thread_name_prefix="images") as pool:
         images_future = pool.submit(load_images, article, limits, canvas_hint)
         narration = chain.narrate(script.spoken[: 1 + keep], article.lang, options.tts, options.voice,
-                                  progress=lambda f: st.report("narration", f))
+                                  progress=lambda f: st.report("narration", f), lexicon=options.lexicon)
         images, image_notes = images_future.result()
     warnings += narration.warnings + image_notes
     st.finish("narration", t1)
@@ -149,7 +155,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     t2 = time.perf_counter()
     # The whole clip is bounded: the narrated part gets what the stings leave.
     n_keep = _fit_to_duration(chain, narration, script, article.lang, template, options.max_duration, warnings,
-                              stings.seconds)
+                              stings.seconds, options.lexicon)
     script.lines = script.lines[:n_keep]
     speeches = narration.speeches[: 1 + n_keep]
     sr = narration.sample_rate
@@ -222,7 +228,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         (staging / "captions.vtt").write_text(to_webvtt(timeline.cues, article.language, vtt_words), encoding="utf-8")
         (staging / "captions.srt").write_text(to_srt(timeline.cues), encoding="utf-8")
         key = content_key(article, template.at_size() if not (options.height or options.fps) else template,
-                          options.voice, options.tts, options.max_duration)
+                          options.voice, options.tts, options.max_duration, options.lexicon, options.script)
         manifest = build_manifest(article, template, options.engine, narration, timeline, script, staging, key,
                                   warnings, started_at, gain_db, n_images, cue_words,
                                   word_timing)
@@ -266,7 +272,8 @@ def _word_pages(screen_lines: list[str], lines: list[Line], speeches: list[Speec
 
 
 def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script, lang: str, template: Template,
-                     max_duration: float, warnings: list[str], reserved: float = 0.0) -> int:
+                     max_duration: float, warnings: list[str], reserved: float = 0.0,
+                     lexicon: Mapping[str, str] | None = None) -> int:
     """How many body lines the clip keeps so that it lasts at most ``max_duration`` (the whole
     clip: title card, narration, pauses and outro, and the stings' ``reserved`` seconds), with
     the frame rounding. When the title,
@@ -278,7 +285,8 @@ def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script
     fixed = clip_length(0.0, [], timing)
     title = narration.speeches[0]
     if fixed + title.duration > limit:
-        fitted = _fit_line(chain, narration.voice, script.title, title, limit - fixed, lang, at_least_a_word=True)
+        fitted = _fit_line(chain, narration.voice, script.title, title, limit - fixed, lang, at_least_a_word=True,
+                           lexicon=lexicon)
         if fitted is not None:
             script.title, narration.speeches[0] = fitted
             warnings.append(f"narration capped at {max_duration:g} s: only the start of the title is read")
@@ -289,7 +297,8 @@ def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script
     n_lines, cut = len(script.lines), ""
     if n_keep == 0 and script.lines:
         room = limit - clip_length(durations[0], [], timing)
-        fitted = _fit_line(chain, narration.voice, script.lines[0], narration.speeches[1], room, lang) if room >= 0.5 else None
+        fitted = (_fit_line(chain, narration.voice, script.lines[0], narration.speeches[1], room, lang, lexicon=lexicon)
+                  if room >= 0.5 else None)
         if fitted is not None:
             script.lines[0], narration.speeches[1] = fitted
             n_keep, cut = 1, " (only the start of the first)"
@@ -301,7 +310,8 @@ def _fit_to_duration(chain: NarrationChain, narration: Narration, script: Script
 
 
 def _fit_line(chain: NarrationChain, voice: VoiceInfo, line: Line, speech: Speech, seconds: float,
-              lang: str, at_least_a_word: bool = False) -> tuple[Line, Speech] | None:
+              lang: str, at_least_a_word: bool = False,
+              lexicon: Mapping[str, str] | None = None) -> tuple[Line, Speech] | None:
     """``line`` if its speech lasts at most ``seconds``, else the longest start of it (cut
     between words, estimated from its speech rate; shown with an ellipsis) that does, with its
     speech. When not even one word fits: None, or with ``at_least_a_word`` the shortest start
@@ -315,10 +325,10 @@ def _fit_line(chain: NarrationChain, voice: VoiceInfo, line: Line, speech: Speec
         if not shorter or shorter == text:
             break
         text = shorter
-        spoken = normalize_for_speech(text, lang)
+        spoken = normalize_for_speech(apply_lexicon(text, lexicon or {}), lang)
         if not any(c.isalnum() for c in spoken):
             break
-        speech = chain.speak(voice, spoken)
+        speech = chain.speak(voice, spoken, lexicon)
         shortest = Line(text.rstrip(",;:，、；：،؛ ") + "…", spoken, line.role, whole=False), speech
         if speech.duration <= seconds:
             return shortest

@@ -5,10 +5,14 @@ grouped into scenes; a visual for every scene."""
 from __future__ import annotations
 
 import hashlib
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from videogen.errors import InvalidInput
 from videogen.render.article import Article
+from videogen.render.text.lexicon import apply_lexicon
 from videogen.render.text.normalize import normalize_for_speech
 from videogen.render.text.sentences import split_sentences
 from videogen.render.text.summarize import extractive_summary
@@ -61,8 +65,70 @@ def _speakable(text: str) -> str:
     return text if text[-1:] in ".!?…。！？।؟" else text + "."
 
 
-def build_script(article: Article) -> Script:
+def spoken_form(text: str, lang: str, lexicon: Mapping[str, str] | None = None) -> str:
+    """What an engine is given for one sentence ``text``: the lexicon's respellings applied,
+    then normalised for speech (a lexicon preview speaks exactly what a render would)."""
+    return normalize_for_speech(_speakable(apply_lexicon(text, lexicon or {})), lang)
+
+
+#: Bounds of an editor's corrected script.
+MAX_SCRIPT_SENTENCES = 500
+MAX_SENTENCE_CHARS = 2000
+
+
+def check_corrections(sentences: object) -> list[tuple[str, str]]:
+    """An editor's script (``[{"spoken": …, "caption": …}, …]``, the title first) as (caption,
+    spoken) pairs, or InvalidInput naming the field: no sentences, too many, a sentence too
+    long, empty, with control characters, or an unknown field."""
+    if not isinstance(sentences, list) or not sentences:
+        raise InvalidInput("sentences", "must be a non-empty list of {spoken, caption} (the title first)")
+    if len(sentences) > MAX_SCRIPT_SENTENCES:
+        raise InvalidInput("sentences", f"{len(sentences)} sentences, at most {MAX_SCRIPT_SENTENCES}")
+    out = []
+    for i, item in enumerate(sentences):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"sentences[{i}]", "must be an object {spoken, caption}")
+        for key in sorted(set(item) - {"spoken", "caption"}):
+            raise InvalidInput(f"sentences[{i}].{key}", "unknown field")
+        pair = []
+        for key in ("caption", "spoken"):
+            value = item.get(key)
+            where = f"sentences[{i}].{key}"
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInput(where, "is required (a non-empty string)")
+            if len(value) > MAX_SENTENCE_CHARS:
+                raise InvalidInput(where, f"{len(value)} characters, at most {MAX_SENTENCE_CHARS}")
+            if any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs") for c in value):
+                raise InvalidInput(where, "control characters are not allowed")
+            pair.append(" ".join(value.split()))
+        if not any(c.isalnum() for c in pair[1]):
+            raise InvalidInput(f"sentences[{i}].spoken", "has nothing to say (no letter or digit)")
+        out.append((pair[0], pair[1]))
+    return out
+
+
+def corrected_lines(edited: Sequence[tuple[str, str]], served: Sequence[tuple[str, str]], lang: str,
+                    lexicon: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """The (caption, spoken) pairs to render from an editor's ``edited`` script: a spoken text
+    ``served`` already had (what the engine read before) is kept as it is, so its narration
+    comes from the cache; a new one is read like an article's text (lexicon, numbers and
+    abbreviations written out)."""
+    known = {spoken for _, spoken in served}
+    return [(caption, spoken if spoken in known else normalize_for_speech(apply_lexicon(spoken, lexicon or {}), lang))
+            for caption, spoken in edited]
+
+
+def build_script(article: Article, lexicon: Mapping[str, str] | None = None,
+                 corrected: Sequence[tuple[str, str]] | None = None) -> Script:
+    """The script of ``article``; ``lexicon``'s respellings change what is read (``spoken``),
+    never what is shown (``text``): see ``text.lexicon``. ``corrected``: an editor's (caption,
+    spoken) pairs, the title first, used as they are (``corrected_lines``)."""
     lang = article.lang
+    lexicon = lexicon or {}
+    if corrected:
+        (title_text, title_spoken), *rest = corrected
+        lines = [Line(text, spoken, "body") for text, spoken in rest if any(c.isalnum() for c in spoken)]
+        return Script(lang, Line(title_text, title_spoken, "title"), lines, "summary")
     source: Literal["summary", "body"]
     if article.summary:
         narrated, source = article.summary, "summary"
@@ -73,10 +139,11 @@ def build_script(article: Article) -> Script:
         units = split_units(sentence)
         for k, unit in enumerate(units):
             # Only a sentence's last unit gets a final intonation.
-            spoken = normalize_for_speech(_speakable(unit) if k == len(units) - 1 else unit, lang)
+            said = apply_lexicon(unit, lexicon)
+            spoken = normalize_for_speech(_speakable(said) if k == len(units) - 1 else said, lang)
             lines.append(Line(unit, spoken, "body", whole=len(units) == 1))
     lines = [ln for ln in lines if any(c.isalnum() for c in ln.spoken)]
-    title = Line(article.title, normalize_for_speech(_speakable(article.title), lang), "title")
+    title = Line(article.title, normalize_for_speech(_speakable(apply_lexicon(article.title, lexicon)), lang), "title")
     script = Script(lang, title, lines, source)
     if source == "body":
         script.warnings.append("no summary: narrating an extract of the body")

@@ -11,6 +11,7 @@ it done.
     v3  job_webhooks: one row per caller's webhook of a job (url, secret, delivery status)
     v4  feeds, feed_items: the feed registry and the feed items seen (one row per item version)
     v5  video_plays: play counts per clip, day and player event (no viewer data)
+    v7  lexicon: pronunciation lexicon entries per language (lang, written, spoken)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from videogen.service.schema import (
     job_events,
     job_webhooks,
     jobs,
+    lexicon,
     metadata,
     now,
     schema_version,
@@ -61,7 +63,11 @@ def _v5(c: Connection) -> None:
     metadata.create_all(c, tables=[video_plays], checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
+def _v7(c: Connection) -> None:
+    metadata.create_all(c, tables=[lexicon], checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 7: _v7}
 LATEST = max(MIGRATIONS)
 
 
@@ -109,7 +115,7 @@ def migrate(engine: Engine, target: int = LATEST) -> list[int]:
         version = current_version(c)
         if version == 0 and inspect(c).has_table(jobs.name):
             version = 1  # a store created before versions were recorded has the v1 tables
-        for v in range(version + 1, target + 1):
+        for v in sorted(k for k in MIGRATIONS if version < k <= target):
             MIGRATIONS[v](c)
             c.execute(schema_version.insert().values(version=v, applied_at=now()))
             c.commit()

@@ -166,3 +166,12 @@ video_plays = Table(
     Column("count", Integer, nullable=False, default=0),
     Index("video_plays_by_day", "day"),
 )
+
+# Pronunciation lexicon (v7): one row per language and written form (``render.text.lexicon``).
+lexicon = Table(
+    "lexicon",
+    metadata,
+    Column("lang", String(16), primary_key=True),
+    Column("written", String(200), primary_key=True),
+    Column("spoken", Text, nullable=False),
+)

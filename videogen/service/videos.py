@@ -6,6 +6,7 @@ render, publish, finish) and sweep for lost work. The broker is reached only thr
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import shutil
 import threading
@@ -17,15 +18,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from videogen.errors import Cancelled, InvalidInput, LeaseLost, VideogenError
+from videogen.errors import Cancelled, InvalidInput, JobConflict, LeaseLost, VideogenError
 from videogen.net import check_url, resolve_checked
 from videogen.outputs import OUTPUT_FILES
 from videogen.render.article import Article, parse_article
 from videogen.render.brand import check_brand
 from videogen.render.config import TtsChoice
-from videogen.render.keys import content_key
+from videogen.render.keys import content_key, lexicon_for
 from videogen.render.narration import NarrationChain
 from videogen.render.pipeline import RenderOptions, render_article
+from videogen.render.script import build_script, check_corrections, corrected_lines
 from videogen.render.templates import (
     TEMPLATE_NAME,
     Template,
@@ -33,6 +35,7 @@ from videogen.render.templates import (
     available_templates,
     load_template,
 )
+from videogen.service.lexicon import Lexicons
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
 from videogen.service.views import (
@@ -130,6 +133,7 @@ class VideoService:
         self.broker_depth = broker_depth  # messages waiting in the broker, read now (sweeps)
         self._queue_webhook = notify
         self._migrated = False
+        self.lexicons = Lexicons(self.store.engine)
 
     @functools.cached_property
     def chain(self) -> NarrationChain:
@@ -142,7 +146,8 @@ class VideoService:
             self._migrated = True
 
     # --- enqueue ----------------------------------------------------------------------------
-    def check(self, article: Article, options: JobOptions, local: bool = False) -> dict[str, Any]:
+    def check(self, article: Article, options: JobOptions, local: bool = False,
+              script: list[tuple[str, str]] | None = None) -> dict[str, Any]:
         """Everything ``enqueue`` would store, or the InvalidInput it would raise: lets a batch
         be checked whole before any of it is queued. ``local`` marks the CLI: it may name a
         template by path and read images from disk; the API names templates only."""
@@ -166,9 +171,17 @@ class VideoService:
             except VideogenError as e:
                 raise InvalidInput("options.webhook_url", str(e)) from None
         max_duration = options.max_duration or self.settings.max_duration
-        key = content_key(article, template.at_size(options.height, options.fps), options.voice, options.tts, max_duration)
+        # The lexicon is taken now: the entries that apply to the article are part of the job
+        # (and of its content key, so a changed entry makes a new render).
+        lexicon = lexicon_for(article, self.lexicons.get(article.lang))
+        key = content_key(article, template.at_size(options.height, options.fps), options.voice, options.tts, max_duration,
+                          lexicon, script)
         opts = options.model_dump(exclude={"webhook_url", "webhook_secret", "priority"})
         opts["max_duration"] = max_duration
+        if lexicon:
+            opts["lexicon"] = lexicon
+        if script:
+            opts["script"] = [list(pair) for pair in script]
         if local and article.base_dir is not None:
             opts["base_dir"] = str(article.base_dir)
         return dict(
@@ -178,11 +191,13 @@ class VideoService:
             webhook_secret=options.webhook_secret or self.settings.webhook_secret or None, force=options.force,
         )
 
-    def enqueue(self, article: Article, options: JobOptions, local: bool = False) -> tuple[Job, bool]:
+    def enqueue(self, article: Article, options: JobOptions, local: bool = False,
+                script: list[tuple[str, str]] | None = None) -> tuple[Job, bool]:
         """Queue ``article``; the same content (article, template, voice, renderer) enqueued
         again returns the existing job unless ``options.force``. ``local`` marks a trusted
-        caller (the CLI) whose image paths may be read from disk."""
-        values = self.check(article, options, local)
+        caller (the CLI) whose image paths may be read from disk; ``script``, an editor's
+        corrected script (``correct``)."""
+        values = self.check(article, options, local, script)
         url, secret = values.pop("webhook_url"), values.pop("webhook_secret")
         job, created = self.store.create(**values)
         if url:  # each caller's own webhook, also when it joins a job another caller started
@@ -220,6 +235,41 @@ class VideoService:
 
     def cancel(self, job_id: str) -> Job:
         return self.store.cancel(job_id)
+
+    def script_of(self, job: Job) -> list[tuple[str, str]]:
+        """What ``job`` says and shows, (caption, spoken) per sentence, the title first: the
+        editor's script it was given, else its article's script with its lexicon, as many
+        sentences as its clip kept when it is done."""
+        if job.options.get("script"):
+            return [(c, s) for c, s in job.options["script"]]
+        script = build_script(self.article_of(job), job.options.get("lexicon") or {})
+        lines = [script.title, *script.lines]
+        if job.status == "done" and job.output:
+            try:
+                manifest = json.loads(b"".join(self.storage.read(job.output, "manifest.json")))
+                lines = lines[: int(manifest["narration"]["lines"])]
+            except (OSError, ValueError, KeyError, TypeError, VideogenError) as e:
+                log.warning("job %s: no manifest to count its sentences (%s)", job.id, e)
+        return [(ln.text, ln.spoken) for ln in lines]
+
+    def correct(self, job_id: str, sentences: object) -> Job:
+        """A new render of ``job_id``'s article with an editor's script (``sentences``: the
+        shape ``script_of`` gives, as dicts): the job's options, forced; sentences whose spoken
+        text is unchanged are read from the narration cache. Raises InvalidInput naming the
+        field, JobConflict unless the job is done."""
+        old = self.store.get(job_id)
+        edited = check_corrections(sentences)
+        if old.status != "done":
+            raise JobConflict(f"job {job_id} is {old.status}: only a done job's script can be corrected")
+        article = self.article_of(old)
+        lexicon = self.lexicons.get(article.lang)  # the lexicon of now, as a rerender's
+        script = corrected_lines(edited, self.script_of(old), article.lang, lexicon)
+        opts = {k: v for k, v in old.options.items() if k in JobOptions.model_fields and k not in ("force",)}
+        options = JobOptions(**opts, force=True, priority=old.priority, webhook_url=old.webhook_url,
+                             webhook_secret=old.webhook_secret)
+        local = "base_dir" in old.options or not TEMPLATE_NAME.match(str(old.options.get("template", "news")))
+        job, _created = self.enqueue(article, options, local=local, script=script)
+        return self.store.get(job.id)
 
     def rerender(self, job_id: str) -> tuple[Job, bool]:
         old = self.store.get(job_id)
@@ -340,6 +390,8 @@ class VideoService:
                 max_duration=o.get("max_duration"), height=o.get("height"), fps=o.get("fps"),
                 allow_local_images="base_dir" in o, allow_outside_paths=False,
                 skip_unreachable_images=job.attempts >= self.settings.max_attempts,
+                lexicon=o.get("lexicon") or {},
+                script=tuple((c, s) for c, s in o["script"]) if o.get("script") else None,
             )
             staging = self.storage.staging_dir()
 

@@ -5,7 +5,7 @@ speaks the whole article; the result records which one did."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from videogen.errors import (
@@ -23,7 +23,8 @@ from videogen.render.narration.cache import SpeechCache
 from videogen.render.narration.espeak_engine import EspeakEngine
 from videogen.render.narration.gtts_engine import GttsEngine
 from videogen.render.narration.piper_engine import PiperEngine
-from videogen.render.words import proportional_anchors, speech_bounds
+from videogen.render.text.lexicon import apply_lexicon
+from videogen.render.words import map_anchors, proportional_anchors, speech_bounds
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ class Narration:
 
 
 class NarrationChain:
-    def __init__(self, engines: list[NarrationEngine], cache: SpeechCache | None = None):
+    def __init__(self, engines: list[NarrationEngine], cache: SpeechCache | None = None,
+                 default_voices: Mapping[str, str] | None = None):
         self.engines = {e.name: e for e in engines}
+        self.default_voices = dict(default_voices or {})  # language → voice ``auto`` prefers
         self.cache = cache or SpeechCache(None)
         self._voices: list[VoiceInfo] | None = None
 
@@ -69,7 +72,7 @@ class NarrationChain:
     def from_config(cls, config: RenderConfig) -> NarrationChain:
         return cls(
             [PiperEngine(config.voices_dir, config.cache_dir), GttsEngine(config.gtts_timeout), EspeakEngine()],
-            SpeechCache(config.cache_dir),
+            SpeechCache(config.cache_dir), config.default_voices,
         )
 
     def voices(self) -> list[VoiceInfo]:
@@ -108,17 +111,29 @@ class NarrationChain:
             raise InvalidInput("tts", f"unknown engine {tts!r} (auto, piper, espeak, gtts)")
         if not offline:
             raise UnsupportedLanguage(lang)
+        preferred = self.default_voices.get(lang)
+        if preferred:
+            try:
+                chosen = self.find_voice(preferred)
+            except UnknownVoice:
+                log.warning("default voice %r for %r is not installed: using %s", preferred, lang, offline[0].voice_id)
+            else:
+                if chosen.offline and chosen.language == lang:
+                    return [chosen] + [v for v in offline if v != chosen]
+                log.warning("default voice %r does not speak %r offline: ignored", preferred, lang)
         return offline
 
     def narrate(self, texts: list[str], lang: str, tts: str = "auto", voice: str | None = None,
-                progress: Callable[[float], None] | None = None) -> Narration:
-        """Speak every text with one voice; if a voice fails, the next one speaks them all."""
+                progress: Callable[[float], None] | None = None, lexicon: Mapping[str, str] | None = None) -> Narration:
+        """Speak every text with one voice; if a voice fails, the next one speaks them all.
+        ``lexicon``'s phoneme entries (``[[…]]``) are read by engines that take espeak-ng
+        phonemes (``phonemes = True``); respellings are already in the texts (``build_script``)."""
         warnings: list[str] = []
         last_error: Exception | None = None
         for v in self.candidates(lang, tts, voice):
             engine = self.engines[v.engine]
             try:
-                return self._speak_all(engine, v, texts, progress, warnings)
+                return self._speak_all(engine, v, texts, progress, warnings, lexicon)
             except (EngineUnavailable, NarrationError) as e:
                 msg = f"{v.voice_id} failed, falling back: {e}"
                 log.warning(msg)
@@ -143,17 +158,22 @@ class NarrationChain:
                     return dtw_timing(speech, text, reference)
         return fallback_timing(speech, text)
 
-    def speak(self, voice: VoiceInfo, text: str) -> Speech:
+    def speak(self, voice: VoiceInfo, text: str, lexicon: Mapping[str, str] | None = None) -> Speech:
         """``text`` in the voice that spoke the rest of an article (no fallback: a voice change
         mid-article would be heard)."""
-        return self._speak_all(self.engines[voice.engine], voice, [text], None, []).speeches[0]
+        return self._speak_all(self.engines[voice.engine], voice, [text], None, [], lexicon).speeches[0]
 
     def _speak_all(self, engine: NarrationEngine, v: VoiceInfo, texts: list[str],
-                   progress: Callable[[float], None] | None, warnings: list[str]) -> Narration:
+                   progress: Callable[[float], None] | None, warnings: list[str],
+                   lexicon: Mapping[str, str] | None = None) -> Narration:
         fp = engine.fingerprint(v)
+        phonemes = bool(lexicon) and getattr(engine, "phonemes", False)
         speeches: list[Speech] = []
         hits = 0
-        for i, text in enumerate(texts):
+        for i, spoken in enumerate(texts):
+            # What the engine reads (phonemes in it) is the cache key; anchors are moved back
+            # onto the spoken text, which captions are timed from.
+            text = apply_lexicon(spoken, lexicon, phonemes=True) if phonemes and lexicon else spoken
             key = self.cache.key(v, fp, text)
             speech = self.cache.get(key)
             if speech is not None and not speech.timing and v.offline:
@@ -167,6 +187,9 @@ class NarrationChain:
                 hits += 1
                 if not speech.timing:
                     speech = self.fallback_timing(speech, text, v)
+            if text != spoken and speech.anchors:
+                speech = Speech(speech.samples, speech.sample_rate,
+                                tuple(map_anchors(text, speech.anchors, spoken)), speech.timing)
             if speeches and speech.sample_rate != speeches[0].sample_rate:
                 raise NarrationError(f"{v.voice_id} changed sample rate mid-article")
             speeches.append(speech)

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 0x02
 _CHARS_UTF8 = 1
+_PHONEMES = 0x100  # espeakPHONEMES: [[…]] phoneme mnemonics in the text are read as such
 _RATE = 1  # espeakRATE parameter
 _WPM = 165
 
@@ -121,7 +122,8 @@ class _Espeak:
             self.lib.espeak_SetParameter(_RATE, wpm, 0)
             self._chunks, self._words = [], []
             data = text.encode("utf-8")
-            rc = self.lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
+            flags = _CHARS_UTF8 | (_PHONEMES if "[[" in text else 0)
+            rc = self.lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 0, 0, flags, None, None)
             self.lib.espeak_Synchronize()
             if rc != 0:
                 raise NarrationError(f"espeak-ng failed (code {rc})")
@@ -149,6 +151,7 @@ def _espeak() -> _Espeak:
 
 class EspeakEngine:
     name = "espeak"
+    phonemes = True  # reads espeak-ng phoneme mnemonics in [[…]] (lexicon entries)
 
     def voices(self) -> list[VoiceInfo]:
         try:

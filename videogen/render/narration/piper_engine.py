@@ -17,6 +17,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import unicodedata
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from videogen.errors import NarrationError
+from videogen.errors import InvalidInput, NarrationError
 from videogen.render.narration.base import Speech, VoiceInfo
 from videogen.render.words import word_spans
 
@@ -228,3 +229,70 @@ class PiperEngine:
             raise NarrationError(f"Piper produced no audio for {text[:60]!r}")
         return Speech(np.concatenate(parts), rate, tuple((pos, smp / rate) for pos, smp in anchors),
                       "piper" if anchors else "")
+
+
+#: What a newly added voice must say to be accepted.
+TEST_SENTENCE = "One, two, three."
+
+
+def check_piper_voice(model: Path) -> VoiceInfo:
+    """The voice of ``model`` (a Piper ``*.onnx`` beside its ``*.onnx.json``) once it is shown to
+    work: both files present, the config valid JSON naming a language and a sample rate, and the
+    model loading with piper and speaking ``TEST_SENTENCE``. InvalidInput says what is wrong."""
+    model = Path(model)
+    if model.suffix != ".onnx":
+        raise InvalidInput("voice", f"{model.name}: a Piper voice is a .onnx file")
+    if not model.is_file():
+        raise InvalidInput("voice", f"{model}: no such file")
+    config = model.with_name(model.name + ".json")
+    if not config.is_file():
+        raise InvalidInput("voice", f"{config.name} is missing: a Piper voice comes with its .onnx.json beside it")
+    try:
+        cfg = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InvalidInput("voice", f"{config.name} is not valid JSON: {e}") from None
+    if not isinstance(cfg, dict):
+        raise InvalidInput("voice", f"{config.name} is not a JSON object")
+    rate = cfg.get("audio", {}).get("sample_rate") if isinstance(cfg.get("audio"), dict) else None
+    if not isinstance(rate, int) or not 8000 <= rate <= 96000:
+        raise InvalidInput("voice", f"{config.name}: audio.sample_rate is missing or not a sample rate ({rate!r})")
+    voice = _voice_from_config(model, config)
+    if voice is None or not isinstance(cfg.get("language"), dict):
+        raise InvalidInput("voice", f"{config.name}: language.family / language.code is missing")
+    try:
+        from piper import PiperVoice, SynthesisConfig
+
+        pv = PiperVoice.load(str(model), str(config))
+        audio = [c.audio_float_array for c in pv.synthesize(TEST_SENTENCE, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0))]
+    except Exception as e:  # noqa: BLE001 - onnxruntime and the phonemizer raise many types
+        raise InvalidInput("voice", f"{model.name} does not load or speak with piper: {type(e).__name__}: {e}") from None
+    samples = np.concatenate(audio) if audio else np.zeros(0, np.float32)
+    if samples.size < rate // 10 or float(np.abs(samples).max()) < 0.01:
+        raise InvalidInput("voice", f"{model.name} speaks only silence")
+    if pv.config.sample_rate != rate:
+        raise InvalidInput("voice", f"{config.name}: sample rate {rate} but piper reads {pv.config.sample_rate}")
+    return voice
+
+
+def install_piper_voice(model: Path, voices_dir: Path, replace: bool = False) -> VoiceInfo:
+    """Check ``model`` (``check_piper_voice``) and copy it and its config into ``voices_dir``,
+    each under a temporary name renamed into place (the config last, so a half-copied voice is
+    never listed). Refuses to overwrite a voice of the same name unless ``replace``."""
+    voice = check_piper_voice(model)
+    voices_dir.mkdir(parents=True, exist_ok=True)
+    target = voices_dir / model.name
+    if target.exists() and not replace and target.resolve() != model.resolve():
+        raise InvalidInput("voice", f"{target} exists already (replace it with --replace)")
+    if target.resolve() == model.resolve():
+        return voice
+    for src in (model, model.with_name(model.name + ".json")):
+        fd, tmp = tempfile.mkstemp(dir=voices_dir, suffix=".tmp")
+        os.close(fd)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, voices_dir / src.name)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    installed = _voice_from_config(target, target.with_name(target.name + ".json"))
+    assert installed is not None
+    return installed

@@ -1,0 +1,68 @@
+"""Issue 18's closing note: how long a script correction takes against a full render.
+
+Renders the French sample (examples/articles/fr-chine-ia.json, ~80 s) through the service with
+an empty narration cache (the full render), corrects the spoken text of one sentence
+(``VideoService.correct``, what ``PUT /v1/videos/{id}/script`` does) and renders that; then
+forces a plain rerender with the cache warm (every sentence cached), to separate narration from
+drawing and encoding. Prints each render's seconds, its narration stage and cache hits.
+
+Run: ``PYTHONPATH=. python scripts/bench_script_correction.py [--height 1080] [--tts auto]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from videogen.render.article import load_articles
+from videogen.service.videos import JobOptions, VideoService
+from videogen.settings import Settings
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "articles" / "fr-chine-ia.json"
+
+
+def run(svc: VideoService, job_id: str) -> dict[str, float]:
+    t = time.perf_counter()
+    outcome = svc.run(job_id, "bench")
+    seconds = time.perf_counter() - t
+    assert outcome.status == "done", outcome
+    job = svc.store.get(job_id)
+    m = json.loads(b"".join(svc.storage.read(job.output or "", "manifest.json")))
+    return {"seconds": round(seconds, 1), "narration": m["timings"].get("narration", 0.0),
+            "cache_hits": m["narration"]["cache_hits"], "lines": m["narration"]["lines"],
+            "duration": m["duration"], "voice": m["narration"]["voice"]}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--height", type=int, default=None, help="render height (default: the template's)")
+    p.add_argument("--tts", default="auto")
+    p.add_argument("--article", type=Path, default=SAMPLE, help="article JSON (default: the French sample)")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        svc = VideoService(Settings(home=Path(home)))
+        svc.migrate()
+        article = load_articles(args.article)[0]
+        options = JobOptions(height=args.height, tts=args.tts, max_duration=120)
+        job, _ = svc.enqueue(article, options, local=True)
+        full = run(svc, job.id)
+        sentences = [{"caption": c, "spoken": s} for c, s in svc.script_of(svc.store.get(job.id))]
+        k = len(sentences) // 2
+        sentences[k]["spoken"] = sentences[k]["spoken"].rstrip(".") + (", selon l'agence." if article.lang == "fr" else ", officials said.")
+        corrected = run(svc, svc.correct(job.id, sentences).id)
+        again, _ = svc.rerender(job.id)
+        warm = run(svc, again.id)
+    print(f"load average {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
+    for name, r in (("full render, cold narration cache", full), ("one sentence corrected", corrected),
+                    ("full rerender, warm narration cache", warm)):
+        print(f"{name:<38} {r['seconds']:6.1f} s  narration {r['narration']:5.1f} s  "
+              f"cache hits {r['cache_hits']}/{r['lines']}  clip {r['duration']:.1f} s  {r['voice']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
