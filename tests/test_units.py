@@ -168,7 +168,7 @@ class FakeChain:
     def __init__(self) -> None:
         self.said: list[str] = []
 
-    def speak(self, voice: VoiceInfo, text: str) -> Speech:
+    def speak(self, voice: VoiceInfo, text: str, lexicon: object = None) -> Speech:
         self.said.append(text)
         return fake_speech(text)
 
