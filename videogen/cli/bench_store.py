@@ -1,0 +1,224 @@
+"""``videogen bench store``: the job store at a newsroom's scale.
+
+- ``--seed N`` inserts N synthetic jobs into the configured store (VIDEOGEN_DATABASE_URL, else the
+  SQLite store in HOME) in bulk: PostgreSQL ``COPY`` through psycopg, SQLite ``executemany``. They
+  are oldest first (``created_at`` 30 s apart, ending now), mostly ``done``, some ``failed``,
+  ``cancelled`` and ``queued``, over the three templates; article ``bench-{i}`` with the canonical
+  URL ``https://bench.example/articles/{i}``. No broker message is sent. Every ``done`` job
+  shares the output of one real small clip (storage key ``CLIP_KEY``, rendered once at 144 px
+  if the storage does not hold it yet), so each read path (player, oEmbed, article page,
+  media) answers for a seeded job as for a real one. The job counters follow (triggers).
+- ``--measure`` calls each read path of the API in this process (``--calls`` times, 40 by
+  default, after one warm-up call) and prints p50 / p99 in milliseconds with the status code,
+  the number of jobs and the load average.
+
+Not a test: timings depend on the machine and on what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import sys
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from videogen.service.schema import jobs, now
+from videogen.service.store import canonical_url, new_job_id
+from videogen.service.videos import VideoService
+from videogen.settings import Settings, get_settings
+
+CLIP_KEY = hashlib.sha256(b"videogen bench store clip").hexdigest()  # a storage key (hex)
+TEMPLATES = ("news", "square", "vertical")
+SPACING = 30.0  # seconds between two seeded jobs' created_at
+BATCH = 5000
+COLUMNS = ("id", "article_id", "content_key", "template", "voice", "tts", "options", "article", "status", "stage",
+           "percent", "error", "attempts", "priority", "worker", "lease", "heartbeat_at", "created_at",
+           "dispatched_at", "started_at", "finished_at", "output", "duration", "render_seconds", "engine",
+           "canonical_url")
+
+
+def status_of(i: int) -> str:
+    """The status of seeded job ``i``: 95 % done, 3 % failed, 1 % cancelled, 1 % queued."""
+    r = i % 100
+    return "failed" if r < 3 else "cancelled" if r == 3 else "queued" if r == 4 else "done"
+
+
+def seed_rows(n: int, duration: float, engine: str, first: int = 0) -> Iterator[tuple[Any, ...]]:
+    """The rows of seeded jobs ``first`` .. ``first + n - 1`` in ``COLUMNS`` order, oldest first."""
+    end = now()
+    for i in range(first, first + n):
+        created = end - timedelta(seconds=SPACING * (first + n - i))
+        status = status_of(i)
+        url = f"https://bench.example/articles/{i}"
+        article = {"id": f"bench-{i}", "title": f"Bench story number {i}", "url": url, "language": "en",
+                   "body": "A synthetic story of the job store benchmark. It has two sentences."}
+        template = TEMPLATES[i % len(TEMPLATES)]
+        secs = 3.0 + (i * 7919) % 400 / 4 if status == "done" else None
+        done = status == "done"
+        finished = created + timedelta(seconds=(secs or 5.0)) if status != "queued" else None
+        yield (
+            new_job_id(), f"bench-{i}", hashlib.sha256(f"bench-{i}-{template}".encode()).hexdigest(), template, None, None,
+            json.dumps({"template": template}), json.dumps(article), status, status if status != "queued" else None,
+            100.0 if done else 0.0, "synthetic failure" if status == "failed" else None, 0 if status == "queued" else 1, 5,
+            f"bench-worker-{i % 4}" if status != "queued" else None, None, None, created, created,
+            created if status != "queued" else None, finished, CLIP_KEY if done else None,
+            duration if done else None, secs, engine if done else None, canonical_url(url),
+        )
+
+
+def ensure_clip(service: VideoService, settings: Settings) -> dict[str, Any]:
+    """The manifest of the shared real clip, rendered (144 px) and published when missing."""
+    if not service.storage.exists(CLIP_KEY):
+        from videogen.render.article import parse_article
+        from videogen.render.pipeline import RenderOptions, render_article
+
+        article = parse_article({"id": "bench-clip", "title": "The job store benchmark clip",
+                                 "body": "One real clip that every seeded job shares. It is short.", "language": "en"})
+        staging = service.storage.staging_dir()  # publish moves the folder: it must be on the storage's disk
+        try:
+            render_article(article, RenderOptions(height=144), staging / "out", settings.render_config())
+            service.storage.publish(CLIP_KEY, staging / "out", replace=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return service.storage.manifest(CLIP_KEY)
+
+
+def seed(service: VideoService, settings: Settings, n: int) -> dict[str, Any]:
+    """Insert ``n`` seeded jobs in bulk after those already there; returns what it did and how long."""
+    service.migrate()
+    manifest = ensure_clip(service, settings)
+    duration = float(manifest.get("duration") or 5.0)
+    engine = str((manifest.get("narration") or {}).get("voice") or "bench")
+    store = service.store
+    with store.engine.connect() as c:
+        first = int(c.exec_driver_sql("SELECT count(*) FROM jobs WHERE article_id LIKE 'bench-%'").scalar() or 0)
+    started = time.monotonic()
+    rows = seed_rows(n, duration, engine, first)
+    if store.engine.dialect.name == "postgresql":
+        raw = store.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            with cur.copy(f"COPY jobs ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for row in rows:
+                    copy.write_row(row)
+            raw.commit()
+        finally:
+            raw.close()
+    else:
+        with store.engine.begin() as c:
+            batch: list[dict[str, Any]] = []
+            for row in rows:
+                batch.append(dict(zip(COLUMNS, row, strict=True)))
+                if len(batch) == BATCH:
+                    c.execute(insert(jobs), batch)
+                    batch = []
+            if batch:
+                c.execute(insert(jobs), batch)
+    seconds = time.monotonic() - started
+    return {"seeded": n, "first": first, "seconds": round(seconds, 2), "rows_per_second": round(n / max(seconds, 1e-9)),
+            "store": store.engine.dialect.name, "jobs": sum(store.counts().values())}
+
+
+def read_paths(service: VideoService) -> list[tuple[str, str]]:
+    """(name, URL path) of each read path measured, on a seeded job as old as the oldest tenth."""
+    seeded = service.store.counts()
+    total = sum(seeded.values())
+    with service.store.engine.connect() as c:
+        old = c.execute(select(jobs.c.id, jobs.c.article_id, jobs.c.canonical_url)
+                        .where(jobs.c.status == "done", jobs.c.output.is_not(None))
+                        .order_by(jobs.c.created_at).limit(1).offset(max(0, total // 10 - 1))).first()
+        mid = c.execute(select(jobs.c.created_at).order_by(jobs.c.created_at).limit(1).offset(total // 2)).scalar()
+    if old is None:
+        raise SystemExit("videogen bench store: no done job to measure; seed first (--seed N)")
+    job_id, article_id, url = old
+    start = (mid if mid is not None else now())
+    window = f"created_after={start.isoformat()[:19]}&created_before={(start + timedelta(hours=6)).isoformat()[:19]}"
+    return [
+        ("GET /v1/videos/{id}", f"/v1/videos/{job_id}"),
+        ("GET /v1/videos?limit=50", "/v1/videos?limit=50"),
+        ("GET /v1/videos?limit=50 (next page)", "NEXT"),
+        ("GET /v1/videos?status=queued&limit=50", "/v1/videos?status=queued&limit=50"),
+        ("GET /v1/videos?status=failed&limit=50", "/v1/videos?status=failed&limit=50"),
+        ("GET /v1/videos?article_id=…", f"/v1/videos?article_id={article_id}"),
+        ("GET /v1/videos?template=square&limit=50", "/v1/videos?template=square&limit=50"),
+        ("GET /v1/videos?created_after=…&created_before=…", f"/v1/videos?{window}&limit=50"),
+        ("GET /oembed?url=<canonical URL of an older article>", f"/oembed?url={url}"),
+        ("GET /articles/{older article}", f"/articles/{article_id}"),
+        ("GET /v1/queue", "/v1/queue"),
+        ("GET /metrics", "/metrics"),
+        ("GET / (dashboard)", "/"),
+    ]
+
+
+def measure(service: VideoService, settings: Settings, calls: int) -> dict[str, Any]:
+    """p50 / p99 milliseconds of each read path through the API in this process."""
+    from fastapi.testclient import TestClient
+
+    from videogen.http.app import create_app
+
+    service.migrate()
+    paths = read_paths(service)
+    out: dict[str, Any] = {"store": service.store.engine.dialect.name, "jobs": sum(service.store.counts().values()),
+                           "calls": calls, "load_average": [round(x, 2) for x in os.getloadavg()], "paths": []}
+    app = create_app(settings, service, run_sweeper=False, run_poller=False)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        nxt = client.get("/v1/videos?limit=50").json().get("next") or "/v1/videos?limit=50"
+        for name, path in paths:
+            if path == "NEXT":
+                path = nxt.split("://", 1)[-1].split("/", 1)[-1]
+                path = "/" + path
+            client.get(path)  # warm-up
+            times, code = [], 0
+            for _ in range(calls):
+                t = time.perf_counter()
+                code = client.get(path).status_code
+                times.append((time.perf_counter() - t) * 1000)
+            times.sort()
+            p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
+            out["paths"].append({"path": name, "status": code, "p50_ms": round(statistics.median(times), 1),
+                                 "p99_ms": round(p99, 1)})
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"{result['store']}, {result['jobs']:,} jobs, {result['calls']} calls per path, "
+             f"load average {result['load_average'][0]} → {result['load_average_after'][0]}",
+             "| path | status | p50 ms | p99 ms |", "|---|---|---|---|"]
+    lines += [f"| `{p['path']}` | {p['status']} | {p['p50_ms']} | {p['p99_ms']} |" for p in result["paths"]]
+    return "\n".join(lines)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, metavar="N", help="store: insert N synthetic jobs in bulk, then exit")
+    p.add_argument("--measure", action="store_true", help="store: print p50/p99 of each read path")
+    p.add_argument("--calls", type=int, default=40, metavar="N", help="store: calls per read path (default 40)")
+
+
+def main(args: argparse.Namespace) -> int:
+    if not args.seed and not args.measure:
+        print("videogen bench store: error: give --seed N and/or --measure", file=sys.stderr)
+        return 2
+    if args.seed is not None and args.seed < 1:
+        print("videogen bench store: error: --seed must be at least 1", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    service = VideoService(settings)
+    if args.seed:
+        result = seed(service, settings, args.seed)
+        print(json.dumps(result) if args.json else
+              f"seeded {result['seeded']:,} jobs into {result['store']} in {result['seconds']} s "
+              f"({result['rows_per_second']:,} rows/s); {result['jobs']:,} jobs in the store")
+    if args.measure:
+        m = measure(service, settings, args.calls)
+        print(json.dumps(m, indent=2) if args.json else table(m))
+    return 0
