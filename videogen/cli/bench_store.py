@@ -21,9 +21,9 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import sys
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -107,7 +107,7 @@ def seed(service: VideoService, settings: Settings, n: int) -> dict[str, Any]:
         raw = store.engine.raw_connection()
         try:
             cur = raw.cursor()
-            with cur.copy(f"COPY jobs ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            with cur.copy(f"COPY jobs ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             raw.commit()
