@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from videogen.service.schema import jobs, now
 from videogen.service.store import canonical_url, new_job_id
@@ -100,7 +100,7 @@ def seed(service: VideoService, settings: Settings, n: int) -> dict[str, Any]:
     engine = str((manifest.get("narration") or {}).get("voice") or "bench")
     store = service.store
     with store.engine.connect() as c:
-        first = int(c.exec_driver_sql("SELECT count(*) FROM jobs WHERE article_id LIKE 'bench-%'").scalar() or 0)
+        first = int(c.execute(select(func.count()).select_from(jobs).where(jobs.c.article_id.like("bench-%"))).scalar() or 0)
     started = time.monotonic()
     rows = seed_rows(n, duration, engine, first)
     if store.engine.dialect.name == "postgresql":
