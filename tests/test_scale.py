@@ -187,3 +187,63 @@ def test_migration_6_on_a_store_with_rows(db_url):
     assert store.by_canonical_url("https://news.example/6").id == f"{6:032x}"
     assert store.by_canonical_url("https://news.example/7") is None  # failed: nothing to embed
     store.engine.dispose()
+
+
+def test_gc_dry_run_then_real_keeps_published_and_newest(db_url, tmp_path):
+    from sqlalchemy import update
+
+    from videogen.outputs import FILES
+    from videogen.service.retention import collect
+    from videogen.service.schema import job_events
+    from videogen.service.storage import LocalStorage
+
+    store = JobStore(db_url)
+    store.migrate()
+    storage = LocalStorage(tmp_path / "media")
+
+    def publish(key: str) -> None:
+        folder = storage.staging_dir() / "out"
+        folder.mkdir()
+        for name in FILES:
+            (folder / name).write_bytes(b"{}" if name.endswith(".json") else b"x" * 100)
+        storage.publish(key, folder)
+
+    def job(article: str, n: int, status: str, key: str | None, days_ago: float) -> str:
+        j, _ = store.create(article_id=article, content_key=f"{article}{n}".ljust(64, "0"), template="news", voice=None,
+                            tts=None, options={}, article={"title": article})
+        with store.engine.begin() as c:
+            c.execute(update(jobs).where(jobs.c.id == j.id).values(
+                status=status, output=key, created_at=now() - timedelta(days=days_ago, seconds=-n),
+                finished_at=now() - timedelta(days=days_ago, seconds=-n)))
+            c.execute(update(job_events).where(job_events.c.job_id == j.id).values(at=now() - timedelta(days=days_ago)))
+        return j.id
+
+    for key in ("a" * 64, "b" * 64, "c" * 64):
+        publish(key)
+    old1 = job("x", 1, "done", "a" * 64, 40)  # superseded, own files: deleted
+    old2 = job("x", 2, "done", "c" * 64, 39)  # superseded but shares the newest one's files: kept
+    newest = job("x", 3, "done", "c" * 64, 38)  # published version
+    lone_failed = job("y", 1, "failed", None, 40)  # the newest job of y: kept
+    failed = job("z", 1, "failed", None, 40)  # z has a newer job: deleted
+    z_done = job("z", 2, "done", "b" * 64, 39)
+    recent = job("w", 1, "cancelled", None, 1)  # too recent
+    job("w", 2, "done", None, 0)
+    s = Settings(home=tmp_path / "home", retain_events_days=30, retain_failed_days=30, retain_superseded_days=30)
+    dry = collect(store, storage, s, dry_run=True)
+    before = real_counts(store)
+    assert storage.exists("a" * 64) and store.get(failed).status == "failed" and real_counts(store) == before
+    real = collect(store, storage, s)
+    assert (dry.events, dry.jobs, dry.media_sets, dry.files, dry.bytes) == (real.events, real.jobs, real.media_sets,
+                                                                           real.files, real.bytes)
+    assert real.jobs == 1 and real.media_sets == 1 and real.files == len(FILES) and real.bytes > 0
+    assert real.events == 6  # the "queued" events of the 6 jobs made 38+ days ago
+    assert not storage.exists("a" * 64) and storage.exists("b" * 64) and storage.exists("c" * 64)
+    assert store.get(old1).output is None and store.get(old2).output == "c" * 64 and store.get(newest).output == "c" * 64
+    for kept in (lone_failed, z_done, recent, newest):
+        store.get(kept)
+    with pytest.raises(Exception):  # noqa: B017 - JobNotFound
+        store.get(failed)
+    assert store.counts() == {**dict.fromkeys(store.counts(), 0), **real_counts(store)}
+    again = collect(store, storage, s)
+    assert (again.events, again.jobs, again.media_sets) == (0, 0, 0)
+    store.engine.dispose()

@@ -80,6 +80,7 @@ jobs = Table(
     Index("jobs_by_template_created", "template", "created_at", "id"),
     Index("jobs_by_status_finished", "status", "finished_at", "id"),
     Index("jobs_by_canonical_url", "canonical_url", "created_at"),
+    Index("jobs_by_output", "output"),  # retention: which jobs share a storage key
 )
 
 # One row per state change of a job (v2): what the operator reads to see a job's history.
