@@ -247,3 +247,11 @@ def test_gc_dry_run_then_real_keeps_published_and_newest(db_url, tmp_path):
     again = collect(store, storage, s)
     assert (again.events, again.jobs, again.media_sets) == (0, 0, 0)
     store.engine.dispose()
+
+
+def test_beat_runs_gc_only_when_set(tmp_path):
+    from workers.celery_app import GC_TASK, make_app
+
+    assert "videogen-gc" not in make_app(Settings(home=tmp_path)).conf.beat_schedule
+    entry = make_app(Settings(home=tmp_path, gc_every=3600)).conf.beat_schedule["videogen-gc"]
+    assert entry["task"] == GC_TASK and entry["schedule"] == 3600

@@ -26,6 +26,7 @@ from videogen.render.keys import content_key
 from videogen.render.narration import NarrationChain
 from videogen.render.pipeline import RenderOptions, render_article
 from videogen.render.templates import TEMPLATE_NAME, Template, available_templates, load_template
+from videogen.service.retention import collect
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
 from videogen.service.views import (
@@ -298,12 +299,21 @@ class VideoService:
         return never + sent_long_ago[:lost]
 
     def start_sweeper(self, stop: threading.Event) -> threading.Thread:
+        """The sweeper thread: ``sweep`` every ``sweep_interval`` seconds, and the retention run
+        (``videogen.service.retention``) every ``gc_every`` seconds when that is set."""
         def loop() -> None:
+            last_gc = time.monotonic()
             while not stop.wait(self.settings.sweep_interval):
                 try:
                     self.sweep()
                 except Exception:  # noqa: BLE001 - a database hiccup must not kill the sweeper
                     log.exception("sweep failed; trying again in %ss", self.settings.sweep_interval)
+                if self.settings.gc_every > 0 and time.monotonic() - last_gc >= self.settings.gc_every:
+                    last_gc = time.monotonic()
+                    try:
+                        collect(self.store, self.storage, self.settings)
+                    except Exception:  # noqa: BLE001 - as above
+                        log.exception("retention run failed; trying again in %ss", self.settings.gc_every)
 
         t = threading.Thread(target=loop, name="videogen-sweeper", daemon=True)
         t.start()
