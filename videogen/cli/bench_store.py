@@ -102,30 +102,79 @@ def seed(service: VideoService, settings: Settings, n: int) -> dict[str, Any]:
     with store.engine.connect() as c:
         first = int(c.execute(select(func.count()).select_from(jobs).where(jobs.c.article_id.like("bench-%"))).scalar() or 0)
     started = time.monotonic()
-    rows = seed_rows(n, duration, engine, first)
+    _bulk_insert(store, seed_rows(n, duration, engine, first), COLUMNS)
+    seconds = time.monotonic() - started
+    return {"seeded": n, "first": first, "seconds": round(seconds, 2), "rows_per_second": round(n / max(seconds, 1e-9)),
+            "store": store.engine.dialect.name, "jobs": sum(store.counts().values())}
+
+
+def _bulk_insert(store: Any, rows: Iterator[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
     if store.engine.dialect.name == "postgresql":
         raw = store.engine.raw_connection()
         try:
             cur = raw.cursor()
-            with cur.copy(f"COPY jobs ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            with cur.copy(f"COPY jobs ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(row[:len(columns)])
             raw.commit()
         finally:
             raw.close()
-    else:
-        with store.engine.begin() as c:
-            batch: list[dict[str, Any]] = []
-            for row in rows:
-                batch.append(dict(zip(COLUMNS, row, strict=True)))
-                if len(batch) == BATCH:
-                    c.execute(insert(jobs), batch)
-                    batch = []
-            if batch:
+        return
+    with store.engine.begin() as c:
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(dict(zip(columns, row, strict=False)))
+            if len(batch) == BATCH:
                 c.execute(insert(jobs), batch)
-    seconds = time.monotonic() - started
-    return {"seeded": n, "first": first, "seconds": round(seconds, 2), "rows_per_second": round(n / max(seconds, 1e-9)),
-            "store": store.engine.dialect.name, "jobs": sum(store.counts().values())}
+                batch = []
+        if batch:
+            c.execute(insert(jobs), batch)
+
+
+def migration_timing(service: VideoService, n: int) -> dict[str, Any]:
+    """Time migration 6 on an empty store first brought to v5 and given ``n`` jobs, while a
+    writer thread creates and updates jobs: the longest any of its writes waited is the time
+    writes were locked."""
+    import threading
+
+    store = service.store
+    if store.schema_version() != 0:
+        raise SystemExit("videogen bench store --migration: needs an empty store (a fresh database)")
+    store.migrate(5)
+    from videogen.service.migrations import as_before_v6
+
+    with store.engine.connect() as c:
+        as_before_v6(c)
+    started = time.monotonic()
+    _bulk_insert(store, seed_rows(n, 5.0, "bench"), COLUMNS[:-1])  # v5 rows: no canonical_url
+    inserted = time.monotonic() - started
+    stop, waits = threading.Event(), []
+
+    def writer() -> None:
+        k = 0
+        while not stop.is_set():
+            t = time.perf_counter()
+            with store.engine.begin() as c:
+                c.execute(insert(jobs).values(
+                    id=new_job_id(), article_id=f"writer-{k}", content_key=hashlib.sha256(f"w{k}".encode()).hexdigest(),
+                    template="news", options="{}", article="{}", status="queued", percent=0.0, attempts=0, priority=5,
+                    created_at=now()))
+            waits.append(time.perf_counter() - t)
+            k += 1
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    t = time.monotonic()
+    store.migrate()
+    took = time.monotonic() - t
+    time.sleep(0.5)
+    stop.set()
+    thread.join()
+    return {"store": store.engine.dialect.name, "rows": n, "insert_seconds": round(inserted, 1),
+            "migration_seconds": round(took, 1), "writes_during": len(waits),
+            "longest_write_wait_ms": round(max(waits) * 1000, 1), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def read_paths(service: VideoService) -> list[tuple[str, str]]:
@@ -201,18 +250,23 @@ def table(result: dict[str, Any]) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="store: insert N synthetic jobs in bulk, then exit")
     p.add_argument("--measure", action="store_true", help="store: print p50/p99 of each read path")
+    p.add_argument("--migration", type=int, metavar="N",
+                   help="store: time migration 6 on a fresh store given N v5 jobs, with a writer running")
     p.add_argument("--calls", type=int, default=40, metavar="N", help="store: calls per read path (default 40)")
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.seed and not args.measure:
-        print("videogen bench store: error: give --seed N and/or --measure", file=sys.stderr)
+    if not args.seed and not args.measure and not args.migration:
+        print("videogen bench store: error: give --seed N, --measure or --migration N", file=sys.stderr)
         return 2
     if args.seed is not None and args.seed < 1:
         print("videogen bench store: error: --seed must be at least 1", file=sys.stderr)
         return 2
     settings = get_settings()
     service = VideoService(settings)
+    if args.migration:
+        print(json.dumps(migration_timing(service, args.migration)))
+        return 0
     if args.seed:
         result = seed(service, settings, args.seed)
         print(json.dumps(result) if args.json else
