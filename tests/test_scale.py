@@ -137,6 +137,7 @@ def test_counters_equal_a_real_count_after_transitions(db_url):
     store.migrate()
     made = [store.create(article_id=f"a{i}", content_key=f"{i:064x}", template="news", voice=None, tts=None,
                          options={}, article={"title": "t"})[0] for i in range(12)]
+    assert made[0] == store.get(made[0].id), "create returns the row as stored, without reading it back"
     for i, job in enumerate(made):
         if i % 4 == 3:
             continue  # stays queued

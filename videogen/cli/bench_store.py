@@ -177,6 +177,56 @@ def migration_timing(service: VideoService, n: int) -> dict[str, Any]:
             "longest_write_wait_ms": round(max(waits) * 1000, 1), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
+def enqueue_rate(settings: Settings, n: int, batch: int, broker: bool = True) -> dict[str, Any]:
+    """Articles per second through ``POST /v1/videos`` batches of ``batch`` in this process,
+    into the configured job store and (``broker``) the configured broker, with where the time
+    goes (job store writes and reads, broker sends)."""
+    from fastapi.testclient import TestClient
+
+    from videogen.http.app import create_app
+    from workers.dispatch import make_service
+
+    svc = make_service(settings) if broker else VideoService(settings)
+    svc.migrate()
+    spent = {"store_create": 0.0, "dispatch": 0.0}
+    create, dispatch = svc.store.create, svc.dispatch
+
+    def timed_create(**kw: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return create(**kw)
+        finally:
+            spent["store_create"] += time.perf_counter() - t
+
+    def timed_dispatch(job: Any) -> None:
+        t = time.perf_counter()
+        try:
+            if dispatch is not None:
+                dispatch(job)
+        finally:
+            spent["dispatch"] += time.perf_counter() - t
+
+    svc.store.create = timed_create  # type: ignore[method-assign]
+    svc.dispatch = timed_dispatch
+    tag = new_job_id()[:8]
+    app = create_app(settings, svc, run_sweeper=False, run_poller=False)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        t0 = time.perf_counter()
+        for start in range(0, n, batch):
+            body = {"articles": [{"id": f"enqueue-{tag}-{i}", "title": f"Enqueue benchmark story {i}", "language": "en",
+                                  "url": f"https://bench.example/enqueue/{tag}/{i}",
+                                  "body": "A story for the enqueue benchmark. It is short."}
+                                 for i in range(start, min(n, start + batch))]}
+            r = client.post("/v1/videos", json=body)
+            if r.status_code != 202:
+                raise SystemExit(f"POST /v1/videos answered {r.status_code}: {r.text[:300]}")
+        took = time.perf_counter() - t0
+    return {"store": svc.store.engine.dialect.name, "broker": settings.broker.split("://")[0] if broker else None,
+            "articles": n, "batch": batch, "seconds": round(took, 2), "articles_per_second": round(n / took, 1),
+            "store_create_seconds": round(spent["store_create"], 2), "dispatch_seconds": round(spent["dispatch"], 2),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def read_paths(service: VideoService) -> list[tuple[str, str]]:
     """(name, URL path) of each read path measured, on a seeded job as old as the oldest tenth."""
     seeded = service.store.counts()
@@ -252,10 +302,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--measure", action="store_true", help="store: print p50/p99 of each read path")
     p.add_argument("--migration", type=int, metavar="N",
                    help="store: time migration 6 on a fresh store given N v5 jobs, with a writer running")
+    p.add_argument("--enqueue", type=int, metavar="N",
+                   help="store: N articles through POST /v1/videos batches (job store + broker); prints articles/s")
+    p.add_argument("--batch", type=int, default=100, metavar="N", help="store: articles per POST with --enqueue (default 100)")
     p.add_argument("--calls", type=int, default=40, metavar="N", help="store: calls per read path (default 40)")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.enqueue:
+        print(json.dumps(enqueue_rate(get_settings(), args.enqueue, args.batch)))
+        return 0
     if not args.seed and not args.measure and not args.migration:
         print("videogen bench store: error: give --seed N, --measure or --migration N", file=sys.stderr)
         return 2

@@ -491,7 +491,9 @@ class JobStore:
                 with self._tx() as c:
                     c.execute(insert(jobs).values(**values))
                     self._event(c, job_id, "queued", f"priority {priority}" + (", forced" if force else ""), "")
-                return self.get(job_id), True
+                # The row as written (no read back: a third of an enqueue's time on PostgreSQL).
+                return Job(**{**dict.fromkeys(Job.__dataclass_fields__), **values, "options": options, "article": article,
+                              "hooks": []}), True
             except IntegrityError:
                 continue  # another process inserted the same content at the same moment
         raise RuntimeError(f"could not create a job for {content_key}")
