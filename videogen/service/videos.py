@@ -192,13 +192,18 @@ class VideoService:
         queued in the store and the sweeper sends it again later."""
         if self.dispatch is None:
             return False
+        started = time.monotonic()
         try:
             self.dispatch(job)
         except Exception as e:  # noqa: BLE001 - any broker failure leaves the job queued for the sweeper
             log.warning("could not dispatch job %s (it stays queued): %s", job.id, e)
             self.store.mark_undispatched(job.id)
             return False
-        self.store.mark_dispatched(job.id)
+        # Every caller set dispatched_at just before (create, retry, requeue, the sweeper's
+        # claim): it is refreshed only when the send itself took long, which saves a write
+        # per enqueued job.
+        if time.monotonic() - started > SEND_GRACE / 5:
+            self.store.mark_dispatched(job.id)
         return True
 
     def retry(self, job_id: str) -> Job:
