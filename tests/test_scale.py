@@ -260,3 +260,19 @@ def test_beat_runs_gc_only_when_set(tmp_path):
     assert "videogen-gc" not in make_app(Settings(home=tmp_path)).conf.beat_schedule
     entry = make_app(Settings(home=tmp_path, gc_every=3600)).conf.beat_schedule["videogen-gc"]
     assert entry["task"] == GC_TASK and entry["schedule"] == 3600
+
+
+def test_cli_bench_store_and_gc(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VIDEOGEN_HOME": str(tmp_path), "VIDEOGEN_RETAIN_FAILED_DAYS": "30"}
+    env.pop("VIDEOGEN_DATABASE_URL", None)
+    run = [sys.executable, "-m", "videogen.cli"]
+    out = subprocess.run([*run, "bench", "store"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--seed N" in out.stderr
+    out = subprocess.run([*run, "gc", "--dry-run", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"dry_run": True, "events": 0, "jobs": 0, "media_sets": 0, "files": 0, "bytes": 0,
+                                      "jobs_unpublished": 0, "errors": []}
