@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from videogen.service.schema import jobs
 from videogen.service.store import Job, JobStore
@@ -23,14 +23,19 @@ def _finished(job: Job) -> datetime:
 
 def published_clips(store: JobStore, language: str | None = None) -> Iterator[Job]:
     """Published clips, newest first (by when they finished), the latest one per article,
-    of one language (its primary subtag: ``fr`` takes ``fr-CA``) when given."""
+    of one language (its primary subtag: ``fr`` takes ``fr-CA``) when given. Read by keyset
+    on (finished_at, id) through the ``jobs_by_status_finished`` index: each batch costs the
+    same however many clips there are."""
     seen: set[str] = set()
-    q = (select(jobs).where(jobs.c.status == "done", jobs.c.output.is_not(None))
-         .order_by(func.coalesce(jobs.c.finished_at, jobs.c.created_at).desc(), jobs.c.id.desc()))
-    offset = 0
+    q = (select(jobs).where(jobs.c.status == "done", jobs.c.output.is_not(None), jobs.c.finished_at.is_not(None))
+         .order_by(jobs.c.finished_at.desc(), jobs.c.id.desc()).limit(SCAN_BATCH))
+    after: tuple[datetime, str] | None = None
     while True:
+        page = q if after is None else q.where(or_(jobs.c.finished_at < after[0],
+                                                   and_(jobs.c.finished_at == after[0], jobs.c.id < after[1])))
         with store.engine.connect() as c:
-            batch = [Job.from_row(r) for r in c.execute(q.limit(SCAN_BATCH).offset(offset))]
+            rows = c.execute(page).all()
+        batch = [Job.from_row(r) for r in rows]
         for job in batch:
             if job.article_id in seen or not is_published(job):
                 continue
@@ -41,7 +46,7 @@ def published_clips(store: JobStore, language: str | None = None) -> Iterator[Jo
             yield job
         if len(batch) < SCAN_BATCH:
             return
-        offset += SCAN_BATCH
+        after = (rows[-1].finished_at, batch[-1].id)
 
 
 def catalog_version(store: JobStore) -> tuple[str, datetime | None]:
