@@ -96,6 +96,9 @@ def test_filters_and_their_cursors(bench):
     ids = [j["id"] for j in r.json()["items"]]
     assert r.json()["next"] and len(ids) == 4
     assert len(ids + walk(bench, r.json()["next"])) == 10  # bench-1 .. bench-10
+    for bad in ("yesterday", "0.5", "2026-13-01"):
+        r = bench.get("/v1/videos", params={"created_after": bad})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "created_after", bad
 
 
 def test_tampered_or_foreign_cursors_are_422(bench):

@@ -116,18 +116,18 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
     def list_jobs(status: str | None = Query(None, pattern="^(" + "|".join(STATUSES) + ")$"),
                   limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, description=OFFSET_GONE),
                   article_id: str | None = Query(None, max_length=128), template: str | None = Query(None, max_length=64),
-                  created_after: Annotated[datetime | None, Query(description="ISO 8601; jobs created at or after")] = None,
-                  created_before: Annotated[datetime | None, Query(description="ISO 8601; jobs created before")] = None,
+                  created_after: Annotated[str | None, Query(max_length=40, description="ISO 8601 date or time; jobs created at or after")] = None,
+                  created_before: Annotated[str | None, Query(max_length=40, description="ISO 8601 date or time; jobs created before")] = None,
                   cursor: str | None = Query(None, max_length=512, description="the `next` link's cursor")) -> dict[str, Any]:
         if offset:
             raise Problem(422, "Invalid request", OFFSET_GONE, [{"field": "offset", "message": OFFSET_GONE}])
-        created_after, created_before = _utc(created_after), _utc(created_before)
+        since, until = parse_time(created_after, "created_after"), parse_time(created_before, "created_before")
         filters = {"status": status, "article_id": article_id, "template": template,
-                   "created_after": created_after.isoformat() if created_after else None,
-                   "created_before": created_before.isoformat() if created_before else None}
+                   "created_after": since.isoformat() if since else None,
+                   "created_before": until.isoformat() if until else None}
         after = parse_cursor(cursor, filters) if cursor else None
         items = service.store.list(status=status, limit=limit + 1, article_id=article_id, template=template,
-                                   created_after=created_after, created_before=created_before, after=after)
+                                   created_after=since, created_before=until, after=after)
         nxt = None
         if len(items) > limit:
             last = items[limit - 1]
@@ -188,11 +188,19 @@ OFFSET_GONE = ("Deprecated: only 0 is accepted. Lists page by keyset: follow the
                "(its `cursor`), as fast on the last page as on the first.")
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """A date-range bound in UTC (a time without offset is taken as UTC)."""
+def parse_time(value: str | None, field: str) -> datetime | None:
+    """A date-range bound (ISO 8601 date or date and time) in UTC; a time without offset is
+    UTC. A 422 naming ``field`` for anything else."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if len(value.strip()) < 10:
+            raise ValueError(value)
+    except ValueError:
+        message = "not an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T08:00:00Z"
+        raise Problem(422, "Invalid request", f"{field}: {message}", [{"field": field, "message": message}]) from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def _cursor_check(payload: str, filters: dict[str, Any]) -> str:
