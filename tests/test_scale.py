@@ -69,6 +69,20 @@ def test_seeded_jobs_read_like_real_ones(bench):
     assert bench.get("/oembed", params={"url": "https://bench.example/articles/99999"}).status_code == 404
 
 
+def test_gc_on_the_seeded_store(bench):
+    from videogen.cli.bench_store import OLD_CLIP_KEY, superseding
+    from videogen.service.retention import collect
+
+    svc = bench.service
+    s = svc.settings.model_copy(update={"retain_failed_days": 1, "retain_superseded_days": 1})
+    later = now() + timedelta(days=2)
+    dry = collect(svc.store, svc.storage, s, dry_run=True, at=later)
+    old = [i for i in range(SEEDED) if superseding(i) is not None]
+    assert dry.jobs == sum(status_of(i) == "failed" for i in old)
+    assert (dry.media_sets, dry.jobs_unpublished) == (1, sum(status_of(i) == "done" for i in old))
+    assert dry.bytes > 0 and svc.storage.exists(OLD_CLIP_KEY)
+
+
 def test_keyset_pages_are_stable_under_inserts(bench):
     store = bench.service.store
     first = bench.get("/v1/videos?limit=25").json()

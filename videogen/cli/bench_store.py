@@ -4,7 +4,9 @@
   SQLite store in HOME) in bulk: PostgreSQL ``COPY`` through psycopg, SQLite ``executemany``. They
   are oldest first (``created_at`` 30 s apart, ending now), mostly ``done``, some ``failed``,
   ``cancelled`` and ``queued``, over the three templates; article ``bench-{i}`` with the canonical
-  URL ``https://bench.example/articles/{i}``. No broker message is sent. Every ``done`` job
+  URL ``https://bench.example/articles/{i}``; one in 20 is instead an older version of the next
+  job's article (a failed attempt or a done render with its own copy of the clip), which that
+  newer job supersedes: what ``videogen gc`` reclaims. No broker message is sent. Every ``done`` job
   shares the output of one real small clip (storage key ``CLIP_KEY``, rendered once at 144 px
   if the storage does not hold it yet), so each read path (player, oEmbed, article page,
   media) answers for a seeded job as for a real one. The job counters follow (triggers).
@@ -31,12 +33,14 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from videogen.outputs import FILES
 from videogen.service.schema import jobs, now
 from videogen.service.store import canonical_url, new_job_id
 from videogen.service.videos import VideoService
 from videogen.settings import Settings, get_settings
 
 CLIP_KEY = hashlib.sha256(b"videogen bench store clip").hexdigest()  # a storage key (hex)
+OLD_CLIP_KEY = hashlib.sha256(b"videogen bench store superseded clip").hexdigest()
 TEMPLATES = ("news", "square", "vertical")
 SPACING = 30.0  # seconds between two seeded jobs' created_at
 BATCH = 5000
@@ -47,9 +51,18 @@ COLUMNS = ("id", "article_id", "content_key", "template", "voice", "tts", "optio
 
 
 def status_of(i: int) -> str:
-    """The status of seeded job ``i``: 95 % done, 3 % failed, 1 % cancelled, 1 % queued."""
+    """The status of seeded job ``i``: about 93 % done, 5.5 % failed, 1 % cancelled, 1 % queued."""
+    if superseding(i) is not None:
+        return "failed" if (i // 20) % 2 else "done"
     r = i % 100
     return "failed" if r < 3 else "cancelled" if r == 3 else "queued" if r == 4 else "done"
+
+
+def superseding(i: int) -> int | None:
+    """For one seeded job in 20: the article it is an older version of (the next job's), whose
+    newer version supersedes it (a failed attempt, or a done render with media of its own:
+    what ``videogen gc`` reclaims); None for the others."""
+    return i + 1 if i % 20 == 9 else None  # the next job (i % 100 in 10, 30, 50, 70, 90) is done
 
 
 def seed_rows(n: int, duration: float, engine: str, first: int = 0) -> Iterator[tuple[Any, ...]]:
@@ -58,19 +71,22 @@ def seed_rows(n: int, duration: float, engine: str, first: int = 0) -> Iterator[
     for i in range(first, first + n):
         created = end - timedelta(seconds=SPACING * (first + n - i))
         status = status_of(i)
-        url = f"https://bench.example/articles/{i}"
-        article = {"id": f"bench-{i}", "title": f"Bench story number {i}", "url": url, "language": "en",
+        a = superseding(i)
+        old = a is not None
+        a = i if a is None else a
+        url = f"https://bench.example/articles/{a}"
+        article = {"id": f"bench-{a}", "title": f"Bench story number {a}", "url": url, "language": "en",
                    "body": "A synthetic story of the job store benchmark. It has two sentences."}
         template = TEMPLATES[i % len(TEMPLATES)]
         secs = 3.0 + (i * 7919) % 400 / 4 if status == "done" else None
         done = status == "done"
         finished = created + timedelta(seconds=(secs or 5.0)) if status != "queued" else None
         yield (
-            new_job_id(), f"bench-{i}", hashlib.sha256(f"bench-{i}-{template}".encode()).hexdigest(), template, None, None,
+            new_job_id(), f"bench-{a}", hashlib.sha256(f"bench-{i}-{template}".encode()).hexdigest(), template, None, None,
             json.dumps({"template": template}), json.dumps(article), status, status if status != "queued" else None,
             100.0 if done else 0.0, "synthetic failure" if status == "failed" else None, 0 if status == "queued" else 1, 5,
             f"bench-worker-{i % 4}" if status != "queued" else None, None, None, created, created,
-            created if status != "queued" else None, finished, CLIP_KEY if done else None,
+            created if status != "queued" else None, finished, (OLD_CLIP_KEY if old else CLIP_KEY) if done else None,
             duration if done else None, secs, engine if done else None, canonical_url(url),
         )
 
@@ -87,6 +103,15 @@ def ensure_clip(service: VideoService, settings: Settings) -> dict[str, Any]:
         try:
             render_article(article, RenderOptions(height=144), staging / "out", settings.render_config())
             service.storage.publish(CLIP_KEY, staging / "out", replace=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    if not service.storage.exists(OLD_CLIP_KEY):  # the superseded versions' own copy of the files
+        staging = service.storage.staging_dir()
+        try:
+            (staging / "out").mkdir()
+            for name in FILES:
+                (staging / "out" / name).write_bytes(b"".join(service.storage.read(CLIP_KEY, name)))
+            service.storage.publish(OLD_CLIP_KEY, staging / "out", replace=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return service.storage.manifest(CLIP_KEY)
