@@ -18,6 +18,7 @@ from videogen.settings import Settings, get_settings
 RENDER_TASK = "videogen.render"
 WEBHOOK_TASK = "videogen.webhook"
 POLL_FEEDS_TASK = "videogen.poll_feeds"
+GC_TASK = "videogen.gc"
 QUEUE = "videogen"
 
 
@@ -68,7 +69,11 @@ def make_app(settings: Settings) -> Celery:
         # polls the feeds that are due. High priority, and dropped when not run within a tick (the
         # next one does the same work), so polls never pile up behind renders.
         beat_schedule={"videogen-poll-feeds": {"task": POLL_FEEDS_TASK, "schedule": settings.feed_tick,
-                                               "options": {"priority": 9, "expires": max(settings.feed_tick, 5.0)}}},
+                                               "options": {"priority": 9, "expires": max(settings.feed_tick, 5.0)}},
+                       # Retention (VIDEOGEN_RETAIN_*) every VIDEOGEN_GC_EVERY seconds, when set.
+                       **({"videogen-gc": {"task": GC_TASK, "schedule": settings.gc_every,
+                                           "options": {"priority": 1, "expires": settings.gc_every}}}
+                          if settings.gc_every > 0 else {})},
         beat_schedule_filename=str(settings.home / "celerybeat-schedule"),
     )
     return app

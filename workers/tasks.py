@@ -20,7 +20,7 @@ from videogen.service.videos import VideoService, public_job
 from videogen.service.webhooks import WebhookError, WebhookRefused, deliver
 from videogen.settings import get_settings
 
-from .celery_app import POLL_FEEDS_TASK, RENDER_TASK, WEBHOOK_TASK
+from .celery_app import GC_TASK, POLL_FEEDS_TASK, RENDER_TASK, WEBHOOK_TASK
 
 log = logging.getLogger(__name__)
 
@@ -128,3 +128,12 @@ def poll_feeds() -> dict[str, int]:
     results = FeedService(service()).poll_due()
     return {"polled": len(results), "jobs": sum(len(r.job_ids) for r in results),
             "failed": sum(r.status == "failed" for r in results)}
+
+
+@shared_task(name=GC_TASK, ignore_result=True)
+def collect_garbage() -> dict[str, object]:
+    """The beat's retention run (``videogen gc``): what it reclaimed."""
+    from videogen.service.retention import collect
+
+    svc = service()
+    return collect(svc.store, svc.storage, svc.settings).as_dict()

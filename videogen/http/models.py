@@ -18,6 +18,7 @@ class JobList(BaseModel):
     items: list[JobOut]
     next: str | None
     counts: dict[str, int]
+    counts_exact: bool = True  # per-status counts of the whole store, from maintained counters
 
 
 class TemplateOut(BaseModel):

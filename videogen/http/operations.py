@@ -15,12 +15,13 @@ from videogen.http.models import Health, TemplateOut
 from videogen.http.problems import problems
 from videogen.render.templates import available_templates, load_template
 from videogen.service.plays import PlayCounter
+from videogen.service.schema import BUCKET_INF, HISTOGRAM_BUCKETS
 from videogen.service.store import now
 from videogen.service.videos import VideoService
 from videogen.service.views import QueueOut, scrub_paths
 from videogen.settings import Settings
 
-HISTOGRAM_BUCKETS = (5, 10, 20, 30, 60, 120, 300, 600)
+__all__ = ["HISTOGRAM_BUCKETS", "operations_router", "prometheus_text"]
 
 
 def operations_router(settings: Settings, service: VideoService, broker_check: Callable[[], None] | None = None,
@@ -78,7 +79,9 @@ def operations_router(settings: Settings, service: VideoService, broker_check: C
 
 
 def prometheus_text(service: VideoService, queue_depth: Callable[[], int] | None = None) -> str:
-    counts = service.store.counts()
+    """The Prometheus text of the fleet, from the maintained job counters (no table scan)."""
+    counters = service.store.counters()
+    counts = counters.statuses
     lines = ["# HELP videogen_jobs Jobs in the job store by status.", "# TYPE videogen_jobs gauge"]
     lines += [f'videogen_jobs{{status="{s}"}} {n}' for s, n in counts.items()]
     lines += ["# HELP videogen_queue_depth Jobs waiting for a worker.", "# TYPE videogen_queue_depth gauge",
@@ -97,14 +100,16 @@ def prometheus_text(service: VideoService, queue_depth: Callable[[], int] | None
                   "# TYPE videogen_heartbeat_age_seconds gauge"]
         lines += [f'videogen_heartbeat_age_seconds{{job="{j.id}",worker="{_label(j.worker or "")}"}} '
                   f'{(t - j.heartbeat_at).total_seconds():.1f}' for j in running if j.heartbeat_at]
-    secs = service.store.render_seconds()
     lines += ["# HELP videogen_render_seconds Wall time of finished renders.", "# TYPE videogen_render_seconds histogram"]
+    cumulative = 0
     for b in HISTOGRAM_BUCKETS:
-        lines.append(f'videogen_render_seconds_bucket{{le="{b}"}} {sum(1 for s in secs if s <= b)}')
-    lines.append(f'videogen_render_seconds_bucket{{le="+Inf"}} {len(secs)}')
-    lines += [f"videogen_render_seconds_sum {sum(secs):.3f}", f"videogen_render_seconds_count {len(secs)}"]
+        cumulative += counters.buckets.get(float(b), 0)
+        lines.append(f'videogen_render_seconds_bucket{{le="{b}"}} {cumulative}')
+    total = cumulative + counters.buckets.get(BUCKET_INF, 0)
+    lines.append(f'videogen_render_seconds_bucket{{le="+Inf"}} {total}')
+    lines += [f"videogen_render_seconds_sum {counters.render_seconds:.3f}", f"videogen_render_seconds_count {total}"]
     lines += ["# HELP videogen_worker_renders_total Renders finished per worker.", "# TYPE videogen_worker_renders_total counter"]
-    workers = service.store.workers()
+    workers = [(w, n, s) for w, (n, s) in sorted(counters.workers.items())]
     lines += [f'videogen_worker_renders_total{{worker="{_label(w)}"}} {n}' for w, n, _ in workers]
     lines += ["# HELP videogen_worker_render_seconds_total Render seconds per worker.", "# TYPE videogen_worker_render_seconds_total counter"]
     lines += [f'videogen_worker_render_seconds_total{{worker="{_label(w)}"}} {s:.3f}' for w, _, s in workers]

@@ -41,7 +41,6 @@ ARTICLE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 EMBED_PATH = re.compile(r"^/embed/([a-f0-9]{32})/?$")
 ARTICLE_PATH = re.compile(r"^/articles/([A-Za-z0-9._-]{1,128})/?$")
 DEFAULT_EMBED_SIZE = 640  # oEmbed size of the long side when the consumer gives no maximum
-ARTICLE_URL_SCAN = 2000  # done jobs searched (newest first) for an article's canonical URL
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Español", "ru": "Русский",
                   "el": "Ελληνικά", "ar": "العربية", "he": "עברית", "hi": "हिन्दी", "zh": "中文",
                   "ja": "日本語", "ko": "한국어"}
@@ -183,17 +182,8 @@ class Pages:
         return jobs[0] if jobs else None
 
     def by_article_url(self, url: str) -> Job | None:
-        want = url.rstrip("/")
-        offset = 0
-        while offset < ARTICLE_URL_SCAN:
-            batch = self.service.store.list(status="done", limit=200, offset=offset)
-            for job in batch:
-                if str(job.article.get("url") or "").rstrip("/") == want:
-                    return job
-            if len(batch) < 200:
-                break
-            offset += 200
-        return None
+        """The newest published job of the article at ``url`` (an index lookup, any age)."""
+        return self.service.store.by_canonical_url(url)
 
     def render(self, name: str, code: int = 200, **values: Any) -> HTMLResponse:
         body = self.env.get_template(name).render(**values)

@@ -4,8 +4,12 @@ events, under ``/v1/videos``. Validation and HTTP semantics here; the work is
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -18,7 +22,7 @@ from videogen.http.limits import MAX_JSON_DEPTH, json_depth
 from videogen.http.models import BatchOut, JobList
 from videogen.http.problems import Problem, job_or_404, problems
 from videogen.render.article import Article, parse_article
-from videogen.service.store import STATUSES, Job
+from videogen.service.store import STATUSES, Job, Page
 from videogen.service.videos import JobOptions, VideoService, public_job
 from videogen.service.views import JobEventOut, JobEvents, JobOut, scrub_paths
 from videogen.settings import Settings
@@ -107,17 +111,31 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
         one = dict(public_job(job, base), deduplicated=not created)
         return JSONResponse(one, status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
 
-    @router.get("/v1/videos", summary="List jobs", response_model=JobList, responses=problems(401, 422, 429))
+    @router.get("/v1/videos", summary="List jobs, newest first (keyset pages: follow `next`)", response_model=JobList,
+                responses=problems(401, 422, 429))
     def list_jobs(status: str | None = Query(None, pattern="^(" + "|".join(STATUSES) + ")$"),
-                  limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000),
-                  article_id: str | None = Query(None, max_length=128)) -> dict[str, Any]:
-        items = service.store.list(status=status, limit=limit + 1, offset=offset, article_id=article_id)
-        more = len(items) > limit
+                  limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, description=OFFSET_GONE),
+                  article_id: str | None = Query(None, max_length=128), template: str | None = Query(None, max_length=64),
+                  created_after: Annotated[str | None, Query(max_length=40, description="ISO 8601 date or time; jobs created at or after")] = None,
+                  created_before: Annotated[str | None, Query(max_length=40, description="ISO 8601 date or time; jobs created before")] = None,
+                  cursor: str | None = Query(None, max_length=512, description="the `next` link's cursor")) -> dict[str, Any]:
+        if offset:
+            raise Problem(422, "Invalid request", OFFSET_GONE, [{"field": "offset", "message": OFFSET_GONE}])
+        since, until = parse_time(created_after, "created_after"), parse_time(created_before, "created_before")
+        filters = {"status": status, "article_id": article_id, "template": template,
+                   "created_after": since.isoformat() if since else None,
+                   "created_before": until.isoformat() if until else None}
+        after = parse_cursor(cursor, filters) if cursor else None
+        items = service.store.list(status=status, limit=limit + 1, article_id=article_id, template=template,
+                                   created_after=since, created_before=until, after=after)
         nxt = None
-        if more:
-            q = f"limit={limit}&offset={offset + limit}" + (f"&status={status}" if status else "")
-            nxt = f"{base}/v1/videos?{q}"
-        return {"items": [public_job(j, base) for j in items[:limit]], "next": nxt, "counts": service.store.counts()}
+        if len(items) > limit:
+            last = items[limit - 1]
+            q = {k: v for k, v in filters.items() if v is not None}
+            q.update(limit=str(limit), cursor=make_cursor(Page(last.created_at, last.id), filters))
+            nxt = f"{base}/v1/videos?{urlencode(q)}"
+        return {"items": [public_job(j, base) for j in items[:limit]], "next": nxt, "counts": service.store.counts(),
+                "counts_exact": True}
 
     @router.get("/v1/videos/{job_id}", summary="Status, stage, percent, error and links of a job",
                 response_model=JobOut, responses=problems(401, 404, 422, 429))
@@ -196,6 +214,49 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
                                            for e in service.store.events(job.id)])
 
     return router
+
+
+OFFSET_GONE = ("Deprecated: only 0 is accepted. Lists page by keyset: follow the `next` link "
+               "(its `cursor`), as fast on the last page as on the first.")
+
+
+def parse_time(value: str | None, field: str) -> datetime | None:
+    """A date-range bound (ISO 8601 date or date and time) in UTC; a time without offset is
+    UTC. A 422 naming ``field`` for anything else."""
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if len(value.strip()) < 10:
+            raise ValueError(value)
+    except ValueError:
+        message = "not an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T08:00:00Z"
+        raise Problem(422, "Invalid request", f"{field}: {message}", [{"field": field, "message": message}]) from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _cursor_check(payload: str, filters: dict[str, Any]) -> str:
+    return hashlib.sha256((payload + json.dumps(filters, sort_keys=True)).encode()).hexdigest()[:16]
+
+
+def make_cursor(page: Page, filters: dict[str, Any]) -> str:
+    """An opaque cursor: the last job's (created_at, id), bound to the list's filters."""
+    payload = base64.urlsafe_b64encode(json.dumps([page.created_at.isoformat(), page.id]).encode()).decode().rstrip("=")
+    return f"{payload}.{_cursor_check(payload, filters)}"
+
+
+def parse_cursor(cursor: str, filters: dict[str, Any]) -> Page:
+    """The page a ``make_cursor`` cursor names, or a 422 naming ``cursor`` when it was altered,
+    is not one, or was made for other filters."""
+    payload, _, check = cursor.partition(".")
+    try:
+        if check != _cursor_check(payload, filters):
+            raise ValueError("checksum")
+        created, job_id = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return Page(datetime.fromisoformat(created), str(job_id))
+    except (ValueError, TypeError):
+        message = "not a cursor of this list: use the `next` link as given, with the same filters"
+        raise Problem(422, "Invalid cursor", message, [{"field": "cursor", "message": message}]) from None
 
 
 def parse_json_body(raw: bytes) -> Any:

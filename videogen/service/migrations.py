@@ -11,6 +11,8 @@ it done.
     v3  job_webhooks: one row per caller's webhook of a job (url, secret, delivery status)
     v4  feeds, feed_items: the feed registry and the feed items seen (one row per item version)
     v5  video_plays: play counts per clip, day and player event (no viewer data)
+    v6  jobs.canonical_url (backfilled in batches) and the keyset-pagination indexes (built
+        CONCURRENTLY on PostgreSQL), job_counts: counters maintained by triggers on jobs
     v7  lexicon: pronunciation lexicon entries per language (lang, written, spoken)
 """
 
@@ -18,16 +20,21 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from videogen.service.schema import (
+    BUCKET_INF,
+    CANONICAL_URL_MAX,
+    HISTOGRAM_BUCKETS,
     feed_items,
     feeds,
+    job_counts,
     job_events,
     job_webhooks,
     jobs,
@@ -63,11 +70,140 @@ def _v5(c: Connection) -> None:
     metadata.create_all(c, tables=[video_plays], checkfirst=True)
 
 
+BACKFILL_BATCH = 5000
+"""Rows per transaction of the v6 canonical-URL backfill: each batch holds its rows' locks for
+a few tens of milliseconds, so writers of other jobs never wait long."""
+
+
+def canonical_url_sql(dialect: str, article: str = "article") -> str:
+    """SQL of the canonical URL of a job's article JSON (``canonical_url`` in Python)."""
+    url = f"CAST({article} AS json)->>'url'" if dialect == "postgresql" else f"json_extract({article}, '$.url')"
+    trimmed = f"NULLIF(rtrim({url}, '/'), '')"
+    return f"CASE WHEN length({trimmed}) <= {CANONICAL_URL_MAX} THEN {trimmed} END"
+
+
+def _counter_keys(r: str) -> str:
+    """SQL of the job_counts key (status, worker, le, secs) of row ``r`` of jobs."""
+    done = f"{r}.status = 'done'"
+    le = " ".join(f"WHEN {r}.render_seconds <= {b} THEN {b}" for b in HISTOGRAM_BUCKETS)
+    return (f"{r}.status AS st, CASE WHEN {done} THEN COALESCE({r}.worker, '') ELSE '' END AS wk, "
+            f"CASE WHEN NOT ({done}) OR {r}.render_seconds IS NULL THEN -1 {le} ELSE {BUCKET_INF} END AS le, "
+            f"CASE WHEN {done} THEN COALESCE({r}.render_seconds, 0) ELSE 0 END AS secs")
+
+
+def _counter_values(r: str, sign: str) -> str:
+    done = f"{r}.status = 'done'"
+    le = " ".join(f"WHEN {r}.render_seconds <= {b} THEN {b}" for b in HISTOGRAM_BUCKETS)
+    return (f"({r}.status, CASE WHEN {done} THEN COALESCE({r}.worker, '') ELSE '' END, "
+            f"CASE WHEN NOT ({done}) OR {r}.render_seconds IS NULL THEN -1 {le} ELSE {BUCKET_INF} END, {sign}1, "
+            f"{sign}(CASE WHEN {done} THEN COALESCE({r}.render_seconds, 0) ELSE 0 END))")
+
+
+def _count_triggers(dialect: str) -> list[str]:
+    """Statements creating the triggers that keep job_counts in step with jobs."""
+    cols = "job_counts (status, worker, le, n, secs)"
+    if dialect == "postgresql":
+        # Statement-level triggers over transition tables: a COPY or a batch insert adds one
+        # counter row per key, not one per job.
+        def fn(name: str, body: str) -> str:
+            return (f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"INSERT INTO {cols} {body}; RETURN NULL; END $$")
+        grouped = "GROUP BY st, wk, le HAVING sum(d) <> 0 OR sum(secs * d) <> 0"
+        return [
+            fn("videogen_count_insert", f"SELECT st, wk, le, sum(d), sum(secs * d) FROM (SELECT {_counter_keys('r')}, 1 AS d FROM new_rows r) k {grouped}"),
+            fn("videogen_count_update", f"SELECT st, wk, le, sum(d), sum(secs * d) FROM (SELECT {_counter_keys('r')}, 1 AS d FROM new_rows r "
+                                        f"UNION ALL SELECT {_counter_keys('r')}, -1 AS d FROM old_rows r) k {grouped}"),
+            fn("videogen_count_delete", f"SELECT st, wk, le, sum(d), sum(secs * d) FROM (SELECT {_counter_keys('r')}, -1 AS d FROM old_rows r) k {grouped}"),
+            "DROP TRIGGER IF EXISTS jobs_count_insert ON jobs",
+            "DROP TRIGGER IF EXISTS jobs_count_update ON jobs",
+            "DROP TRIGGER IF EXISTS jobs_count_delete ON jobs",
+            "CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows "
+            "FOR EACH STATEMENT EXECUTE FUNCTION videogen_count_insert()",
+            "CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+            "FOR EACH STATEMENT EXECUTE FUNCTION videogen_count_update()",
+            "CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows "
+            "FOR EACH STATEMENT EXECUTE FUNCTION videogen_count_delete()",
+        ]
+    changed = ("OLD.status IS NOT NEW.status OR (NEW.status = 'done' AND "
+               "(OLD.worker IS NOT NEW.worker OR OLD.render_seconds IS NOT NEW.render_seconds))")
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS jobs_count_insert AFTER INSERT ON jobs BEGIN "
+        f"INSERT INTO {cols} VALUES {_counter_values('NEW', '')}; END",
+        f"CREATE TRIGGER IF NOT EXISTS jobs_count_update AFTER UPDATE OF status, worker, render_seconds ON jobs "
+        f"WHEN {changed} BEGIN INSERT INTO {cols} VALUES {_counter_values('OLD', '-')}, {_counter_values('NEW', '')}; END",
+        f"CREATE TRIGGER IF NOT EXISTS jobs_count_delete AFTER DELETE ON jobs BEGIN "
+        f"INSERT INTO {cols} VALUES {_counter_values('OLD', '-')}; END",
+    ]
+
+
+V6_INDEXES = ("jobs_by_created_id", "jobs_by_status_created", "jobs_by_article_created", "jobs_by_template_created",
+              "jobs_by_status_finished", "jobs_by_canonical_url", "jobs_by_output")
+
+
+def as_before_v6(c: Connection) -> None:
+    """Make a store just migrated to v5 by this code look like one v5's code made: drop the
+    v6 indexes and ``jobs.canonical_url`` that ``_v1`` creates with today's table (for tests
+    and ``bench store --migration``)."""
+    for name in V6_INDEXES:
+        c.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+    c.exec_driver_sql("ALTER TABLE jobs DROP COLUMN canonical_url")
+    c.commit()
+
+
+def _v6(c: Connection) -> None:
+    dialect = c.dialect.name
+    started = time.monotonic()
+    if "canonical_url" not in {col["name"] for col in inspect(c).get_columns(jobs.name)}:
+        c.exec_driver_sql(f"ALTER TABLE jobs ADD COLUMN canonical_url VARCHAR({CANONICAL_URL_MAX})")  # no rewrite, instant
+        c.commit()
+    # Backfill in short transactions by id range (never one UPDATE of the whole table).
+    last = ""
+    expr = canonical_url_sql(dialect)
+    while True:
+        hi = c.execute(text("SELECT max(id) FROM (SELECT id FROM jobs WHERE id > :last ORDER BY id LIMIT :n) b"),
+                       {"last": last, "n": BACKFILL_BATCH}).scalar()
+        if hi is None:
+            c.commit()
+            break
+        c.execute(text(f"UPDATE jobs SET canonical_url = {expr} WHERE id > :last AND id <= :hi AND canonical_url IS NULL"),
+                  {"last": last, "hi": hi})
+        c.commit()
+        last = hi
+    log.info("v6: canonical URLs backfilled in %.1f s", time.monotonic() - started)
+    indexes = [i for i in jobs.indexes if i.name in V6_INDEXES]
+    if dialect == "postgresql":
+        # CONCURRENTLY: the index builds while jobs are written (outside a transaction).
+        c.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            for i in indexes:
+                cols = ", ".join(col.name for col in i.columns)
+                c.exec_driver_sql(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {i.name} ON jobs ({cols})")
+        finally:
+            c.commit()  # ends SQLAlchemy's (autocommitting) transaction so the level can change back
+            c.execution_options(isolation_level=c.default_isolation_level)
+    else:
+        for i in indexes:
+            i.create(c, checkfirst=True)
+        c.commit()
+    log.info("v6: indexes built at %.1f s", time.monotonic() - started)
+    # The counters: table, triggers and the first sums in one transaction (PostgreSQL: writers
+    # of jobs wait for this one GROUP BY, well under a second per million jobs).
+    metadata.create_all(c, tables=[job_counts], checkfirst=True)
+    if dialect == "postgresql":
+        c.exec_driver_sql("LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE")
+    for statement in _count_triggers(dialect):
+        c.exec_driver_sql(statement)
+    c.exec_driver_sql("DELETE FROM job_counts")
+    c.exec_driver_sql(f"INSERT INTO job_counts (status, worker, le, n, secs) SELECT st, wk, le, count(*), sum(secs) "
+                      f"FROM (SELECT {_counter_keys('r')} FROM jobs r) k GROUP BY st, wk, le")
+    log.info("v6: done in %.1f s", time.monotonic() - started)
+
+
 def _v7(c: Connection) -> None:
     metadata.create_all(c, tables=[lexicon], checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 7: _v7}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
 LATEST = max(MIGRATIONS)
 
 

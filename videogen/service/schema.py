@@ -20,6 +20,13 @@ from sqlalchemy import (
     text,
 )
 
+#: Upper bounds (seconds) of the render-seconds histogram buckets (``/metrics``); the job
+#: counters (``job_counts``) keep one row per bucket, ``BUCKET_INF`` standing for +Inf.
+HISTOGRAM_BUCKETS = (5, 10, 20, 30, 60, 120, 300, 600)
+BUCKET_INF = 1e12
+#: Longest article URL kept in ``jobs.canonical_url`` (an index key must stay small).
+CANONICAL_URL_MAX = 1000
+
 STATUSES = ("queued", "rendering", "done", "failed", "cancelled")
 ACTIVE = ("queued", "rendering")
 
@@ -56,6 +63,9 @@ jobs = Table(
     Column("webhook_url", Text),
     Column("webhook_secret", String(256)),
     Column("webhook_status", String(64)),
+    # v6: the article's URL without a trailing slash (NULL when longer than CANONICAL_URL_MAX):
+    # how oEmbed and the article page find a job by the URL of its story, through an index.
+    Column("canonical_url", String(CANONICAL_URL_MAX)),
     # At most one active job per content key: enqueueing the same thing twice renders once.
     Index(
         "one_active_job_per_content", "content_key", unique=True,
@@ -63,6 +73,14 @@ jobs = Table(
         postgresql_where=text("status IN ('queued', 'rendering')"),
     ),
     Index("jobs_by_created", "created_at"),
+    # v6: keyset pagination of every list (newest first), alone and under each filter.
+    Index("jobs_by_created_id", "created_at", "id"),
+    Index("jobs_by_status_created", "status", "created_at", "id"),
+    Index("jobs_by_article_created", "article_id", "created_at", "id"),
+    Index("jobs_by_template_created", "template", "created_at", "id"),
+    Index("jobs_by_status_finished", "status", "finished_at", "id"),
+    Index("jobs_by_canonical_url", "canonical_url", "created_at"),
+    Index("jobs_by_output", "output"),  # retention: which jobs share a storage key
 )
 
 # One row per state change of a job (v2): what the operator reads to see a job's history.
@@ -91,6 +109,21 @@ job_webhooks = Table(
     Column("status", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("one_webhook_per_url", "job_id", "url_hash", unique=True),
+)
+
+# Job counters (v6), maintained by triggers on ``jobs`` (insert, update, delete): rows of deltas
+# per (status, worker, bucket), summed when read and compacted now and then, so /metrics, the
+# lists' counts and /v1/queue never count the jobs table. ``worker`` and ``le`` (the render-seconds
+# histogram bucket, -1 for none) are set for done jobs only; ``secs`` sums their render seconds.
+job_counts = Table(
+    "job_counts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False),
+    Column("worker", String(200), nullable=False, default=""),
+    Column("le", Float, nullable=False, default=-1.0),
+    Column("n", Integer, nullable=False),
+    Column("secs", Float, nullable=False, default=0.0),
 )
 
 schema_version = Table(

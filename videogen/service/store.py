@@ -55,7 +55,47 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from videogen.errors import JobConflict, JobNotFound, LeaseLost, StoreUnavailable
 from videogen.service.migrations import LATEST, current_version, migrate
-from videogen.service.schema import ACTIVE, STATUSES, job_events, job_webhooks, jobs, now
+from videogen.service.schema import (
+    ACTIVE,
+    BUCKET_INF,
+    CANONICAL_URL_MAX,
+    HISTOGRAM_BUCKETS,
+    STATUSES,
+    job_counts,
+    job_events,
+    job_webhooks,
+    jobs,
+    now,
+)
+
+#: Counter rows (deltas) beyond which a read of the counters compacts them into one per key.
+COUNTS_COMPACT_AT = 2000
+
+
+def canonical_url(url: Any) -> str | None:
+    """What ``jobs.canonical_url`` holds for an article URL: without its trailing slashes,
+    None when empty or longer than ``CANONICAL_URL_MAX``."""
+    value = str(url or "").rstrip("/")
+    return value if 0 < len(value) <= CANONICAL_URL_MAX else None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Where a keyset page starts: after the job (created_at, id), newest first."""
+
+    created_at: datetime
+    id: str
+
+
+@dataclass
+class Counters:
+    """The maintained job counters: jobs per status (exact), the render-seconds histogram of
+    done jobs (bucket bound → jobs, ``BUCKET_INF`` for the rest) and per worker (renders, seconds)."""
+
+    statuses: dict[str, int]
+    buckets: dict[float, int]
+    render_seconds: float
+    workers: dict[str, tuple[int, float]]
 
 
 def _utc(value: datetime) -> datetime:
@@ -101,6 +141,7 @@ class Job:
     webhook_url: str | None
     webhook_secret: str | None = field(repr=False, default=None)
     webhook_status: str | None = None
+    canonical_url: str | None = None  # v6: the article's URL, indexed (``canonical_url``)
     hooks: builtins.list[str | None] = field(default_factory=builtins.list)  # statuses of its job_webhooks rows
 
     @classmethod
@@ -298,22 +339,94 @@ class JobStore:
             # A store not migrated to v3 yet (read by an older process's peer): no such webhooks.
         return found
 
-    def list(self, status: str | None = None, limit: int = 50, offset: int = 0, article_id: str | None = None) -> builtins.list[Job]:
-        q = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit).offset(offset)
+    def list(self, status: str | None = None, limit: int = 50, offset: int = 0, article_id: str | None = None,
+             template: str | None = None, created_after: datetime | None = None, created_before: datetime | None = None,
+             after: Page | None = None) -> builtins.list[Job]:
+        """Jobs newest first (created_at, then id), filtered; ``after`` starts the page after
+        that job (keyset pagination: an index range, as fast on page 1,000 as on page 1)."""
+        q = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        if offset:
+            q = q.offset(offset)
         if status:
-            q = q.where(jobs.c.status == status)
+            # With an article id, its index is the one to use: the status is wrapped so that
+            # SQLite's planner (no statistics) does not walk every job of that status instead.
+            q = q.where((func.coalesce(jobs.c.status, "") if article_id else jobs.c.status) == status)
         if article_id:
             q = q.where(jobs.c.article_id == article_id)
+        if template:
+            q = q.where(jobs.c.template == template)
+        if created_after is not None:
+            q = q.where(jobs.c.created_at >= created_after)
+        if created_before is not None:
+            q = q.where(jobs.c.created_at < created_before)
+        if after is not None:
+            q = q.where(or_(jobs.c.created_at < after.created_at,
+                            and_(jobs.c.created_at == after.created_at, jobs.c.id < after.id)))
         with self.engine.connect() as c:
             found = [Job.from_row(r) for r in c.execute(q)]
         return self._with_hooks(found)
 
-    def counts(self) -> dict[str, int]:
+    def by_canonical_url(self, url: str) -> Job | None:
+        """The newest published job whose article has this URL (trailing slashes ignored), found
+        through the ``jobs_by_canonical_url`` index."""
+        want = canonical_url(url)
+        if want is None:
+            return None
+        q = (select(jobs).where(jobs.c.canonical_url == want, func.coalesce(jobs.c.status, "") == "done",
+                                jobs.c.output.is_not(None))
+             .order_by(jobs.c.created_at.desc()).limit(1))
         with self.engine.connect() as c:
-            rows = c.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()
-        out = dict.fromkeys(STATUSES, 0)
-        out.update({s: n for s, n in rows})
-        return out
+            row = c.execute(q).first()
+        return Job.from_row(row) if row is not None else None
+
+    def counters(self) -> Counters:
+        """The maintained counters (``job_counts``): a read of a few rows, whatever the number
+        of jobs; compacts them when deltas have piled up."""
+        q = select(job_counts.c.status, job_counts.c.worker, job_counts.c.le, func.sum(job_counts.c.n),
+                   func.sum(job_counts.c.secs), func.count()).group_by(job_counts.c.status, job_counts.c.worker, job_counts.c.le)
+        with self.engine.connect() as c:
+            rows = c.execute(q).all()
+        statuses = dict.fromkeys(STATUSES, 0)
+        buckets: dict[float, int] = dict.fromkeys([float(b) for b in HISTOGRAM_BUCKETS] + [BUCKET_INF], 0)
+        workers: dict[str, tuple[int, float]] = {}
+        total_secs = 0.0
+        for status, worker, le, n, secs, _ in rows:
+            n, secs = int(n or 0), float(secs or 0.0)
+            statuses[status] = statuses.get(status, 0) + n
+            if status != "done":
+                continue
+            if le >= 0:
+                buckets[float(le)] = buckets.get(float(le), 0) + n
+                total_secs += secs
+            if worker:
+                done, spent = workers.get(worker, (0, 0.0))
+                workers[worker] = (done + n, spent + secs)
+        if sum(r[5] for r in rows) > COUNTS_COMPACT_AT:
+            self.compact_counts()
+        return Counters(statuses, buckets, total_secs, {w: v for w, v in workers.items() if v[0]})
+
+    def compact_counts(self) -> None:
+        """Fold the counter deltas into one row per key (safe with writers and other compactors)."""
+        keys = "status, worker, le"
+        try:
+            with self._tx() as c:
+                if self.engine.dialect.name == "postgresql":
+                    c.exec_driver_sql(f"WITH d AS (DELETE FROM job_counts RETURNING {keys}, n, secs) "
+                                      f"INSERT INTO job_counts ({keys}, n, secs) SELECT {keys}, sum(n), sum(secs) FROM d "
+                                      f"GROUP BY {keys} HAVING sum(n) <> 0")
+                    return
+                top = c.execute(select(func.max(job_counts.c.id))).scalar()
+                if top is None:
+                    return
+                c.execute(text(f"INSERT INTO job_counts ({keys}, n, secs) SELECT {keys}, sum(n), sum(secs) FROM job_counts "
+                               f"WHERE id <= :top GROUP BY {keys} HAVING sum(n) <> 0"), {"top": top})
+                c.execute(text("DELETE FROM job_counts WHERE id <= :top"), {"top": top})
+        except OperationalError:
+            pass  # SQLite: another writer came first; the next read compacts
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per status, exact, from the maintained counters."""
+        return self.counters().statuses
 
     def find_reusable(self, content_key: str) -> Job | None:
         """The job to return for a duplicate enqueue: an active one, else the latest done one."""
@@ -345,16 +458,9 @@ class JobStore:
         with self.engine.connect() as c:
             return [Job.from_row(r) for r in c.execute(q)]
 
-    def render_seconds(self) -> builtins.list[float]:
-        with self.engine.connect() as c:
-            return [r[0] for r in c.execute(select(jobs.c.render_seconds).where(jobs.c.status == "done", jobs.c.render_seconds.is_not(None)))]
-
     def workers(self) -> builtins.list[tuple[str, int, float]]:
-        """(worker, renders done, render seconds) per worker name."""
-        q = select(jobs.c.worker, func.count(), func.coalesce(func.sum(jobs.c.render_seconds), 0.0)).where(
-            jobs.c.status == "done", jobs.c.worker.is_not(None)).group_by(jobs.c.worker)
-        with self.engine.connect() as c:
-            return [(w, int(n), float(s)) for w, n, s in c.execute(q)]
+        """(worker, renders done, render seconds) per worker name, from the counters."""
+        return [(w, n, s) for w, (n, s) in sorted(self.counters().workers.items())]
 
     # --- writes ---------------------------------------------------------------------------------
     def create(self, *, article_id: str, content_key: str, template: str, voice: str | None, tts: str | None,
@@ -375,7 +481,7 @@ class JobStore:
             values: dict[str, Any] = dict(
                 id=job_id, article_id=article_id, content_key=content_key, template=template, voice=voice,
                 tts=tts, options=json.dumps(options, sort_keys=True), article=json.dumps(article, ensure_ascii=False),
-                status="queued", percent=0.0, attempts=0, priority=priority, created_at=now(),
+                canonical_url=canonical_url(article.get("url")), status="queued", percent=0.0, attempts=0, priority=priority, created_at=now(),
                 webhook_url=webhook_url, webhook_secret=webhook_secret,
                 # The creator sends the wake-up call itself (and clears this if it cannot), so
                 # a sweeper does not send a second one meanwhile.
@@ -385,7 +491,9 @@ class JobStore:
                 with self._tx() as c:
                     c.execute(insert(jobs).values(**values))
                     self._event(c, job_id, "queued", f"priority {priority}" + (", forced" if force else ""), "")
-                return self.get(job_id), True
+                # The row as written (no read back: a third of an enqueue's time on PostgreSQL).
+                return Job(**{**dict.fromkeys(Job.__dataclass_fields__), **values, "options": options, "article": article,
+                              "hooks": []}), True
             except IntegrityError:
                 continue  # another process inserted the same content at the same moment
         raise RuntimeError(f"could not create a job for {content_key}")

@@ -36,6 +36,7 @@ from videogen.render.templates import (
     load_template,
 )
 from videogen.service.lexicon import Lexicons
+from videogen.service.retention import collect
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
 from videogen.service.views import (
@@ -217,13 +218,18 @@ class VideoService:
         queued in the store and the sweeper sends it again later."""
         if self.dispatch is None:
             return False
+        started = time.monotonic()
         try:
             self.dispatch(job)
         except Exception as e:  # noqa: BLE001 - any broker failure leaves the job queued for the sweeper
             log.warning("could not dispatch job %s (it stays queued): %s", job.id, e)
             self.store.mark_undispatched(job.id)
             return False
-        self.store.mark_dispatched(job.id)
+        # Every caller set dispatched_at just before (create, retry, requeue, the sweeper's
+        # claim): it is refreshed only when the send itself took long, which saves a write
+        # per enqueued job.
+        if time.monotonic() - started > SEND_GRACE / 5:
+            self.store.mark_dispatched(job.id)
         return True
 
     def retry(self, job_id: str) -> Job:
@@ -359,12 +365,21 @@ class VideoService:
         return never + sent_long_ago[:lost]
 
     def start_sweeper(self, stop: threading.Event) -> threading.Thread:
+        """The sweeper thread: ``sweep`` every ``sweep_interval`` seconds, and the retention run
+        (``videogen.service.retention``) every ``gc_every`` seconds when that is set."""
         def loop() -> None:
+            last_gc = time.monotonic()
             while not stop.wait(self.settings.sweep_interval):
                 try:
                     self.sweep()
                 except Exception:  # noqa: BLE001 - a database hiccup must not kill the sweeper
                     log.exception("sweep failed; trying again in %ss", self.settings.sweep_interval)
+                if self.settings.gc_every > 0 and time.monotonic() - last_gc >= self.settings.gc_every:
+                    last_gc = time.monotonic()
+                    try:
+                        collect(self.store, self.storage, self.settings)
+                    except Exception:  # noqa: BLE001 - as above
+                        log.exception("retention run failed; trying again in %ss", self.settings.gc_every)
 
         t = threading.Thread(target=loop, name="videogen-sweeper", daemon=True)
         t.start()
