@@ -322,17 +322,6 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, metavar="N", help="store: insert N synthetic jobs in bulk, then exit")
-    p.add_argument("--measure", action="store_true", help="store: print p50/p99 of each read path")
-    p.add_argument("--migration", type=int, metavar="N",
-                   help="store: time migration 6 on a fresh store given N v5 jobs, with a writer running")
-    p.add_argument("--enqueue", type=int, metavar="N",
-                   help="store: N articles through POST /v1/videos batches (job store + broker); prints articles/s")
-    p.add_argument("--batch", type=int, default=100, metavar="N", help="store: articles per POST with --enqueue (default 100)")
-    p.add_argument("--calls", type=int, default=40, metavar="N", help="store: calls per read path (default 40)")
-
-
 def main(args: argparse.Namespace) -> int:
     if args.enqueue:
         print(json.dumps(enqueue_rate(get_settings(), args.enqueue, args.batch)))
