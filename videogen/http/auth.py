@@ -93,8 +93,3 @@ class Auth:
         """Dependency of ``/metrics``: a key unless VIDEOGEN_METRICS_PUBLIC=1."""
         if not self.settings.metrics_public:
             self.check(request)
-
-
-def require_key(settings: Settings) -> Callable[..., None]:
-    """The write dependency of a fresh ``Auth`` (kept for callers that build one route alone)."""
-    return Auth(settings).write

@@ -81,13 +81,6 @@ def generated_background(template: Template, seed: int, size: tuple[int, int]) -
 
 # --- photos ----------------------------------------------------------------------------------
 
-def kept_fraction(src_size: tuple[int, int], dst_size: tuple[int, int]) -> float:
-    """Share of the source image left after a cover crop to the destination aspect."""
-    sa = src_size[0] / src_size[1]
-    da = dst_size[0] / dst_size[1]
-    return min(sa / da, da / sa)
-
-
 def _resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     out = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if size[0] > img.width * 1.5:
@@ -159,12 +152,6 @@ def _moved(subject: Subject, size: tuple[int, int], left: float, top: float, wid
     b = subject.box
     keep = Box(x(b.x0), y(b.y0), x(b.x1), y(b.y1)).clipped() if b is not None else None
     return (x(subject.focus[0]), y(subject.focus[1])), keep
-
-
-def prepare_photo(img: Image.Image, size: tuple[int, int], min_kept: float = 0.6) -> Image.Image:
-    """A photo filling ``size``, centre-cropped when the crop keeps at least ``min_kept`` of it
-    (a portrait photo in a landscape frame is shown whole over a blurred copy of itself)."""
-    return frame_photo(img, size, CENTRE, min_kept).image
 
 
 def card_background(template: Template, seed: int, photo: Image.Image | None) -> Image.Image:
