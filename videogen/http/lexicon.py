@@ -89,7 +89,7 @@ def lexicon_router(settings: Settings, service: VideoService, auth: Auth | None 
         if voice is not None and not isinstance(voice, str):
             raise _invalid("voice", "must be a string")
         try:
-            entries = service.lexicons.get(code)
+            entries = await run_in_threadpool(service.lexicons.get, code)  # the job store, off the event loop
             if "entries" in body:
                 entries.update(_entries({"entries": body["entries"]}))
             entries = check_lexicon(entries)
