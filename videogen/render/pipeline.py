@@ -29,6 +29,7 @@ from videogen.render.brand import check_brand
 from videogen.render.captions import to_srt, to_webvtt
 from videogen.render.compose import FrameRenderer, Planes, as_moviepy_clip, limit_opencv_threads
 from videogen.render.config import EncoderTuning, RenderConfig, TtsChoice
+from videogen.render.cputime import CpuParts, children_cpu, process_cpu
 from videogen.render.encode import VideoEncoder
 from videogen.render.images import ImageLimits, load_images
 from videogen.render.keys import content_key
@@ -122,6 +123,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     options = options.resolved(config)
     assert options.tts is not None and options.max_duration is not None
     st = _Stages(progress)
+    cpu = CpuParts()
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
 
@@ -144,11 +146,15 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
                          options.allow_local_images, options.allow_outside_paths, options.skip_unreachable_images,
                          config.image_hosts)
     canvas_hint = canvas_size(template, template.motion.max_zoom)
+    cpu_before = process_cpu() + children_cpu()
     with ThreadPoolExecutor(1, thread_name_prefix="images") as pool:
-        images_future = pool.submit(load_images, article, limits, canvas_hint)
+        images_future = pool.submit(cpu.timed("images", load_images), article, limits, canvas_hint)
         narration = chain.narrate(script.spoken[: 1 + keep], article.lang, options.tts, options.voice,
                                   progress=lambda f: st.report("narration", f), lexicon=options.lexicon)
         images, image_notes = images_future.result()
+    # The synthesis may run in threads of its own (and children): all the process's CPU in
+    # the stage but the images thread's.
+    cpu.add("narration", process_cpu() + children_cpu() - cpu_before - cpu.seconds.get("images", 0.0))
     warnings += narration.warnings + image_notes
     st.finish("narration", t1)
 
@@ -190,12 +196,13 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         # The narration track (levelled, written for ffmpeg) in one thread and the title card
         # here, at the same time; the other layers in a thread while the title's frames are
         # encoded.
-        layers_pool = ThreadPoolExecutor(1, thread_name_prefix="layers")
+        layers_pool = _CountingPool(cpu, "layers")
         try:
-            track_future = layers_pool.submit(_narration_track, timeline, speeches, sr, template, article.id, wav,
+            track_future = layers_pool.submit(cpu.timed("audio", _narration_track), timeline, speeches, sr, template, article.id, wav,
                                               stings)
-            layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline,
-                                              layers_pool, st.timings)
+            with cpu.thread("layers"):
+                layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline,
+                                                  layers_pool, st.timings)
             track, gain_db = track_future.result()
             renderer = FrameRenderer(timeline, layers, template.width, template.height)
             # The samples live on in the WAV (and the track, for MoviePy): nothing holds them
@@ -212,7 +219,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
                 _encode_with_moviepy(renderer, track, sr, video, template)
             else:
                 _encode(renderer, timeline, wav, video, template, config.encoder, lambda f: st.report("frames", f),
-                        stings)
+                        stings, cpu)
             st.finish("frames", t4)
         finally:
             layers_pool.shutdown(wait=True, cancel_futures=True)
@@ -235,7 +242,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         manifest["stings"] = stings.manifest()
         st.timings["publish"] = round(time.perf_counter() - t5, 3)
         st.timings["total"] = round(time.perf_counter() - t0, 3)
-        manifest["timings"] = dict(st.timings)
+        manifest["timings"] = dict(st.timings) | cpu.timings()
         write_json(staging / MANIFEST, manifest)
         publish_folder(staging, out_dir)
         st.finish("publish", t5)
@@ -346,6 +353,18 @@ def _plan_stings(template: Template, engine: str) -> Stings:
     return stings
 
 
+class _CountingPool(ThreadPoolExecutor):
+    """A one-thread pool whose tasks count their CPU time as ``part`` (a task counting its own
+    part, e.g. the audio, is not counted twice)."""
+
+    def __init__(self, cpu: CpuParts, part: str):
+        super().__init__(1, thread_name_prefix=part)
+        self._cpu, self._part = cpu, part
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return super().submit(self._cpu.timed(self._part, fn), *args, **kwargs)
+
+
 def _narration_track(timeline: Timeline, speeches: list[Speech], sr: int, template: Template, article_id: str | None,
                      wav: Path, stings: Stings | None = None) -> tuple[np.ndarray, float]:
     """The clip's sound: each sentence at its place, levelled (and over the music bed if the
@@ -365,7 +384,8 @@ def _narration_track(timeline: Timeline, speeches: list[Speech], sr: int, templa
 
 
 def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path, template: Template,
-            tuning: EncoderTuning, progress: Callable[[float], None], stings: Stings | None = None) -> None:
+            tuning: EncoderTuning, progress: Callable[[float], None], stings: Stings | None = None,
+            cpu: CpuParts | None = None) -> None:
     """Encode the clip: the intro sting's frames, the narrated part's, the outro sting's."""
     n_intro = stings.intro_frames if stings else 0
     n_body = timeline.n_frames
@@ -374,7 +394,8 @@ def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path,
     # Progress (where a cancelled job stops) at least once a second of clip.
     step = max(1, min(n_total // 100, round(template.fps)))
     try:
-        with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding, tuning) as enc:
+        with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding, tuning,
+                          cpu=cpu) as enc:
             planes: dict[int, Planes] = {}  # one view per encoder buffer
 
             def draw(i: int, buf: bytearray) -> None:
