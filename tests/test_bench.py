@@ -103,3 +103,30 @@ def test_bench_refuses_zero_repeats():
     out = subprocess.run([sys.executable, "-m", "videogen.cli", "bench", "--quick", "--repeat", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--repeat" in out.stderr
+
+
+def test_cpu_parts_nest_without_counting_twice():
+    from videogen.render.cputime import CpuParts
+
+    def spin(seconds: float) -> None:
+        import time
+
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    cpu = CpuParts()
+    with cpu.thread("layers"):
+        spin(0.05)
+        with cpu.thread("audio"):  # the outer part's clock stops meanwhile
+            spin(0.1)
+        spin(0.05)
+    assert 0.1 <= cpu.seconds["audio"] < 0.13
+    assert 0.1 <= cpu.seconds["layers"] < 0.13
+    timed = cpu.timed("images", spin)
+    timed(0.05)
+    t = cpu.timings()
+    assert t["cpu_images"] >= 0.05 and t["cpu_total"] >= t["cpu_layers"] + t["cpu_audio"] + t["cpu_images"]
+    assert "cpu_startup" not in t  # no frame drawn
+    cpu.mark_first_frame()
+    assert cpu.timings()["cpu_startup"] > 0 and cpu.timings()["first_frame"] >= 0

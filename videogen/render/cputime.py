@@ -41,6 +41,8 @@ class CpuParts:
         self._lock = threading.Lock()
         self._open = threading.local()  # this thread's part being counted: (part, since)
         self.first_frame_cpu: float | None = None  # process + children CPU when the first frame was drawn
+        self.started = time.perf_counter()
+        self.first_frame_s: float | None = None  # wall seconds from the start of the render to it
 
     def add(self, part: str, seconds: float) -> None:
         with self._lock:
@@ -74,12 +76,14 @@ class CpuParts:
     def mark_first_frame(self) -> None:
         if self.first_frame_cpu is None:
             self.first_frame_cpu = process_cpu() + children_cpu()
+            self.first_frame_s = time.perf_counter() - self.started
 
     def timings(self) -> dict[str, float]:
         """``cpu_<part>`` for every part measured, ``cpu_other`` (the process's CPU not in a
         part: interpreter start, imports, script, timeline, the main thread), ``cpu_total``
         (process and waited-for children since the process started) and ``cpu_startup`` (the
-        same total when the first frame was drawn, every part before it included)."""
+        same total when the first frame was drawn, every part before it included) and
+        ``first_frame`` (wall seconds from the start of the render to the first frame drawn)."""
         total = process_cpu() + children_cpu()
         with self._lock:
             parts = dict(self.seconds)
@@ -88,4 +92,6 @@ class CpuParts:
         out["cpu_total"] = round(total, 3)
         if self.first_frame_cpu is not None:
             out["cpu_startup"] = round(self.first_frame_cpu, 3)
+        if self.first_frame_s is not None:
+            out["first_frame"] = round(self.first_frame_s, 3)
         return out
