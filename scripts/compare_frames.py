@@ -4,12 +4,14 @@ Renders the benchmark's article (``videogen bench``: four photos, 13 sentences) 
 of a git revision (``--before``, default ``main``; unpacked with ``git archive`` into a
 temporary folder) and with this checkout, each through ``videogen render`` with the same
 narration cache, for every template given (default: ``news``, sentence captions, and
-``square``, the ``words`` style), then decodes frames of both clips at ``--times`` evenly
-spread moments (title card, Ken Burns scenes, crossfades, captions, outro) and prints the PSNR
-of each frame pair (8-bit RGB, dB; ``inf``: identical). Resampling noise alone stays above
-40 dB; a moved window or a missing caption falls far below.
+``square``, the ``words`` style). Every ``--every``-th frame is kept as drawn, before the
+encoder (its I420 buffer, caught in ``VideoEncoder.encode_frames``: x264 would turn one
+changed frame into noise over the frames after it), from the title card through the Ken
+Burns scenes, crossfades and captions to the outro; the PSNR of each pair is printed (all
+three planes, dB; ``inf``: identical). Resampling noise alone stays above 40 dB; a window
+moved by a pixel or a missing caption falls far below.
 
-Usage: ``python scripts/compare_frames.py [--before main] [--height 360] [--times 24]``.
+Usage: ``python scripts/compare_frames.py [--before main] [--height 360] [--every 10]``.
 Exit status 1 when a frame falls below ``--min-psnr`` (default 40).
 """
 
@@ -31,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from videogen.cli.bench import write_article  # noqa: E402
-from videogen.render.encode import ffmpeg_exe  # noqa: E402
 
 
 def unpack(rev: str, into: Path) -> Path:
@@ -45,30 +46,37 @@ def unpack(rev: str, into: Path) -> Path:
     return into
 
 
-def render(tree: Path, article: Path, out: Path, template: str, height: int, fps: float, cache: Path) -> Path:
+#: Run in the tree compared: ``videogen render`` with every EVERY-th frame written, as drawn,
+#: to FOLDER/<index>.yuv.
+KEEP_FRAMES = """
+import sys
+from pathlib import Path
+from videogen.render import encode
+folder, every = Path(sys.argv[1]), int(sys.argv[2])
+encode_frames = encode.VideoEncoder.encode_frames
+def keeping(self, n, draw):
+    def draw_and_keep(i, buf):
+        draw(i, buf)
+        if i % every == 0:
+            (folder / f"{i}.yuv").write_bytes(bytes(buf))
+    return encode_frames(self, n, draw_and_keep)
+encode.VideoEncoder.encode_frames = keeping
+from videogen.cli import main
+raise SystemExit(main(sys.argv[3:]))
+"""
+
+
+def render(tree: Path, article: Path, out: Path, template: str, height: int, fps: float, cache: Path,
+           every: int) -> Path:
+    """Render with the code of ``tree``; returns the folder of the frames kept."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOGEN_")}
     env.update(PYTHONPATH=str(tree), VIDEOGEN_HOME=str(out.parent / "home"), VIDEOGEN_CACHE_DIR=str(cache))
-    done = subprocess.run([sys.executable, "-m", "videogen.cli", "render", str(article), "-o", str(out), "-q",
-                           "--template", template, "--height", str(height), "--fps", f"{fps:g}"],
-                          cwd=tree, env=env, capture_output=True, text=True, check=True)
-    return Path(done.stdout.strip().splitlines()[-1]) / "video.mp4"
-
-
-def frame_at(video: Path, t: float) -> np.ndarray:
-    """The frame shown at ``t`` seconds, as RGB."""
-    probe = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{t:.3f}", "-i", str(video), "-frames:v", "1",
-                            "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
-    w, h = size(video)
-    return np.frombuffer(probe.stdout, np.uint8).reshape(h, w, 3)
-
-
-def size(video: Path) -> tuple[int, int]:
-    out = subprocess.run([ffmpeg_exe(), "-i", str(video)], capture_output=True, text=True).stderr
-    for token in out.replace(",", " ").split():
-        if "x" in token and token.split("x")[0].isdigit() and token.split("x")[1].isdigit():
-            w, h = token.split("x")
-            return int(w), int(h)
-    raise RuntimeError(f"no frame size for {video}")
+    frames = out.with_name(out.name + "-frames")
+    frames.mkdir()
+    subprocess.run([sys.executable, "-c", KEEP_FRAMES, str(frames), str(every), "render", str(article), "-o", str(out),
+                    "-q", "--template", template, "--height", str(height), "--fps", f"{fps:g}"],
+                   cwd=tree, env=env, capture_output=True, text=True, check=True)
+    return frames
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -82,7 +90,7 @@ def main() -> int:
     p.add_argument("--template", action="append", help="templates to compare (default news and square)")
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--fps", type=float, default=25.0)
-    p.add_argument("--times", type=int, default=24, help="frames compared per clip (default 24)")
+    p.add_argument("--every", type=int, default=10, help="compare every N-th frame (default 10)")
     p.add_argument("--min-psnr", type=float, default=40.0)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -93,17 +101,24 @@ def main() -> int:
         before = unpack(args.before, work / "before")
         article = write_article(work / "article")
         for template in args.template or ["news", "square"]:
-            old = render(before, article, work / f"old-{template}", template, args.height, args.fps, work / "cache")
-            new = render(ROOT, article, work / f"new-{template}", template, args.height, args.fps, work / "cache")
-            duration = json.loads((new.parent / "manifest.json").read_text())["duration"]
-            times = [duration * (k + 0.5) / args.times for k in range(args.times)]
-            values = [psnr(frame_at(old, t), frame_at(new, t)) for t in times]
+            old = render(before, article, work / f"old-{template}", template, args.height, args.fps, work / "cache",
+                         args.every)
+            new = render(ROOT, article, work / f"new-{template}", template, args.height, args.fps, work / "cache",
+                         args.every)
+            indices = sorted(int(p.stem) for p in new.glob("*.yuv"))
+            if indices != sorted(int(p.stem) for p in old.glob("*.yuv")):
+                print(f"{template}: the clips differ in length")
+                return 1
+            values = [psnr(np.fromfile(old / f"{i}.yuv", np.uint8), np.fromfile(new / f"{i}.yuv", np.uint8))
+                      for i in indices]
             worst = min(worst, *values)
-            results[template] = {"times": [round(t, 2) for t in times], "psnr_db": [round(v, 2) for v in values]}
-            shown = " ".join("inf" if math.isinf(v) else f"{v:.1f}" for v in values)
+            results[template] = {"frames": indices, "psnr_db": [round(v, 2) for v in values]}
             finite = [v for v in values if math.isfinite(v)]
-            print(f"{template}: {len(values)} frames, {len(values) - len(finite)} identical; PSNR dB min "
-                  f"{min(values):.1f}, each: {shown}")
+            lowest = sorted(zip(values, indices, strict=True))[:5]
+            print(f"{template}: {len(values)} frames (every {args.every}th), {len(values) - len(finite)} identical; "
+                  f"PSNR of the others min {min(values):.1f} dB, median "
+                  f"{float(np.median(finite)) if finite else math.inf:.1f} dB; lowest: "
+                  + ", ".join(f"frame {i} {v:.1f} dB" for v, i in lowest))
     if args.json:
         print(json.dumps(results))
     return 0 if worst >= args.min_psnr else 1
