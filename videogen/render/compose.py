@@ -139,11 +139,12 @@ class MovingLayer:
 # steps: no jitter. Canvases are made OVERSAMPLE times larger than the window at the closest
 # zoom (title and outro cards included), so s stays >= OVERSAMPLE, away from 1.
 OVERSAMPLE = 1.1
-# MAX_SHIFT 256 rather than 96: a third as many frames fall back to warpAffine (about 1 % of
-# plane views instead of 3 % on the news template's moves), each 2-3x the cost of a resize; the
-# wider border costs about 3 MB per canvas on screen at 1080p.
+# MAX_SHIFT 256 rather than 96: half as many plane views fall back to warpAffine (about 1.4 %
+# instead of 3 % on the news template's moves), each 2-3x the cost of a resize. The border
+# stays 128 px (320 px peaked 19 MB higher in a 1080p render): a shift whose crop would start before it
+# is simply not a fit, and the search goes on.
 MAX_SHIFT = 256
-PAD = 320  # > MAX_SHIFT * the largest scale used (1.14 * OVERSAMPLE / 1.04 for the news template)
+PAD = 128  # > 96 * the largest scale used (1.14 * OVERSAMPLE / 1.04 for the news template)
 MAX_POSITION_ERROR = 1 / 32  # source pixels: the step in which warpAffine itself places its samples
 _scratch: dict[int, np.ndarray] = {}
 
