@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 KEY = "review-page-key-0123456789"
 SMALL = {"height": 240, "fps": 15}
 AUTH = {"Authorization": f"Bearer {KEY}"}
-NOT_YET: tuple[tuple[int, str], ...] = ((404, r"/versions$"), (404, r"/pictures$"))
+NOT_YET: tuple[tuple[int, str], ...] = ()
 
 
 def png(color: tuple[int, int, int], size: tuple[int, int] = (480, 320)) -> bytes:
@@ -40,6 +40,8 @@ def site(tmp_path_factory, settings):
     with FixtureServer() as srv:
         srv.routes["/red.png"] = Route(png((190, 40, 40)), "image/png")
         srv.routes["/blue.png"] = Route(png((40, 70, 190)), "image/png")
+        srv.routes["/green.png"] = Route(png((40, 160, 60)), "image/png")
+        srv.routes["/page.html"] = Route(b"<html><body>not a picture</body></html>", "text/html")
         s = make_stack(tmp_path_factory.mktemp("review-stack"), None,
                        {"VIDEOGEN_API_KEYS": KEY, "VIDEOGEN_FETCH_HOSTS_ALLOW": "127.0.0.1"},
                        cache_dir=settings.cache_path)
@@ -111,7 +113,7 @@ def test_review_page_without_a_key_shows_nothing(site, page):
     page.wait_for_selector("#locked:not([hidden])")
     assert job["article"]["title"] not in page.inner_text("body")
     assert page.locator("#sentences .sentence").count() == 0
-    clean(page)
+    clean(page, ((422, r"/pictures$"),))
 
 
 def test_review_page_plays_edits_a_sentence_and_links_the_new_version(site, page):
@@ -183,7 +185,9 @@ def test_review_page_plays_edits_a_sentence_and_links_the_new_version(site, page
 
 
 def test_every_control_is_reached_by_tab_with_a_visible_focus(site, page):
-    open_with_key(page, site.url, site.done["id"])
+    # The clip's published version (a correction made in another test may have replaced the first).
+    published = httpx.get(f"{site.url}/v1/videos/{site.done['id']}/versions", headers=AUTH).json()["published"]
+    open_with_key(page, site.url, published)
     page.wait_for_selector("#lexicon tr")
     page.locator("#f-key").focus()
     seen, outlines = [], {}
@@ -209,6 +213,10 @@ def test_every_control_is_reached_by_tab_with_a_visible_focus(site, page):
     page.locator("#approve").focus()
     page.keyboard.press("Enter")
     page.wait_for_selector("#decision-msg >> text=Not possible")
+    page.keyboard.press("Tab")  # → Unpublish (the clip is published: it applies)
+    page.keyboard.press("Tab")  # → Publish (this version is the published one: it does not)
+    page.keyboard.press("Space")
+    page.wait_for_selector("#decision-msg >> text=this version is the published one")
     # A sentence plays with Enter.
     page.locator("#sentences li[data-i='0'] button.play").focus()
     page.keyboard.press("Enter")
@@ -239,3 +247,123 @@ def test_screenshots_desktop_and_narrow(site, page):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the narrow page scrolls sideways ({width} px)"
     page.screenshot(path=str(ARTIFACTS / "review-narrow.png"), full_page=True)
+
+
+def tab_to(page, selector: str, limit: int = 200) -> None:
+    """Press Tab until ``selector`` has the focus (the keyboard alone, as an editor would)."""
+    for _ in range(limit):
+        if page.evaluate("(s) => document.activeElement === document.querySelector(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} never reached by Tab")
+
+
+def test_review_mode_approve_by_keyboard_pictures_focus_reject_unpublish(site, page, browser):
+    """A version in review: approved from the keyboard alone; its pictures reordered, one added by
+    URL and dropped, focal points set by pointer and by arrow keys, saved as a new version (in
+    review too), seen through a signed preview link without a key, rejected with a reason; the
+    clip unpublished and published again."""
+    api = httpx.Client(base_url=site.url, headers=AUTH, timeout=30)
+    srv = site.fixtures
+    article = short_article(id="review-mode", images=[srv.url("/red.png"), srv.url("/blue.png")],
+                            title="Harbour ferry returns after repairs")
+    r = api.post("/v1/videos", json={**article, "options": {**SMALL, "publish": "review"}})
+    assert r.status_code == 202, r.text
+    job = wait_for(api, r.json()["id"], statuses=("review", "done", "failed"), timeout=120)
+    assert job["status"] == "review", job
+    assert httpx.get(f"{site.url}/embed/{job['id']}").status_code == 404  # not public before approval
+    open_with_key(page, site.url, job["id"])
+    assert page.inner_text("#status") == "review" and page.inner_text("#publication") == "not published"
+    page.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)  # a version not public plays
+
+    # Approve with the keyboard only: Tab from the key box to the button, Enter.
+    page.locator("#f-key").focus()
+    tab_to(page, "#approve")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#status >> text=done")
+    assert page.inner_text("#publication") == "published"
+    assert page.inner_text("#decision-msg") == "Approved: this version is published."
+    page.wait_for_selector("#events >> text=approved by key1")
+    page.wait_for_selector(f"#versions tr[data-id='{job['id']}'] >> text=published")
+    assert httpx.get(f"{site.url}/embed/{job['id']}").status_code == 200
+
+    # Pictures: the version's two, in order, shown.
+    pics = page.locator("#pictures li.pic")
+    assert pics.count() == 2
+    page.wait_for_function("[...document.querySelectorAll('#pictures img')].every(i => i.naturalWidth === 480)")
+    assert [pics.nth(i).locator(".src").inner_text() for i in range(2)] == [srv.url("/red.png"), srv.url("/blue.png")]
+    # Not an image: refused inline, naming the field; nothing added.
+    page.fill("#pic-url", srv.url("/page.html"))
+    page.press("#pic-url", "Enter")
+    page.wait_for_selector("#pic-url[aria-invalid=true]")
+    assert "url" in page.inner_text("#pictures-msg") and pics.count() == 2
+    # A third, added by URL (checked and fetched by the API), then left out of the clip.
+    page.fill("#pic-url", srv.url("/green.png"))
+    page.press("#pic-url", "Enter")
+    page.wait_for_selector("#pictures-msg >> text=Added picture 3 (480×320)")
+    page.uncheck("#pic3-use")
+    # Picture 1's focal point by a click at 25 % across, 75 % down.
+    frame = page.locator("#pictures li[data-i='0'] .frame")
+    box = frame.bounding_box()
+    frame.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.75})
+    assert "25% across, 75% down" in page.inner_text("#pictures li[data-i='0'] .focusval")
+    # Picture 2's by the keyboard: Tab to it, two steps right, one fine step up.
+    tab_to(page, "#pictures li[data-i='1'] .frame")
+    for key in ("ArrowRight", "ArrowRight", "Shift+ArrowUp"):
+        page.keyboard.press(key)
+    assert "60% across, 49% down" in page.inner_text("#pictures li[data-i='1'] .focusval")
+    dot = page.evaluate("(() => { const d = document.querySelector(\"#pictures li[data-i='1'] .dot\"); return [d.style.left, d.style.top, d.hidden]; })()")
+    assert dot == ["60%", "49%", False], dot
+    # The blue one first: Tab to its "earlier" button, Enter; the focus follows the moved picture.
+    tab_to(page, "#pictures li[data-i='1'] button.up")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.closest('li').dataset.i") == "0"
+    assert page.locator("#pictures li[data-i='0'] .src").inner_text() == srv.url("/blue.png")
+    page.screenshot(path=str(ARTIFACTS / "review-pictures.png"), full_page=True)
+    page.click("#save-pictures")
+    link = page.wait_for_selector("#pictures-msg a.new-version")
+    new_id = link.get_attribute("href").rsplit("/", 1)[1]
+    assert api.get(f"/v1/videos/{new_id}/pictures").json()["images"] == [
+        {"src": srv.url("/blue.png"), "caption": None, "credit": "NASA", "focus": [0.6, 0.49]},
+        {"src": srv.url("/red.png"), "caption": None, "credit": "NASA", "focus": [0.25, 0.75]},
+    ]
+    new = wait_for(api, new_id, statuses=("review", "done", "failed"), timeout=120)
+    assert new["status"] == "review", new  # a correction keeps the publish mode
+
+    # The new version's page: a signed preview link lets someone without a key watch it.
+    link.click()
+    page.wait_for_url(f"**/review/{new_id}")
+    page.wait_for_selector("#status >> text=review")
+    page.click("#make-link")
+    page.wait_for_selector("#link-out:not([hidden])")
+    url = page.input_value("#link-url")
+    assert f"/embed/{new_id}?preview=" in url
+    outsider = browser.new_context()
+    view = outsider.new_page()
+    view.goto(url)
+    view.wait_for_function("document.getElementById('v') && document.getElementById('v').readyState >= 1", timeout=15000)
+    outsider.close()
+    # Rejected: without a reason the field is marked; with one, recorded and shown.
+    page.click("#reject")
+    page.wait_for_selector("#reason[aria-invalid=true]")
+    assert page.inner_text("#status") == "review"
+    page.fill("#reason", "The red picture shows the wrong ferry.")
+    page.click("#reject")
+    page.wait_for_selector("#status >> text=rejected")
+    assert "The red picture shows the wrong ferry." in page.inner_text("#reviewed")
+    assert api.get(f"/v1/videos/{new_id}").json()["review"]["reason"] == "The red picture shows the wrong ferry."
+
+    # The first version again: unpublish (embeds answer 410), publish (back).
+    page.goto(f"{site.url}/review/{job['id']}")
+    page.wait_for_selector("#publication >> text=published")
+    page.click("#unpublish")
+    page.wait_for_selector("#publication >> text=unpublished")
+    assert httpx.get(f"{site.url}/embed/{job['id']}").status_code == 410
+    page.click("#publish")
+    page.wait_for_selector("#decision-msg >> text=Published")
+    assert page.inner_text("#publication") == "published"
+    assert httpx.get(f"{site.url}/embed/{job['id']}").status_code == 200
+    events = [e["event"] for e in api.get(f"/v1/videos/{job['id']}/events").json()["items"]]
+    assert {"approved", "unpublished", "published"} <= set(events), events
+    clean(page, ((422, r"/pictures$"),))
