@@ -126,7 +126,7 @@ def test_review_page_plays_edits_a_sentence_and_links_the_new_version(site, page
     # The player plays the version's own file, read with the key.
     page.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)
     assert abs(page.evaluate("document.getElementById('v').duration") - job["duration"]) < 0.15
-    page.wait_for_function("(document.getElementById('v').textTracks[0].cues || []).length > 0")
+    page.wait_for_function("((document.getElementById('v').textTracks[0] || {}).cues || []).length > 0")
     # The sentences, spoken and caption, the title first.
     assert page.locator("#sentences .sentence").count() == len(script)
     got = page.evaluate("""() => [...document.querySelectorAll('#sentences .sentence')].map(li =>
@@ -165,8 +165,7 @@ def test_review_page_plays_edits_a_sentence_and_links_the_new_version(site, page
     page.fill("#s1-spoken", script[0]["spoken"])
     # Saved: a new version, linked to its own review page.
     page.click("#save-script")
-    link = page.wait_for_selector("#script-msg a.new-version")
-    new_id = link.get_attribute("href").rsplit("/", 1)[1]
+    new_id = page.wait_for_selector("#script-msg a.new-version").get_attribute("href").rsplit("/", 1)[1]
     assert re.fullmatch(r"[a-f0-9]{32}", new_id) and new_id != job["id"]
     page.screenshot(path=str(ARTIFACTS / "review-saved.png"), full_page=True)
     new = wait_for(api, new_id, timeout=120)
@@ -175,7 +174,7 @@ def test_review_page_plays_edits_a_sentence_and_links_the_new_version(site, page
     # The new spoken text is read with the lexicon the page listed for it ("Nguyen" → "win").
     assert edited[1]["spoken"].endswith("Anna win on Monday.") and edited[1]["caption"].endswith("Anna Nguyen on Monday!")
     assert edited[2:] == script[2:]
-    link.click()
+    page.click("#script-msg a.new-version")
     page.wait_for_url(f"**/review/{new_id}")
     page.wait_for_selector("#sentences .sentence")  # the key came along in the tab's sessionStorage
     assert page.input_value("#s2-caption").endswith("Monday!")
@@ -228,9 +227,10 @@ def test_dashboard_rows_link_to_the_review_page(site, page):
     page.goto(f"{site.url}/")
     page.fill("#f-key", KEY)
     page.click("#keyform button[type=submit]")
-    link = page.wait_for_selector(f"tr[data-id='{site.done['id']}'] a.review")
-    assert link.get_attribute("href") == f"/review/{site.done['id']}"
-    link.click()
+    row = f"tr[data-id='{site.done['id']}'] a.review"  # the rows are redrawn every second: no element handle
+    page.wait_for_selector(row)
+    assert page.get_attribute(row, "href") == f"/review/{site.done['id']}"
+    page.click(row)
     page.wait_for_url(f"**/review/{site.done['id']}")
     page.wait_for_selector("#sentences .sentence")
 
@@ -247,6 +247,13 @@ def test_screenshots_desktop_and_narrow(site, page):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the narrow page scrolls sideways ({width} px)"
     page.screenshot(path=str(ARTIFACTS / "review-narrow.png"), full_page=True)
+
+
+def wait_text(page, selector: str, text: str) -> None:
+    """Wait until ``selector``'s whole text is ``text`` (``text=`` selectors match substrings:
+    "published" is in "unpublished")."""
+    page.wait_for_function("([s, t]) => { const e = document.querySelector(s); return e && e.textContent.trim() === t; }",
+                           arg=[selector, text])
 
 
 def tab_to(page, selector: str, limit: int = 200) -> None:
@@ -281,7 +288,7 @@ def test_review_mode_approve_by_keyboard_pictures_focus_reject_unpublish(site, p
     tab_to(page, "#approve")
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
     page.keyboard.press("Enter")
-    page.wait_for_selector("#status >> text=done")
+    wait_text(page, "#status", "done")
     assert page.inner_text("#publication") == "published"
     assert page.inner_text("#decision-msg") == "Approved: this version is published."
     page.wait_for_selector("#events >> text=approved by key1")
@@ -322,8 +329,7 @@ def test_review_mode_approve_by_keyboard_pictures_focus_reject_unpublish(site, p
     assert page.locator("#pictures li[data-i='0'] .src").inner_text() == srv.url("/blue.png")
     page.screenshot(path=str(ARTIFACTS / "review-pictures.png"), full_page=True)
     page.click("#save-pictures")
-    link = page.wait_for_selector("#pictures-msg a.new-version")
-    new_id = link.get_attribute("href").rsplit("/", 1)[1]
+    new_id = page.wait_for_selector("#pictures-msg a.new-version").get_attribute("href").rsplit("/", 1)[1]
     assert api.get(f"/v1/videos/{new_id}/pictures").json()["images"] == [
         {"src": srv.url("/blue.png"), "caption": None, "credit": "NASA", "focus": [0.6, 0.49]},
         {"src": srv.url("/red.png"), "caption": None, "credit": "NASA", "focus": [0.25, 0.75]},
@@ -332,9 +338,9 @@ def test_review_mode_approve_by_keyboard_pictures_focus_reject_unpublish(site, p
     assert new["status"] == "review", new  # a correction keeps the publish mode
 
     # The new version's page: a signed preview link lets someone without a key watch it.
-    link.click()
+    page.click("#pictures-msg a.new-version")
     page.wait_for_url(f"**/review/{new_id}")
-    page.wait_for_selector("#status >> text=review")
+    wait_text(page, "#status", "review")
     page.click("#make-link")
     page.wait_for_selector("#link-out:not([hidden])")
     url = page.input_value("#link-url")
@@ -350,18 +356,18 @@ def test_review_mode_approve_by_keyboard_pictures_focus_reject_unpublish(site, p
     assert page.inner_text("#status") == "review"
     page.fill("#reason", "The red picture shows the wrong ferry.")
     page.click("#reject")
-    page.wait_for_selector("#status >> text=rejected")
+    wait_text(page, "#status", "rejected")
     assert "The red picture shows the wrong ferry." in page.inner_text("#reviewed")
     assert api.get(f"/v1/videos/{new_id}").json()["review"]["reason"] == "The red picture shows the wrong ferry."
 
     # The first version again: unpublish (embeds answer 410), publish (back).
     page.goto(f"{site.url}/review/{job['id']}")
-    page.wait_for_selector("#publication >> text=published")
+    wait_text(page, "#publication", "published")
     page.click("#unpublish")
-    page.wait_for_selector("#publication >> text=unpublished")
+    wait_text(page, "#publication", "unpublished")
     assert httpx.get(f"{site.url}/embed/{job['id']}").status_code == 410
     page.click("#publish")
-    page.wait_for_selector("#decision-msg >> text=Published")
+    wait_text(page, "#decision-msg", "Published: this version is on the embeds.")
     assert page.inner_text("#publication") == "published"
     assert httpx.get(f"{site.url}/embed/{job['id']}").status_code == 200
     events = [e["event"] for e in api.get(f"/v1/videos/{job['id']}/events").json()["items"]]
