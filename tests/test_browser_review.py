@@ -249,11 +249,11 @@ def test_screenshots_desktop_and_narrow(site, page):
     page.screenshot(path=str(ARTIFACTS / "review-narrow.png"), full_page=True)
 
 
-def wait_text(page, selector: str, text: str) -> None:
+def wait_text(page, selector: str, text: str, timeout: float = 30_000) -> None:
     """Wait until ``selector``'s whole text is ``text`` (``text=`` selectors match substrings:
     "published" is in "unpublished")."""
     page.wait_for_function("([s, t]) => { const e = document.querySelector(s); return e && e.textContent.trim() === t; }",
-                           arg=[selector, text])
+                           arg=[selector, text], timeout=timeout)
 
 
 def tab_to(page, selector: str, limit: int = 200) -> None:
@@ -334,13 +334,13 @@ def test_review_mode_approve_by_keyboard_pictures_focus_reject_unpublish(site, p
         {"src": srv.url("/blue.png"), "caption": None, "credit": "NASA", "focus": [0.6, 0.49]},
         {"src": srv.url("/red.png"), "caption": None, "credit": "NASA", "focus": [0.25, 0.75]},
     ]
-    new = wait_for(api, new_id, statuses=("review", "done", "failed"), timeout=120)
-    assert new["status"] == "review", new  # a correction keeps the publish mode
-
-    # The new version's page: a signed preview link lets someone without a key watch it.
+    # The new version's page, opened while it renders, follows it until it waits for review (a
+    # correction keeps the publish mode), then plays it.
     page.click("#pictures-msg a.new-version")
     page.wait_for_url(f"**/review/{new_id}")
-    wait_text(page, "#status", "review")
+    wait_text(page, "#status", "review", timeout=120_000)
+    page.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)
+    # A signed preview link lets someone without a key watch it.
     page.click("#make-link")
     page.wait_for_selector("#link-out:not([hidden])")
     url = page.input_value("#link-url")
