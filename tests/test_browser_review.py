@@ -240,7 +240,8 @@ def test_screenshots_desktop_and_narrow(site, page):
     page.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)
     page.evaluate("""() => new Promise(ok => { const v = document.getElementById('v');
                      v.addEventListener('seeked', ok, {once: true}); v.currentTime = 3; })""")
-    page.wait_for_timeout(300)
+    page.wait_for_function("document.getElementById('v').readyState >= 3")
+    page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "review-desktop.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(200)
@@ -282,6 +283,7 @@ def test_review_mode_approve_by_keyboard_pictures_focus_reject_unpublish(site, p
     open_with_key(page, site.url, job["id"])
     assert page.inner_text("#status") == "review" and page.inner_text("#publication") == "not published"
     page.wait_for_function("document.getElementById('v').readyState >= 2", timeout=15000)  # a version not public plays
+    page.screenshot(path=str(ARTIFACTS / "review-waiting.png"), full_page=True)
 
     # Approve with the keyboard only: Tab from the key box to the button, Enter.
     page.locator("#f-key").focus()
