@@ -8,7 +8,6 @@ work is ``videogen.service.pictures``' and ``VideoService.repicture``'s."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from videogen.errors import InvalidInput, JobConflict, StorageError
 from videogen.http.auth import Auth
+from videogen.http.guards import UPLOADS
 from videogen.http.limits import LargerBodies
 from videogen.http.problems import Problem, job_or_404, problems
 from videogen.http.videos import parse_json_body
@@ -26,7 +26,6 @@ from videogen.service.pictures import Picture, fetch_picture, pictures_of, store
 from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
-PICTURES_PATH = re.compile(r"^/v1/videos/[^/]+/pictures$")
 #: Room for the multipart envelope (boundaries, part headers) around the largest image.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -34,7 +33,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 def upload_bodies(settings: Settings) -> LargerBodies:
     """The body limit of ``POST .../pictures``: the image byte limit (``VIDEOGEN_MAX_IMAGE_BYTES``)
     and the multipart envelope, for ``BodyLimit``."""
-    return (("POST", PICTURES_PATH, settings.max_image_bytes + MULTIPART_OVERHEAD),)
+    return (("POST", UPLOADS, settings.max_image_bytes + MULTIPART_OVERHEAD),)
 
 
 def _invalid(field: str, message: str) -> Problem:

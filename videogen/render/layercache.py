@@ -52,7 +52,7 @@ class LayerCache:
     """A folder of prepared layers (``root``; None: nothing is kept, every lookup draws)."""
 
     def __init__(self, root: Path | None, max_bytes: int = 1 << 30):
-        self.root = Path(root) if root is not None else None
+        self.root = Path(root) if root is not None and max_bytes > 0 else None  # 0 bytes: no cache at all
         self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
@@ -109,21 +109,24 @@ class LayerCache:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-            self._evict()
+            self._evict(keep=self._path(key))
         except OSError as e:
             log.warning("layer cache: cannot keep %s (%s)", key, e)
 
-    def _evict(self) -> None:
-        """Remove the least recently used entries beyond ``max_bytes``."""
+    def _evict(self, keep: Path) -> None:
+        """Remove the least recently used entries beyond ``max_bytes`` (never ``keep``, the
+        entry just written: times within one clock tick tie)."""
         assert self.root is not None
         entries = []
         for p in self.root.glob("*.npz"):
+            if p == keep:
+                continue
             try:
                 st = p.stat()
             except FileNotFoundError:  # removed by another process meanwhile
                 continue
             entries.append((st.st_mtime, st.st_size, p))
-        total = sum(size for _t, size, _p in entries)
+        total = sum(size for _t, size, _p in entries) + keep.stat().st_size
         for _t, size, p in sorted(entries, key=lambda e: e[0]):
             if total <= self.max_bytes:
                 break
