@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -27,15 +28,24 @@ from videogen.settings import Settings
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "articles" / "fr-chine-ia.json"
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (ffmpeg, espeak-ng): steadier than
+    wall time on a machine shared with other work."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run(svc: VideoService, job_id: str) -> dict[str, float]:
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), cpu_seconds()
     outcome = svc.run(job_id, "bench")
     seconds = time.perf_counter() - t
+    cpu = cpu_seconds() - cpu
     assert outcome.status == "done", outcome
     job = svc.store.get(job_id)
     m = json.loads(b"".join(svc.storage.read(job.output or "", "manifest.json")))
     t = m["timings"]
-    return {"seconds": round(seconds, 1), "narration": t.get("narration", 0.0),
+    return {"seconds": round(seconds, 1), "cpu": round(cpu, 1), "load": round(os.getloadavg()[0], 1),
+            "narration": t.get("narration", 0.0),
             "layers": t.get("layers", 0.0) + t.get("layers_overlapped", 0.0), "frames": t.get("frames", 0.0),
             "cache_hits": m["narration"]["cache_hits"], "lines": m["narration"]["lines"],
             "layer_hits": m.get("layer_cache", {}).get("hits", 0),
@@ -68,7 +78,7 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
     for name, r in (("full render, cold caches", full), ("one sentence corrected", corrected),
                     ("full rerender, warm caches", warm), ("one sentence corrected, no layer cache", uncached)):
-        print(f"{name:<40} {r['seconds']:6.1f} s  narration {r['narration']:5.1f} s  layers {r['layers']:5.1f} s  "
+        print(f"{name:<40} {r['seconds']:6.1f} s (CPU {r['cpu']:5.1f} s, load {r['load']:4.1f})  narration {r['narration']:5.1f} s  layers {r['layers']:5.1f} s  "
               f"frames {r['frames']:5.1f} s  narration cache hits {r['cache_hits']}/{r['lines']}  "
               f"layer cache hits {r['layer_hits']}/{r['layer_hits'] + r['layer_misses']}  "
               f"clip {r['duration']:.1f} s  {r['voice']}")

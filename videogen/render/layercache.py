@@ -42,9 +42,28 @@ def layer_key(kind: str, *parts: Any) -> str:
 
 
 def template_digest(template: Template) -> str:
-    """The template as data (palette, fonts, layout, brand, size...), hashed: part of every
-    layer key, so an edited template draws its layers again."""
-    blob = json.dumps(template.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), default=str)
+    """The template as data (palette, fonts, layout, brand, size...), hashed with the size and
+    time of every file it names (a brand's font or logo replaced in place): part of every layer
+    key, so an edited template draws its layers again."""
+    data = template.model_dump(mode="json")
+    files: dict[str, list[int]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, str) and ("/" in node or "\\" in node) and len(node) < 4096:
+            try:
+                st = os.stat(node)
+            except (OSError, ValueError):
+                return
+            files[node] = [st.st_size, st.st_mtime_ns]
+
+    walk(data)
+    blob = json.dumps([data, files], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
