@@ -73,6 +73,8 @@ def pictures_router(settings: Settings, service: VideoService, auth: Auth | None
             raise _invalid(e.field, e.message) from None
         except JobConflict as e:
             raise Problem(409, "Conflict", str(e)) from None
+        except StorageError as e:  # the uploads it names cannot be looked up now
+            raise Problem(503, "Service Unavailable", f"the storage cannot be read now: {e}") from None
         return JSONResponse({"id": job.id}, status_code=202, headers={"Location": f"{base}/v1/videos/{job.id}"})
 
     @router.post("/v1/videos/{job_id}/pictures", status_code=201, dependencies=write,
