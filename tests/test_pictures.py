@@ -331,3 +331,16 @@ def test_layer_cache_is_bounded_survives_damage_and_counts(tmp_path):
     assert drawn[-1] == "redrawn" and int(arrays["buf"][0]) == 2
     assert LayerCache(tmp_path / "layers", max_bytes=0).get_or_make(layer_key("t", 2), draw("off", 2))
     assert drawn[-1] == "off"  # a cache of 0 bytes reads nothing either
+
+
+def test_an_upload_gone_from_storage_is_skipped_with_a_warning(api, server):
+    job_id = _done_job(api, server)
+    data = solid("blue")
+    upload = api.post(f"/v1/videos/{job_id}/pictures", files={"file": ("b.png", data, "image/png")}, headers=AUTH).json()["src"]
+    r = api.put(f"/v1/videos/{job_id}/pictures", json={"images": [{"src": upload}, {"src": server.url("/photos/red.png")}]},
+                headers=AUTH)
+    new_id = r.json()["id"]
+    (api.uploads / upload.removeprefix("upload:")).unlink()  # removed by hand between the PUT and the render
+    assert api.service.run(new_id, "w").status == "done"
+    assert any(w.startswith("images[0] skipped") and "no longer stored" in w for w in _manifest(api, new_id)["warnings"])
+    assert _photos_seen(_video(api, new_id)) == ["red"]

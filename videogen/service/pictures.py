@@ -1,7 +1,7 @@
 """A version's pictures: what the API shows of them (``pictures_of``), an editor's new list
 checked (``parse_pictures``), images added by upload (kept in storage as ``upload:<sha256>``)
 or by URL (fetched now through the SSRF-checked fetch), and the uploads a job names read back
-for the worker (``upload_bytes``). Every image is checked as the render checks it
+for the worker (``StoredUploads``). Every image is checked as the render checks it
 (``videogen.render.images.inspect_image``): a real JPEG, PNG or WebP within the byte and
 pixel limits; a decompression bomb is refused before its pixels are decoded."""
 
@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,19 +149,33 @@ def fetch_picture(url: object, limits: ImageLimits) -> Picture:
     return Picture(url, info.width, info.height)
 
 
-def upload_bytes(article: Article, storage: Storage) -> dict[str, bytes]:
-    """The bytes of every ``upload:`` source of ``article``, by source, for the render
-    (``RenderOptions.image_bytes``). A missing upload is left out: the render skips that image
-    with a warning, as it skips a photo whose URL went away. Raises StorageError when the
-    storage cannot be read (transient: the job is retried)."""
-    out: dict[str, bytes] = {}
-    for img in article.images:
-        digest = upload_digest(img.src)
-        if digest is None or img.src in out:
-            continue
+class StoredUploads(Mapping[str, bytes]):
+    """The ``upload:`` sources of an article, for the render (``RenderOptions.image_bytes``),
+    each read from the storage when the render asks for it: a clip of many uploads never holds
+    them all at once. An upload no longer stored is an ``ImageError`` (the render skips that
+    image with a warning, as it skips a photo whose URL went away); a storage that cannot be
+    read, a ``StorageError`` (transient: the job is retried)."""
+
+    def __init__(self, article: Article, storage: Storage):
+        self._sources = sorted({img.src for img in article.images if upload_digest(img.src)})
+        self._storage = storage
+
+    def __getitem__(self, src: str) -> bytes:
+        digest = upload_digest(src)
+        if digest is None or src not in self._sources:
+            raise KeyError(src)
         try:
-            out[img.src] = storage.read_upload(digest)
+            return self._storage.read_upload(digest)
         except StorageError as e:
-            if "not found" not in str(e):
-                raise
-    return out
+            if "not found" in str(e):
+                raise ImageError(f"{src} is no longer stored") from None
+            raise
+
+    def __contains__(self, src: object) -> bool:  # without reading it (Mapping's own would)
+        return src in self._sources
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)

@@ -43,7 +43,7 @@ from videogen.render.templates import (
     load_template,
 )
 from videogen.service.lexicon import Lexicons
-from videogen.service.pictures import check_sources, parse_pictures, upload_bytes, upload_digest
+from videogen.service.pictures import StoredUploads, check_sources, parse_pictures, upload_digest
 from videogen.service.retention import collect
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
@@ -448,7 +448,7 @@ class VideoService:
                 skip_unreachable_images=job.attempts >= self.settings.max_attempts,
                 lexicon=o.get("lexicon") or {},
                 script=tuple((c, s) for c, s in o["script"]) if o.get("script") else None,
-                image_bytes=upload_bytes(article, self.storage),
+                image_bytes=StoredUploads(article, self.storage),
             )
             staging = self.storage.staging_dir()
 
