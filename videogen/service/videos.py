@@ -288,6 +288,8 @@ class VideoService:
                              webhook_secret=old.webhook_secret)
         local = "base_dir" in old.options or not TEMPLATE_NAME.match(str(old.options.get("template", "news")))
         job, _created = self.enqueue(article, options, local=local, script=script)
+        for hook in self.store.webhooks(old.id):  # the old version's callers hear of the new one (review, publish)
+            self.store.add_webhook(job.id, hook.url, hook.secret)
         self.store.add_event(old.id, "script corrected", f"new version {job.id}", by)
         return self.store.get(job.id)
 
