@@ -41,7 +41,7 @@ def review_router(settings: Settings, service: VideoService, auth: Auth) -> APIR
     router = APIRouter(dependencies=[Depends(auth.read)], tags=["review"])
     base = settings.public_url.rstrip("/")
     write = [Depends(auth.write)]
-    job_answer = {200: {"model": JobOut, "description": "The job after the action"}}
+    job_answer: dict[int | str, dict[str, Any]] = {200: {"model": JobOut, "description": "The job after the action"}}
 
     def act(job_id: str, action: Any, *args: Any) -> dict[str, Any]:
         job_or_404(service, job_id)
