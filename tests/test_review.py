@@ -74,8 +74,9 @@ def test_review_round_trip(api):
     assert job["status"] == "review" and job["publish"] == "review"
     assert job["publication"] == {"state": "not published", "version": None}
     assert "review" not in job
-    assert (job_id, 1, None) in [(j, h and 1, e) for j, h, e in api.sent]  # the review webhook was queued
-    assert event_for("review") == "video.review_requested"
+    assert [(j, e) for j, h, e in api.sent if h] == [(job_id, "video.review_requested")]  # the caller's webhook
+    assert event_for("review") == event_for("done", "video.review_requested") == "video.review_requested"
+    assert event_for("done", "bogus") == "video.done"
 
     # Not published: nothing public, media only with a key.
     assert api.get(f"/embed/{job_id}").status_code == 404
@@ -284,3 +285,12 @@ def test_named_keys_and_the_cli(tmp_path, monkeypatch):
         assert main(["review", "approve", "0" * 32]) == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_a_feeds_publish_mode_goes_to_its_jobs(tmp_path):
+    from videogen.service.ingest.poller import FeedService
+    from videogen.service.ingest.registry import FeedConfig
+
+    feeds = FeedService(VideoService(Settings(home=tmp_path / "home")))
+    assert feeds.job_options(FeedConfig(publish="review"), "news").publish == "review"
+    assert feeds.job_options(FeedConfig(), "news").publish == "auto"

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from videogen.outputs import FILES
+from videogen.service.migrations import publish_unclaimed_clips
 from videogen.service.schema import jobs, now
 from videogen.service.store import canonical_url, new_job_id
 from videogen.service.videos import VideoService
@@ -128,6 +129,8 @@ def seed(service: VideoService, settings: Settings, n: int) -> dict[str, Any]:
         first = int(c.execute(select(func.count()).select_from(jobs).where(jobs.c.article_id.like("bench-%"))).scalar() or 0)
     started = time.monotonic()
     _bulk_insert(store, seed_rows(n, duration, engine, first), COLUMNS)
+    with store.engine.begin() as c:  # what a worker's finish does per job: the clips' published versions
+        publish_unclaimed_clips(c)
     seconds = time.monotonic() - started
     return {"seeded": n, "first": first, "seconds": round(seconds, 2), "rows_per_second": round(n / max(seconds, 1e-9)),
             "store": store.engine.dialect.name, "jobs": sum(store.counts().values())}

@@ -548,7 +548,10 @@ class VideoService:
             return
         if job.webhook_url:
             try:
-                self._queue_webhook(job)
+                if job.status == "review":
+                    self._queue_webhook(job, None, event="video.review_requested")
+                else:
+                    self._queue_webhook(job)
             except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
                 log.warning("could not queue the webhook of job %s: %s", job.id, e)
         try:
@@ -562,11 +565,15 @@ class VideoService:
 
     def _notify_hook(self, job: Job, webhook_id: int) -> None:
         """Queue one caller's webhook, once: of all processes that try, the one that claims the
-        row queues it."""
+        row queues it. A render waiting for review names its event in the message (an editor
+        may approve it before the message is delivered)."""
         if self._queue_webhook is None or not self.store.claim_webhook(webhook_id):
             return
         try:
-            self._queue_webhook(job, webhook_id)
+            if job.status == "review":
+                self._queue_webhook(job, webhook_id, event="video.review_requested")
+            else:
+                self._queue_webhook(job, webhook_id)
         except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
             log.warning("could not queue webhook %s of job %s: %s", webhook_id, job.id, e)
             self.store.set_hook_status(webhook_id, "could not be queued")

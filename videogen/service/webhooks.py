@@ -33,15 +33,16 @@ class WebhookRefused(VideogenError):
     """The URL may not be called (bad scheme, non-public address): never retried."""
 
 
-#: Events sent by an editor's action (``VideoService.notify_event``), each time it happens.
-EDITORIAL_EVENTS = ("video.published", "video.unpublished")
+#: Events a webhook message may name (``VideoService.notify_event`` and a render that ended in
+#: review); a message naming none announces the job's ending by its status.
+NAMED_EVENTS = ("video.review_requested", "video.published", "video.unpublished")
 
 
 def event_for(status: str, event: str | None = None) -> str:
-    """The event a webhook message announces: the one it names (an editorial event), else the
-    job's ending: ``video.review_requested`` for a render waiting for review, ``video.done``,
+    """The event a webhook message announces: the one it names, else the job's ending:
+    ``video.review_requested`` for a render waiting for review, ``video.done``,
     ``video.failed`` (failed or cancelled)."""
-    if event in EDITORIAL_EVENTS:
+    if event in NAMED_EVENTS:
         return event
     return {"review": "video.review_requested", "done": "video.done"}.get(status, "video.failed")
 
