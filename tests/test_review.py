@@ -111,7 +111,7 @@ def test_review_round_trip(api):
     link = r.json()["url"]
     assert link.startswith(f"http://testserver/embed/{job_id}?preview=")
     page = api.get(link.replace("http://testserver", ""))
-    assert page.status_code == 200
+    assert page.status_code == 200 and 'name="robots" content="noindex"' in page.text and "og:video" not in page.text
     src = _video_src(page.text)
     assert f"/v1/videos/{job_id}/video.mp4?preview=" in src
     assert api.get(src.replace("http://testserver", ""), headers={"Range": "bytes=0-99"}).status_code == 206

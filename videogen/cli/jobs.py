@@ -81,7 +81,7 @@ def follow_jobs(svc: VideoService, job_ids: list[str], board: JobBoard | None = 
         for job in jobs:
             if job.finished:
                 board.finish(job)
-                failed += job.status != "done"
+                failed += job.status not in ("done", "review")  # review: rendered, waiting for an editor
         pending = [job.id for job in unfinished]
         if pending:
             time.sleep(0.5)
