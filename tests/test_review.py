@@ -294,3 +294,30 @@ def test_a_feeds_publish_mode_goes_to_its_jobs(tmp_path):
     feeds = FeedService(VideoService(Settings(home=tmp_path / "home")))
     assert feeds.job_options(FeedConfig(publish="review"), "news").publish == "review"
     assert feeds.job_options(FeedConfig(), "news").publish == "auto"
+
+
+def test_retention_keeps_the_files_of_a_published_older_version(tmp_path):
+    from datetime import timedelta
+
+    from videogen.service.retention import collect
+    from videogen.service.store import now
+
+    s = Settings(home=tmp_path / "home", retain_superseded_days=1)
+    svc = VideoService(s)
+    svc.migrate()
+    made = []
+    for n in range(2):
+        job, _ = svc.store.create(article_id="a", content_key=f"{n}" * 64, template="news", voice=None, tts=None,
+                                  options={}, article={"title": "t"}, force=True)
+        folder = s.media_path / job.content_key
+        folder.mkdir(parents=True)
+        (folder / "video.mp4").write_bytes(b"x" * 100)
+        lease = svc.store.claim(job.id, "w")
+        svc.store.finish(job.id, lease, output=job.content_key, duration=1.0, render_seconds=1.0, engine="e",
+                         then=svc.publishing.on_finished(job))
+        made.append(job.id)
+        time.sleep(0.01)
+    later = now() + timedelta(days=2)
+    assert collect(svc.store, svc.storage, s, dry_run=True, at=later).media_sets == 1  # the older, superseded
+    svc.publish(made[0], "desk")  # an editor puts the older version back
+    assert collect(svc.store, svc.storage, s, dry_run=True, at=later).media_sets == 0

@@ -78,7 +78,7 @@ def seed_rows(n: int, duration: float, engine: str, first: int = 0) -> Iterator[
         url = f"https://bench.example/articles/{a}"
         article = {"id": f"bench-{a}", "title": f"Bench story number {a}", "url": url, "language": "en",
                    "body": "A synthetic story of the job store benchmark. It has two sentences."}
-        template = TEMPLATES[i % len(TEMPLATES)]
+        template = TEMPLATES[a % len(TEMPLATES)]  # an older version is of the same clip (article and template)
         secs = 3.0 + (i * 7919) % 400 / 4 if status == "done" else None
         done = status == "done"
         finished = created + timedelta(seconds=(secs or 5.0)) if status != "queued" else None
