@@ -225,7 +225,8 @@ def _v8(c: Connection) -> None:
 def publish_unclaimed_clips(c: Connection) -> None:
     """Give every clip that has done versions but no ``clips`` row one, published at its newest
     done version (the v8 backfill; also for jobs inserted in bulk, ``bench store --seed``).
-    One INSERT … SELECT over a window function: no row per job travels to Python."""
+    One INSERT … SELECT over a window function: no row per job travels to Python; a clip that
+    has a row keeps it."""
     akey = article_key_sql("j")
     c.execute(text(
         "INSERT INTO clips (template, article_key, published, state, updated_at) "
@@ -233,8 +234,9 @@ def publish_unclaimed_clips(c: Connection) -> None:
         f"SELECT j.template, {akey} AS akey, j.id, row_number() OVER ("
         f"PARTITION BY j.template, {akey} ORDER BY j.finished_at DESC, j.id DESC) AS rn "
         "FROM jobs j WHERE j.status = 'done' AND j.output IS NOT NULL) v "
-        "WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM clips k WHERE k.template = v.template AND k.article_key = v.akey)"),
-        {"t": now()})
+        # ON CONFLICT, not NOT EXISTS: PostgreSQL would scan the rows this statement inserts once
+        # per row (quadratic: 810 s for 185,000 clips); the primary key answers each in O(log n).
+        "WHERE rn = 1 ON CONFLICT (template, article_key) DO NOTHING"), {"t": now()})
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8}
