@@ -31,7 +31,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from videogen.errors import InvalidInput, JobConflict
+from videogen.errors import InvalidInput, JobConflict, JobNotFound
 from videogen.service.schema import clips, job_events, jobs, now
 from videogen.service.store import Job, JobStore, canonical_url
 
@@ -205,7 +205,10 @@ class Publishing:
         clip = self.clip_of(job)
         if clip.state != "published" or not clip.published:
             return clip.state, None
-        current = job if clip.published == job.id else self.store.get(clip.published)
+        try:
+            current = job if clip.published == job.id else self.store.get(clip.published)
+        except JobNotFound:  # deleted by hand: nothing to show
+            return "not published", None
         return ("published", current) if is_published(current, clip) else ("not published", None)
 
     def versions(self, job: Job, limit: int = 200) -> list[Job]:
@@ -232,7 +235,10 @@ class Publishing:
             rows = c.execute(q).all()
         for published, state in rows:
             if state == "published" and published:
-                return "published", self.store.get(published)
+                try:
+                    return "published", self.store.get(published)
+                except JobNotFound:
+                    continue
         if any(state == "unpublished" for _, state in rows):
             return "unpublished", None
         return "not published", None
