@@ -179,6 +179,23 @@ def test_a_corrected_script_is_kept_by_a_pictures_change(api, server):
     assert r.status_code == 202, r.text
     new = api.service.store.get(r.json()["id"])
     assert new.options["script"][2][0] == "Visitors can step inside a capsule replica!"
+    events = api.get(f"/v1/videos/{fixed}/events", headers=AUTH).json()["items"]
+    assert [(e["event"], e["detail"], e["by"]) for e in events if e["event"] == "pictures changed"] == [
+        ("pictures changed", f"new version {new.id}", "key1")]
+
+
+def test_a_pictures_change_keeps_the_review_mode(api, server):
+    images = [server.url("/photos/red.png")]
+    body = {**short_article(images=images), "options": {**SMALL, "publish": "review"}}
+    job_id = api.post("/v1/videos", json=body, headers=AUTH).json()["id"]
+    assert api.service.run(job_id, "w").status == "done"
+    assert api.service.store.get(job_id).status == "review"
+    r = api.put(f"/v1/videos/{job_id}/pictures", json={"images": [{"src": server.url("/photos/blue.png")}]}, headers=AUTH)
+    assert r.status_code == 202, r.text
+    new_id = r.json()["id"]
+    assert api.service.store.get(new_id).options["publish"] == "review"
+    assert api.service.run(new_id, "w").status == "done"
+    assert api.service.store.get(new_id).status == "review"
 
 
 @pytest.mark.parametrize(("body", "field"), [

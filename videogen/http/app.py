@@ -24,6 +24,7 @@ from videogen.http.pages import page_router
 from videogen.http.pictures import pictures_router, upload_bodies
 from videogen.http.problems import install_problem_handlers
 from videogen.http.readgate import ReadGate
+from videogen.http.review import review_router
 from videogen.http.travel import travel_router
 from videogen.http.videos import videos_router
 from videogen.service.ingest.poller import FeedService
@@ -69,6 +70,7 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     app.add_middleware(Guards, allowed_hosts=settings.allowed_host_list, public_url=settings.public_url)
     auth = Auth(settings)  # one per app: its rate-limit buckets are shared by every route
     app.include_router(videos_router(settings, service, auth))
+    app.include_router(review_router(settings, service, auth))
     app.include_router(operations_router(settings, service, broker_check, queue_depth, auth=auth, plays=plays))
     app.include_router(feeds_router(settings, feeds, auth))
     app.include_router(lexicon_router(settings, service, auth))

@@ -58,7 +58,7 @@ def pictures_router(settings: Settings, service: VideoService, auth: Auth | None
                 summary="Render a clip again with other pictures (chosen, ordered, dropped, focal points)",
                 responses={202: {"description": '{"id": the new job}: renders with the job\'s options and script'},
                            **problems(400, 401, 404, 409, 413, 422, 429)})
-    async def put_pictures(job_id: str, request: Request) -> Response:
+    async def put_pictures(job_id: str, request: Request, by: str = Depends(auth.caller)) -> Response:
         await run_in_threadpool(job_or_404, service, job_id)
         body = parse_json_body(await request.body())
         if not isinstance(body, dict):
@@ -68,7 +68,7 @@ def pictures_router(settings: Settings, service: VideoService, auth: Auth | None
         if "images" not in body:
             raise _invalid("images", "is required")
         try:
-            job = await run_in_threadpool(service.repicture, job_id, body["images"])
+            job = await run_in_threadpool(service.repicture, job_id, body["images"], by)
         except InvalidInput as e:
             raise _invalid(e.field, e.message) from None
         except JobConflict as e:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +45,16 @@ from videogen.render.templates import (
 )
 from videogen.service.lexicon import Lexicons
 from videogen.service.pictures import StoredUploads, check_sources, parse_pictures, upload_digest
+from videogen.service.publishing import (
+    Clip,
+    ClipState,
+    Publishing,
+    PublishMode,
+    Review,
+    check_ttl,
+    preview_valid,
+    sign_preview,
+)
 from videogen.service.retention import collect
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
@@ -66,16 +77,13 @@ Dispatch = Callable[[Job], None]
 Notify = Callable[..., None]  # (job) for a job's legacy jobs.webhook_url, (job, webhook id) for a job_webhooks row
 BrokerDepth = Callable[[], int]
 
+#: Statuses of a version an editor can see and edit: a finished render with files.
+EDITABLE = ("done", "review", "rejected")
+
 SEND_GRACE = 5.0
 """Seconds after which a queued job's wake-up call counts as being in the broker: a sweep
 compares the broker's depth with the queued jobs sent at least this long ago, so a call
 still on its way (counted in neither, or in one only) is not taken for a lost one."""
-
-
-def is_published(job: Job) -> bool:
-    """Whether the public surfaces (player, article page, snippet, oEmbed, media) may show
-    ``job``: today, a finished render. The one place that decides it."""
-    return job.status == "done" and bool(job.output)
 
 
 class JobOptions(BaseModel):
@@ -93,6 +101,8 @@ class JobOptions(BaseModel):
     max_duration: float | None = Field(None, gt=5, le=900)
     height: int | None = Field(None, ge=90, le=2160, description="Render smaller than the template (previews).")
     fps: float | None = Field(None, ge=5, le=60)
+    publish: PublishMode = Field("auto", description='"auto": a finished render goes live (status done); "review": it waits '
+                                                     "for an editor (status review) to approve or reject it.")
 
     @field_validator("webhook_url")
     @classmethod
@@ -143,6 +153,7 @@ class VideoService:
         self._queue_webhook = notify
         self._migrated = False
         self.lexicons = Lexicons(self.store.engine)
+        self.publishing = Publishing(self.store)
 
     @functools.cached_property
     def chain(self) -> NarrationChain:
@@ -271,11 +282,12 @@ class VideoService:
                 log.warning("job %s: no manifest to count its sentences (%s)", job.id, e)
         return [(ln.text, ln.spoken) for ln in lines]
 
-    def correct(self, job_id: str, sentences: object) -> Job:
+    def correct(self, job_id: str, sentences: object, by: str | None = None) -> Job:
         """A new render of ``job_id``'s article with an editor's script (``sentences``: the
-        shape ``script_of`` gives, as dicts): the job's options, forced; sentences whose spoken
-        text is unchanged are read from the narration cache. Raises InvalidInput naming the
-        field, JobConflict unless the job is done."""
+        shape ``script_of`` gives, as dicts): the job's options (publish mode included), forced;
+        sentences whose spoken text is unchanged are read from the narration cache. Raises
+        InvalidInput naming the field, JobConflict unless the job is a finished render (done,
+        in review or rejected) of a clip not taken down. ``by``: who, for the job's events."""
         old = self.store.get(job_id)
         edited = check_corrections(sentences)
         self._check_editable(old, "script")
@@ -284,14 +296,14 @@ class VideoService:
         script = corrected_lines(edited, self.script_of(old), article.lang, lexicon)
         options, local = self._options_again(old)
         job, _created = self.enqueue(article, options, local=local, script=script)
-        return self.store.get(job.id)
+        return self._new_version(old, job, "script corrected", by)
 
-    def repicture(self, job_id: str, images: object) -> Job:
+    def repicture(self, job_id: str, images: object, by: str | None = None) -> Job:
         """A new render of ``job_id``'s article with an editor's pictures (``images``: the
         shape ``pictures_of`` gives: chosen, ordered, dropped, with focal points; sources are
-        http(s) URLs or ``upload:`` ones): the job's options, forced, and its corrected script
-        if it had one. Raises InvalidInput naming the field, JobConflict unless the job is
-        done; nothing is stored then."""
+        http(s) URLs or ``upload:`` ones): the job's options (publish mode included), forced,
+        and its corrected script if it had one. Raises InvalidInput naming the field,
+        JobConflict as ``correct``; nothing is stored then. ``by``: who, for the job's events."""
         old = self.store.get(job_id)
         pictures = parse_pictures(images, self.settings.max_images)
         self._check_editable(old, "pictures")
@@ -305,12 +317,23 @@ class VideoService:
             check_sources(article, self.storage, self.settings.image_hosts)
         script = [(c, s) for c, s in old.options["script"]] if old.options.get("script") else None
         job, _created = self.enqueue(article, options, local=local, script=script)
-        return self.store.get(job.id)
+        return self._new_version(old, job, "pictures changed", by)
 
     def _check_editable(self, job: Job, what: str) -> None:
-        """An editor's correction starts from a finished render: JobConflict otherwise."""
-        if job.status != "done":
-            raise JobConflict(f"job {job.id} is {job.status}: only a done job's {what} can be corrected")
+        """An editor's correction starts from a finished render (done, in review or rejected)
+        of a clip not taken down: JobConflict otherwise."""
+        if job.status not in EDITABLE:
+            raise JobConflict(f"job {job.id} is {job.status}: only a done, in review or rejected version's {what} "
+                              "can be corrected")
+        self.publishing.check_editable(job)
+
+    def _new_version(self, old: Job, job: Job, event: str, by: str | None) -> Job:
+        """After an editor's correction: the old version's callers hear of the new one (review,
+        publish) and the old version's events say who made it."""
+        for hook in self.store.webhooks(old.id):
+            self.store.add_webhook(job.id, hook.url, hook.secret)
+        self.store.add_event(old.id, event, f"new version {job.id}", by)
+        return self.store.get(job.id)
 
     def _options_again(self, old: Job) -> tuple[JobOptions, bool]:
         """``old``'s options for a new render of it (forced, its priority and webhook), and
@@ -355,6 +378,70 @@ class VideoService:
         return QueueOut(broker_queue_depth=depth, broker_error=broker_error, counts=self.store.counts(),
                         stale_after=self.settings.stale_after, running=running, failed=failed_jobs,
                         workers=sorted(workers, key=lambda w: w.worker), generated_at=_iso(t)).model_dump()
+
+    # --- publishing (``videogen.service.publishing``) -----------------------------------------------
+    def public_version(self, job: Job) -> tuple[ClipState, Job | None]:
+        """What the public surfaces show for any version's id (see ``Publishing.public_version``)."""
+        return self.publishing.public_version(job)
+
+    def approve(self, job_id: str, by: str) -> Job:
+        job = self.publishing.approve(job_id, by)
+        self.notify_event(job, "video.published")
+        return job
+
+    def reject(self, job_id: str, by: str, reason: object) -> Job:
+        return self.publishing.reject(job_id, by, reason)
+
+    def unpublish(self, job_id: str, by: str) -> Job:
+        job = self.publishing.unpublish(job_id, by)
+        clip = self.publishing.clip_of(job)
+        self.notify_event(job, "video.unpublished")
+        if clip.published and clip.published != job.id:
+            self.notify_event(self.store.get(clip.published), "video.unpublished")
+        return self.store.get(job_id)
+
+    def publish(self, job_id: str, by: str) -> Job:
+        job, current = self.publishing.publish(job_id, by)
+        self.notify_event(current, "video.published")
+        if current.id != job.id:
+            self.notify_event(job, "video.published")
+        return self.store.get(job_id)
+
+    def preview_link(self, job_id: str, ttl: object, by: str) -> tuple[str, int]:
+        """A signed preview token of ``job_id`` (a finished render with files) and its expiry
+        (Unix seconds); the link is recorded as an event."""
+        seconds = check_ttl(ttl)
+        job = self.store.get(job_id)
+        if job.status not in EDITABLE or not job.output:
+            raise JobConflict(f"job {job_id} is {job.status}; only a rendered version (done, in review or rejected) can be previewed")
+        expires = int(time.time()) + seconds
+        self.store.add_event(job_id, "preview link", f"expires {_iso(datetime.fromtimestamp(expires, UTC))}", by)
+        return sign_preview(self.settings.preview_key, job_id, expires), expires
+
+    def preview_allowed(self, job: Job, token: str | None) -> bool:
+        """Whether ``token`` is a live preview token of ``job`` (which has files to show)."""
+        return bool(job.output) and job.status in EDITABLE and preview_valid(self.settings.preview_key, job.id, token)
+
+    def job_views(self, found: list[Job], base_url: str = "") -> list[dict[str, Any]]:
+        """``public_job`` of each job with its clip's publication and its review (two queries)."""
+        clips = self.publishing.clips_of(found)
+        reviews = self.publishing.reviews_of([j.id for j in found])
+        return [public_job(j, base_url, clips[j.id], reviews.get(j.id)) for j in found]
+
+    def job_view(self, job: Job, base_url: str = "") -> dict[str, Any]:
+        return self.job_views([job], base_url)[0]
+
+    def notify_event(self, job: Job, event: str) -> None:
+        """Queue an editorial event (``video.published``, ``video.unpublished``) to each of the
+        job's callers' webhooks. Never raises: a webhook must not undo an editor's action."""
+        if self._queue_webhook is None:
+            return
+        try:
+            targets: list[int | None] = ([None] if job.webhook_url else []) + [h.id for h in self.store.webhooks(job.id)]
+            for webhook_id in targets:
+                self._queue_webhook(job, webhook_id, event=event)
+        except Exception as e:  # noqa: BLE001 - a webhook must never undo the action
+            log.warning("could not queue %s webhooks of job %s: %s", event, job.id, e)
 
     def article_of(self, job: Job) -> Article:
         base = job.options.get("base_dir")
@@ -463,7 +550,9 @@ class VideoService:
             self.storage.publish(job.content_key, staging / "out", replace=bool(o.get("force")))
             m = result.manifest
             self.store.finish(job_id, lease, output=job.content_key, duration=m["duration"],
-                              render_seconds=round(time.monotonic() - started, 3), engine=m["narration"]["voice"])
+                              render_seconds=round(time.monotonic() - started, 3), engine=m["narration"]["voice"],
+                              status="review" if o.get("publish") == "review" else "done",
+                              then=self.publishing.on_finished(job))
         except (Cancelled, LeaseLost):
             log.warning("job %s was cancelled or taken over; dropping this attempt", job_id)
             return RunOutcome("lost")
@@ -508,7 +597,10 @@ class VideoService:
             return
         if job.webhook_url:
             try:
-                self._queue_webhook(job)
+                if job.status == "review":
+                    self._queue_webhook(job, None, event="video.review_requested")
+                else:
+                    self._queue_webhook(job)
             except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
                 log.warning("could not queue the webhook of job %s: %s", job.id, e)
         try:
@@ -522,11 +614,15 @@ class VideoService:
 
     def _notify_hook(self, job: Job, webhook_id: int) -> None:
         """Queue one caller's webhook, once: of all processes that try, the one that claims the
-        row queues it."""
+        row queues it. A render waiting for review names its event in the message (an editor
+        may approve it before the message is delivered)."""
         if self._queue_webhook is None or not self.store.claim_webhook(webhook_id):
             return
         try:
-            self._queue_webhook(job, webhook_id)
+            if job.status == "review":
+                self._queue_webhook(job, webhook_id, event="video.review_requested")
+            else:
+                self._queue_webhook(job, webhook_id)
         except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
             log.warning("could not queue webhook %s of job %s: %s", webhook_id, job.id, e)
             self.store.set_hook_status(webhook_id, "could not be queued")
@@ -608,12 +704,13 @@ def lost_wakeups(queued_sent: int, broker_depth: int) -> int:
     return max(0, queued_sent - broker_depth)
 
 
-def public_job(job: Job, base_url: str = "") -> dict[str, Any]:
+def public_job(job: Job, base_url: str = "", clip: Clip | None = None, review: Review | None = None) -> dict[str, Any]:
     """What the API and ``videogen status --json`` show of a job: never a webhook's URL or
-    secret (``webhook.url`` is ``"set"``), and no filesystem path in the error."""
+    secret (``webhook.url`` is ``"set"``), and no filesystem path in the error. ``clip`` and
+    ``review`` (``VideoService.job_views`` reads them) add its publication and review."""
     statuses = ([job.webhook_status] if job.webhook_url else []) + list(job.hooks)
     links = {"self": f"{base_url}/v1/videos/{job.id}"}
-    if job.status == "done":
+    if job.status in EDITABLE and job.output:
         for f in OUTPUT_FILES:
             links[f.link] = f"{base_url}/v1/videos/{job.id}/{f.name}"
     return JobOut(
@@ -625,8 +722,11 @@ def public_job(job: Job, base_url: str = "") -> dict[str, Any]:
         started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), duration=job.duration,
         render_seconds=job.render_seconds, engine=job.engine,
         webhook=WebhookState(status=webhook_summary(statuses), count=len(statuses)) if statuses else None,
-        links=links,
-    ).model_dump(exclude={"deduplicated"})  # an enqueue answer adds it; no other view has it
+        links=links, publish="review" if job.options.get("publish") == "review" else "auto",
+        publication=clip.as_json() if clip is not None else None,
+        review=review.as_json() if review is not None else None,
+    ).model_dump(exclude={"deduplicated"} | ({"publication"} if clip is None else set())
+                 | ({"review"} if review is None else set()))  # an enqueue answer adds deduplicated
 
 
 def _iso(value: Any) -> str | None:
