@@ -30,7 +30,8 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path(".videogen"), description="Folder for media, cache, job store and embedded broker.")
     media_dir: Path | None = Field(None, description="Where finished videos are published (default HOME/media).")
-    cache_dir: Path | None = Field(None, description="Narration cache (default HOME/cache).")
+    cache_dir: Path | None = Field(None, description="Narration cache (default HOME/cache); prepared layers in its layers/.")
+    layer_cache_mb: int = Field(1024, ge=0, description="Most megabytes of prepared layers (cards, backgrounds, framed photos) kept for corrections to reuse; 0: none.")
     voices_dir: Path | None = Field(None, description="Extra Piper voices (*.onnx + *.onnx.json), default HOME/voices.")
     default_voices: str = Field("", description="Per-language default voice of `--tts auto`, e.g. 'fr:fr_FR-siwis-medium,de:espeak:de' (a voice id or Piper voice name, see `videogen voices`).")
     templates_dir: str = Field("", description="Folders of video templates and brand folders, searched in order before the shipped templates/; several separated by the path separator (':' on Linux and macOS, ';' on Windows) or commas.")
@@ -182,6 +183,7 @@ class Settings(BaseSettings):
             tts=self.tts, gtts_timeout=self.gtts_timeout, max_duration=self.max_duration,
             default_voices=self.default_voice_map, max_image_bytes=self.max_image_bytes, max_image_pixels=self.max_image_pixels,
             image_timeout=self.image_timeout, image_hosts=self.image_hosts,
+            layer_cache_bytes=self.layer_cache_mb * 1_000_000,
             encoder=EncoderTuning(x264_threads=self.x264_threads or None, frames_nice=self.frames_nice,
                                   x264_sliced=self.x264_sliced, x264_sync_lookahead=self.x264_sync_lookahead,
                                   vmsplice=self.vmsplice),

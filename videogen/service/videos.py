@@ -19,7 +19,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from videogen.errors import Cancelled, InvalidInput, JobConflict, LeaseLost, VideogenError
+from videogen.errors import (
+    Cancelled,
+    InvalidArticle,
+    InvalidInput,
+    JobConflict,
+    LeaseLost,
+    VideogenError,
+)
 from videogen.net import check_url, resolve_checked
 from videogen.outputs import OUTPUT_FILES
 from videogen.render.article import Article, parse_article
@@ -37,6 +44,7 @@ from videogen.render.templates import (
     load_template,
 )
 from videogen.service.lexicon import Lexicons
+from videogen.service.pictures import StoredUploads, check_sources, parse_pictures, upload_digest
 from videogen.service.publishing import (
     Clip,
     ClipState,
@@ -174,8 +182,13 @@ class VideoService:
         self.chain.candidates(article.lang, options.tts, options.voice)
         if not local:
             for i, img in enumerate(article.images):
-                if not img.is_url:
-                    raise InvalidInput(f"images[{i}].src", "must be an http(s) URL (file paths are accepted from the CLI only)")
+                digest = upload_digest(img.src)
+                if digest is None and not img.is_url:
+                    raise InvalidInput(f"images[{i}].src", "must be an http(s) URL or an upload:<sha256> "
+                                       "(file paths are accepted from the CLI only)")
+                if digest is not None and not self.storage.has_upload(digest):
+                    raise InvalidInput(f"images[{i}].src", f"no upload {img.src}: POST the file to "
+                                       "/v1/videos/{id}/pictures first")
         if options.webhook_url:
             try:
                 _scheme, host, port = check_url(options.webhook_url)
@@ -277,30 +290,65 @@ class VideoService:
         in review or rejected) of a clip not taken down. ``by``: who, for the job's events."""
         old = self.store.get(job_id)
         edited = check_corrections(sentences)
-        if old.status not in EDITABLE:
-            raise JobConflict(f"job {job_id} is {old.status}: only a done, in review or rejected version's script can be corrected")
-        self.publishing.check_editable(old)
+        self._check_editable(old, "script")
         article = self.article_of(old)
         lexicon = self.lexicons.get(article.lang)  # the lexicon of now, as a rerender's
         script = corrected_lines(edited, self.script_of(old), article.lang, lexicon)
-        opts = {k: v for k, v in old.options.items() if k in JobOptions.model_fields and k not in ("force",)}
-        options = JobOptions(**opts, force=True, priority=old.priority, webhook_url=old.webhook_url,
-                             webhook_secret=old.webhook_secret)
-        local = "base_dir" in old.options or not TEMPLATE_NAME.match(str(old.options.get("template", "news")))
+        options, local = self._options_again(old)
         job, _created = self.enqueue(article, options, local=local, script=script)
-        for hook in self.store.webhooks(old.id):  # the old version's callers hear of the new one (review, publish)
+        return self._new_version(old, job, "script corrected", by)
+
+    def repicture(self, job_id: str, images: object, by: str | None = None) -> Job:
+        """A new render of ``job_id``'s article with an editor's pictures (``images``: the
+        shape ``pictures_of`` gives: chosen, ordered, dropped, with focal points; sources are
+        http(s) URLs or ``upload:`` ones): the job's options (publish mode included), forced,
+        and its corrected script if it had one. Raises InvalidInput naming the field,
+        JobConflict as ``correct``; nothing is stored then. ``by``: who, for the job's events."""
+        old = self.store.get(job_id)
+        pictures = parse_pictures(images, self.settings.max_images)
+        self._check_editable(old, "pictures")
+        data = {**old.article, "images": pictures}
+        try:
+            article = parse_article(data, base_dir=self.article_of(old).base_dir, limits=self.settings.article_limits())
+        except InvalidArticle as e:  # the article model's checks of src, caption and credit
+            raise InvalidInput(e.field, e.message) from None
+        options, local = self._options_again(old)
+        if not local:
+            check_sources(article, self.storage, self.settings.image_hosts)
+        script = [(c, s) for c, s in old.options["script"]] if old.options.get("script") else None
+        job, _created = self.enqueue(article, options, local=local, script=script)
+        return self._new_version(old, job, "pictures changed", by)
+
+    def _check_editable(self, job: Job, what: str) -> None:
+        """An editor's correction starts from a finished render (done, in review or rejected)
+        of a clip not taken down: JobConflict otherwise."""
+        if job.status not in EDITABLE:
+            raise JobConflict(f"job {job.id} is {job.status}: only a done, in review or rejected version's {what} "
+                              "can be corrected")
+        self.publishing.check_editable(job)
+
+    def _new_version(self, old: Job, job: Job, event: str, by: str | None) -> Job:
+        """After an editor's correction: the old version's callers hear of the new one (review,
+        publish) and the old version's events say who made it."""
+        for hook in self.store.webhooks(old.id):
             self.store.add_webhook(job.id, hook.url, hook.secret)
-        self.store.add_event(old.id, "script corrected", f"new version {job.id}", by)
+        self.store.add_event(old.id, event, f"new version {job.id}", by)
         return self.store.get(job.id)
 
-    def rerender(self, job_id: str) -> tuple[Job, bool]:
-        old = self.store.get(job_id)
-        article = self.article_of(old)
+    def _options_again(self, old: Job) -> tuple[JobOptions, bool]:
+        """``old``'s options for a new render of it (forced, its priority and webhook), and
+        whether it came from the CLI (local images or a template path)."""
         opts = {k: v for k, v in old.options.items() if k in JobOptions.model_fields and k not in ("force",)}
         options = JobOptions(**opts, force=True, priority=old.priority, webhook_url=old.webhook_url,
                              webhook_secret=old.webhook_secret)
         # Only the CLI can have queued a job with local images or a template path.
         local = "base_dir" in old.options or not TEMPLATE_NAME.match(str(old.options.get("template", "news")))
+        return options, local
+
+    def rerender(self, job_id: str) -> tuple[Job, bool]:
+        old = self.store.get(job_id)
+        article = self.article_of(old)
+        options, local = self._options_again(old)
         job, created = self.enqueue(article, options, local=local)
         for hook in self.store.webhooks(old.id):  # every caller of the old render hears of the new one
             self.store.add_webhook(job.id, hook.url, hook.secret)
@@ -487,6 +535,7 @@ class VideoService:
                 skip_unreachable_images=job.attempts >= self.settings.max_attempts,
                 lexicon=o.get("lexicon") or {},
                 script=tuple((c, s) for c, s in o["script"]) if o.get("script") else None,
+                image_bytes=StoredUploads(article, self.storage),
             )
             staging = self.storage.staging_dir()
 

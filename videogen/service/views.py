@@ -98,7 +98,8 @@ class JobOut(BaseModel):
 class JobEventOut(BaseModel):
     at: str
     event: str = Field(description="queued, rendering, review, done, failed, retry, requeued, cancelled, retried; "
-                                   "editorial: approved, rejected, published, unpublished, script corrected, preview link")
+                                   "editorial: approved, rejected, published, unpublished, script corrected, pictures changed, "
+                                   "preview link")
     worker: str | None
     detail: str | None
     by: str | None = Field(None, description="Who did an editorial action (the API key's name, cli)")
