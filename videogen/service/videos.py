@@ -315,8 +315,7 @@ class VideoService:
         options, local = self._options_again(old)
         if not local:
             check_sources(article, self.storage, self.settings.image_hosts)
-        script = [(c, s) for c, s in old.options["script"]] if old.options.get("script") else None
-        job, _created = self.enqueue(article, options, local=local, script=script)
+        job, _created = self.enqueue(article, options, local=local, script=_editors_script(old))
         return self._new_version(old, job, "pictures changed", by)
 
     def _check_editable(self, job: Job, what: str) -> None:
@@ -346,10 +345,12 @@ class VideoService:
         return options, local
 
     def rerender(self, job_id: str) -> tuple[Job, bool]:
+        """Render ``job_id`` again: its article, options and, for a corrected version, the
+        editor's script (a re-render must not undo a correction)."""
         old = self.store.get(job_id)
         article = self.article_of(old)
         options, local = self._options_again(old)
-        job, created = self.enqueue(article, options, local=local)
+        job, created = self.enqueue(article, options, local=local, script=_editors_script(old))
         for hook in self.store.webhooks(old.id):  # every caller of the old render hears of the new one
             self.store.add_webhook(job.id, hook.url, hook.secret)
         return (self.store.get(job.id) if created else job), created
@@ -695,6 +696,11 @@ class _Heartbeat:
         if self.lost.is_set():
             raise LeaseLost(self.job_id)
         self.store.heartbeat(self.job_id, self.lease, "publishing", 99.0)
+
+
+def _editors_script(job: Job) -> list[tuple[str, str]] | None:
+    """The corrected script ``job`` was rendered with, (caption, spoken) per sentence, or None."""
+    return [(c, s) for c, s in job.options["script"]] if job.options.get("script") else None
 
 
 def lost_wakeups(queued_sent: int, broker_depth: int) -> int:
