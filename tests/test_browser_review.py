@@ -312,6 +312,13 @@ def test_review_mode_approve_by_keyboard_pictures_focus_reject_unpublish(site, p
     page.press("#pic-url", "Enter")
     page.wait_for_selector("#pictures-msg >> text=Added picture 3 (480×320)")
     page.uncheck("#pic3-use")
+    # A fourth, uploaded (multipart; stored as upload:<sha256>), shown from the file itself, left out too.
+    page.set_input_files("#pic-file", files=[{"name": "yellow.png", "mimeType": "image/png", "buffer": png((220, 200, 40))}])
+    page.click("#add-pic")
+    page.wait_for_selector("#pictures-msg >> text=Added picture 4 (480×320)")
+    assert page.inner_text("#pictures li[data-i='3'] .src").startswith("upload:")
+    page.wait_for_function("document.querySelector(\"#pictures li[data-i='3'] img\").naturalWidth === 480")
+    page.uncheck("#pic4-use")
     # Picture 1's focal point by a click at 25 % across, 75 % down.
     frame = page.locator("#pictures li[data-i='0'] .frame")
     box = frame.bounding_box()
