@@ -7,6 +7,8 @@
   ``<video>`` and schema.org ``VideoObject`` JSON-LD); ``videogen snippet ID`` prints the same.
 - ``GET /articles/{article id}``: a demo news page with the snippet under the story.
 - ``GET /``: the job dashboard (live progress, filters, enqueue form, re-render, cancel).
+- ``GET /review/{id}``: an editor's review page of one version (player, script, lexicon,
+  pictures, approve / reject / unpublish / publish), all read and written through the API.
 
 Plain server-rendered Jinja pages (``templates/pages/``) with a little vanilla JavaScript; no
 third-party scripts or fonts. Media is served by the API's own routes (Range, ETag).
@@ -333,5 +335,14 @@ def page_router(settings: Settings, service: VideoService, auth: Auth | None = N
             "dashboard.html", jobs=service.job_views(jobs), counts=counts,
             statuses=STATUSES, status=status, templates=available_templates(settings.templates_dirs),
             voices=voices, keys_required=bool(settings.api_key_list), lang="en", dir="ltr")
+
+    # --- review page --------------------------------------------------------------------------------
+    @router.get("/review/{job_id}", include_in_schema=False)
+    def review(job_id: str) -> HTMLResponse:
+        # Like the dashboard with keys set, always: no job data here, not even whether the job
+        # exists; the page's script reads everything from the API with the tab's key.
+        code = 200 if re.match(JOB_ID, job_id) else 404
+        return pages.render("review.html", code, job_id=job_id if code == 200 else None,
+                            keys_required=bool(settings.api_key_list), lang="en", dir="ltr")
 
     return router
