@@ -315,7 +315,8 @@ def served(tmp_path, settings):
     folder.mkdir(parents=True)
     (folder / "video.mp4").write_bytes(data)
     (folder / "manifest.json").write_text(json.dumps({"files": {}}))
-    svc.store.finish(job.id, lease, output=key, duration=1.0, render_seconds=1.0, engine="x")
+    svc.store.finish(job.id, lease, output=key, duration=1.0, render_seconds=1.0, engine="x",
+                     then=svc.publishing.on_finished(job))  # published, as a worker's finish does
     with TestClient(create_app(s, svc, run_sweeper=False)) as api:
         yield api, f"/v1/videos/{job.id}/video.mp4", data
 

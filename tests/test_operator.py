@@ -68,7 +68,7 @@ def test_queue_view(fleet):
     api, _svc, made, _s = fleet
     q = api.get("/v1/queue", headers=AUTH).json()
     assert q["broker_queue_depth"] == 1 and q["broker_error"] is None
-    assert q["counts"] == {"queued": 1, "rendering": 2, "done": 3, "failed": 1, "cancelled": 0}
+    assert q["counts"] == {"queued": 1, "rendering": 2, "review": 0, "done": 3, "failed": 1, "rejected": 0, "cancelled": 0}
     running = {j["id"]: j for j in q["running"]}
     assert set(running) == {made["running"], made["stale"]}
     assert running[made["stale"]]["worker"] == "host-c:3" and 29 <= running[made["stale"]]["heartbeat_age"] < 60

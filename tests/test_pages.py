@@ -348,3 +348,19 @@ def test_dashboard_lists_jobs_filters_and_has_the_form(web):
     done = Doc(web.get("/", params={"status": "done"}).text)
     assert all(a["data-status"] == "done" for a in done.all("tr") if a.get("data-id"))
     assert web.get("/", params={"status": "<script>"}).status_code == 200
+
+
+# --- review page --------------------------------------------------------------------------------------
+
+def test_review_page_carries_no_job_data_and_does_not_say_whether_the_job_exists(web):
+    job = web.jobs["fr"]
+    r = web.get(f"/review/{job['id']}")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert job["article"]["title"] not in r.text and "short-fr" not in r.text
+    names = {a.get("name") for t, a in Doc(r.text).tags if t in ("input", "textarea", "select")}
+    assert {"key", "reason", "ttl", "url", "file"} <= names
+    assert "sessionStorage" in r.text and "Authorization" in r.text
+    unknown = web.get("/review/" + "0" * 32)
+    assert unknown.status_code == 200 and unknown.text.replace("0" * 32, job["id"]) == r.text
+    bad = web.get("/review/not-a-job-id")
+    assert bad.status_code == 404 and "no video with this id" in bad.text

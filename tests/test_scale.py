@@ -54,7 +54,7 @@ def walk(client: TestClient, url: str) -> list[str]:
 
 def test_seeded_jobs_read_like_real_ones(bench):
     counts = bench.get("/v1/videos?limit=1").json()["counts"]
-    assert counts == {**dict.fromkeys(("queued", "rendering", "done", "failed", "cancelled"), 0),
+    assert counts == {**dict.fromkeys(("queued", "rendering", "review", "done", "failed", "rejected", "cancelled"), 0),
                       **real_counts(bench.service.store)}
     assert counts["done"] == sum(status_of(i) == "done" for i in range(SEEDED))
     # An old article, far beyond any "newest N" window, is found through the index.

@@ -65,6 +65,11 @@ def test_get_script_then_put_a_correction_renders_only_the_changed_sentence(api)
     assert "Monday!" in vtt and "replica" in vtt
     again = api.get(f"/v1/videos/{new_id}/script", headers=AUTH).json()["sentences"]
     assert again[2]["spoken"] == "Visitors can step inside a capsule copy."
+    r = api.post(f"/v1/videos/{new_id}/rerender", headers=AUTH)  # a re-render keeps the correction
+    assert r.status_code == 202, r.text
+    kept = api.get(f"/v1/videos/{r.json()['id']}/script", headers=AUTH).json()["sentences"]
+    assert kept[2] == {"caption": "Visitors can step inside a capsule replica.",
+                       "spoken": "Visitors can step inside a capsule copy."}
 
 
 @pytest.mark.parametrize(("body", "status", "field"), [

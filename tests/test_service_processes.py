@@ -191,6 +191,34 @@ def test_webhook_is_signed(redis_stack, hooks):
         assert c.get(f"/v1/videos/{job_id}").json()["webhook"]["status"] == "delivered (204)"
 
 
+@pytest.mark.redis(REDIS_TEST_URL)
+def test_editorial_webhooks(redis_stack, hooks):
+    """A render in review mode announces video.review_requested; approving it video.published
+    and unpublishing video.unpublished, each signed like video.done, through the real workers."""
+    body = {**short_article(), "id": "reviewed", "options": {**SMALL, "publish": "review", "webhook_url": hooks.url,
+                                                             "webhook_secret": "shh"}}
+
+    def events_until(n: int) -> list[str]:
+        deadline = time.monotonic() + 30
+        while len(hooks.received) < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        got = [json.loads(raw) for _h, raw in hooks.received]
+        assert all(verify("shh", h["x-videogen-timestamp"], raw, h["x-videogen-signature"]) for h, raw in hooks.received)
+        return [p["event"] for p in got if p["job"]["id"] == job_id]
+
+    hooks.received.clear()
+    with redis_stack.client() as c:
+        r = c.post("/v1/videos", json=body, headers=AUTH)
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        assert wait_for(c, job_id, statuses=("review", "failed"))["status"] == "review"
+        assert events_until(1) == ["video.review_requested"]
+        assert c.post(f"/v1/videos/{job_id}/approve", headers=AUTH).status_code == 200
+        assert events_until(2) == ["video.review_requested", "video.published"]
+        assert c.post(f"/v1/videos/{job_id}/unpublish", headers=AUTH).status_code == 200
+        assert events_until(3) == ["video.review_requested", "video.published", "video.unpublished"]
+
+
 def _sigkill_recovery(stack) -> dict:
     with stack.client() as c:
         job_id = c.post("/v1/videos", json={**long_article(f"kill-{stack.port}"), "options": LONG}, headers=AUTH).json()["id"]

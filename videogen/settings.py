@@ -7,6 +7,7 @@ Processes started in the same folder with the same environment share one home fo
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -29,7 +30,8 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path(".videogen"), description="Folder for media, cache, job store and embedded broker.")
     media_dir: Path | None = Field(None, description="Where finished videos are published (default HOME/media).")
-    cache_dir: Path | None = Field(None, description="Narration cache (default HOME/cache).")
+    cache_dir: Path | None = Field(None, description="Narration cache (default HOME/cache); prepared layers in its layers/.")
+    layer_cache_mb: int = Field(1024, ge=0, description="Most megabytes of prepared layers (cards, backgrounds, framed photos) kept for corrections to reuse; 0: none.")
     voices_dir: Path | None = Field(None, description="Extra Piper voices (*.onnx + *.onnx.json), default HOME/voices.")
     default_voices: str = Field("", description="Per-language default voice of `--tts auto`, e.g. 'fr:fr_FR-siwis-medium,de:espeak:de' (a voice id or Piper voice name, see `videogen voices`).")
     templates_dir: str = Field("", description="Folders of video templates and brand folders, searched in order before the shipped templates/; several separated by the path separator (':' on Linux and macOS, ';' on Windows) or commas.")
@@ -85,7 +87,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(10, ge=0, le=200, description="Extra job-store connections a process may open at peaks.")
     db_pool_timeout: float = Field(5.0, gt=0, le=60, description="Seconds a call waits for a free job-store connection before it fails (the API answers 503).")
     public_url: str = Field("", description="Public base URL of the API, used in links (default: relative links).")
-    api_keys: str = Field("", description="Comma-separated API keys; when set, everything under /v1/ (but the media of published clips), the dashboard's data and /metrics require one.")
+    api_keys: str = Field("", description="Comma-separated API keys, each optionally named (`desk:KEY,night:KEY2`; a plain key is named key1, key2… by its place); when set, everything under /v1/ (but the media of published clips), the dashboard's data and /metrics require one. The name is who an editorial action is recorded as.")
+    signing_key: str = Field("", description="HMAC key of preview links (POST /v1/videos/{id}/preview-link). Default: derived from VIDEOGEN_API_KEYS (links die when the keys change), or with no keys the fixed development key 'videogen-preview-dev' — set it in production.")
     metrics_public: bool = Field(False, description="Serve /metrics without a key even when API keys are set.")
     auth_fail_limit: int = Field(10, ge=0, description="Wrong API keys a client address may send per minute before it gets 429; 0: no limit.")
     allowed_hosts: str = Field("", description="Comma-separated Host header values the API answers (default: localhost, 127.0.0.1, ::1, the host of VIDEOGEN_PUBLIC_URL and a non-wildcard VIDEOGEN_API_HOST); '*' answers any.")
@@ -180,6 +183,7 @@ class Settings(BaseSettings):
             tts=self.tts, gtts_timeout=self.gtts_timeout, max_duration=self.max_duration,
             default_voices=self.default_voice_map, max_image_bytes=self.max_image_bytes, max_image_pixels=self.max_image_pixels,
             image_timeout=self.image_timeout, image_hosts=self.image_hosts,
+            layer_cache_bytes=self.layer_cache_mb * 1_000_000,
             encoder=EncoderTuning(x264_threads=self.x264_threads or None, frames_nice=self.frames_nice,
                                   x264_sliced=self.x264_sliced, x264_sync_lookahead=self.x264_sync_lookahead,
                                   vmsplice=self.vmsplice),
@@ -205,8 +209,35 @@ class Settings(BaseSettings):
         return list(dict.fromkeys(hosts))
 
     @property
+    def named_api_keys(self) -> list[tuple[str, str]]:
+        """(name, key) of each configured key: ``name:KEY`` names a key (a name is letters,
+        digits, ``._-``, at most 64); a plain key is ``key<N>`` by its place in the list."""
+        out = []
+        for i, item in enumerate((k.strip() for k in self.api_keys.split(",") if k.strip()), start=1):
+            name, sep, key = item.partition(":")
+            if sep and key.strip() and _KEY_NAME.match(name.strip()):
+                out.append((name.strip(), key.strip()))
+            else:
+                out.append((f"key{i}", item))
+        return out
+
+    @property
     def api_key_list(self) -> list[str]:
-        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+        return [key for _name, key in self.named_api_keys]
+
+    @property
+    def preview_key(self) -> str:
+        """The key preview links are signed with (``signing_key``, else derived from the API
+        keys, else the development key)."""
+        if self.signing_key:
+            return self.signing_key
+        if self.api_key_list:
+            return hashlib.sha256(("videogen-preview|" + "|".join(sorted(self.api_key_list))).encode()).hexdigest()
+        return DEV_SIGNING_KEY
+
+
+_KEY_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DEV_SIGNING_KEY = "videogen-preview-dev"
 
 
 def _default_voices(value: str) -> list[tuple[str, str]]:

@@ -37,11 +37,14 @@ def dispatch_render(job: Job, app: Celery | None = None) -> None:
                   priority=broker_priority(job.priority, app.conf.broker_url or ""))
 
 
-def dispatch_webhook(job: Job, webhook_id: int | None = None, app: Celery | None = None) -> None:
+def dispatch_webhook(job: Job, webhook_id: int | None = None, app: Celery | None = None, event: str | None = None) -> None:
     """Publish the webhook message of ``job``: its legacy ``webhook_url`` (no id) or one
-    caller's ``job_webhooks`` row; each is delivered and retried on its own."""
+    caller's ``job_webhooks`` row; each is delivered and retried on its own. ``event``: an
+    editorial event to announce (else the job's ending)."""
     app = app or default_app()
     args: list[object] = [job.id] if webhook_id is None else [job.id, webhook_id]
+    if event is not None:
+        args = [job.id, webhook_id, event]
     app.send_task(WEBHOOK_TASK, args=args, queue=QUEUE, retry=False,
                   priority=broker_priority(9, app.conf.broker_url or ""))
 

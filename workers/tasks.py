@@ -16,8 +16,8 @@ from celery.signals import worker_process_init
 from videogen.render.memory import release_memory
 from videogen.service.backoff import render_retry_delay, webhook_retry_delay
 from videogen.service.store import Job
-from videogen.service.videos import VideoService, public_job
-from videogen.service.webhooks import WebhookError, WebhookRefused, deliver
+from videogen.service.videos import VideoService
+from videogen.service.webhooks import WebhookError, WebhookRefused, deliver, event_for
 from videogen.settings import get_settings
 
 from .celery_app import GC_TASK, POLL_FEEDS_TASK, RENDER_TASK, WEBHOOK_TASK
@@ -78,10 +78,11 @@ def render_article(self: Task, job_id: str) -> str:
 
 
 @shared_task(name=WEBHOOK_TASK, bind=True, max_retries=None, acks_late=True)
-def send_webhook(self: Task, job_id: str, webhook_id: int | None = None) -> str:
+def send_webhook(self: Task, job_id: str, webhook_id: int | None = None, event: str | None = None) -> str:
     """Deliver one webhook of a finished job: the legacy ``jobs.webhook_url`` (no id; messages
     queued before per-caller webhooks carry only the job id) or one caller's ``job_webhooks``
-    row. Each webhook has its own retries with backoff and its own status."""
+    row. Each webhook has its own retries with backoff and its own status. ``event``: an
+    editorial event (``video.published``, ``video.unpublished``); else the job's ending."""
     svc = service()
     job: Job = svc.store.get(job_id)
     if webhook_id is None:
@@ -99,10 +100,10 @@ def send_webhook(self: Task, job_id: str, webhook_id: int | None = None) -> str:
             svc.store.set_hook_status(webhook_id, status)
     if not url:
         return "none"
-    event = "video.done" if job.status == "done" else "video.failed"
+    name = event_for(job.status, event)
     base = svc.settings.public_url.rstrip("/")
     try:
-        code = deliver(url, event, public_job(job, base), secret, svc.settings.webhook_timeout,
+        code = deliver(url, name, svc.job_view(job, base), secret, svc.settings.webhook_timeout,
                        svc.settings.webhook_hosts)
     except WebhookRefused as e:
         set_status("refused")

@@ -2,7 +2,7 @@
 messages and exit codes (0 ok, 2 bad input, 3 render or service failure).
 
 One module per group of commands: ``render`` (render, templates, voices), ``jobs`` (enqueue,
-status, download, cancel, retry, snippet, queue, health), ``feeds`` (ingest, feeds), ``lexicon``, ``serve`` (serve, api, worker) and
+status, download, cancel, retry, snippet, queue, health), ``feeds`` (ingest, feeds), ``lexicon``, ``review`` (list, approve, reject, unpublish, publish), ``serve`` (serve, api, worker) and
 ``bench_command``, ``gc``; the options several commands share are declared once in ``options``."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import logging
 import sys
 
 from videogen import __version__
-from videogen.cli import bench_command, feeds, gc, jobs, lexicon, render, serve
+from videogen.cli import bench_command, feeds, gc, jobs, lexicon, render, review, serve
 from videogen.cli.options import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER, CommandExit, Handler, error
 from videogen.errors import InvalidInput, VideogenError
 
 __all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_OK", "EXIT_RENDER", "build_parser", "main"]
 
-GROUPS = (render.group, jobs.group, feeds.group, lexicon.group, serve.group, bench_command.group, gc.group)
+GROUPS = (render.group, jobs.group, feeds.group, lexicon.group, review.group, serve.group, bench_command.group, gc.group)
 
 #: Every command by name.
 COMMANDS: dict[str, Handler] = {c.name: c.run for g in GROUPS for c in g.commands}

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from videogen.outputs import FILES
+from videogen.service.migrations import publish_unclaimed_clips
 from videogen.service.schema import jobs, now
 from videogen.service.store import canonical_url, new_job_id
 from videogen.service.videos import VideoService
@@ -77,7 +78,7 @@ def seed_rows(n: int, duration: float, engine: str, first: int = 0) -> Iterator[
         url = f"https://bench.example/articles/{a}"
         article = {"id": f"bench-{a}", "title": f"Bench story number {a}", "url": url, "language": "en",
                    "body": "A synthetic story of the job store benchmark. It has two sentences."}
-        template = TEMPLATES[i % len(TEMPLATES)]
+        template = TEMPLATES[a % len(TEMPLATES)]  # an older version is of the same clip (article and template)
         secs = 3.0 + (i * 7919) % 400 / 4 if status == "done" else None
         done = status == "done"
         finished = created + timedelta(seconds=(secs or 5.0)) if status != "queued" else None
@@ -128,6 +129,8 @@ def seed(service: VideoService, settings: Settings, n: int) -> dict[str, Any]:
         first = int(c.execute(select(func.count()).select_from(jobs).where(jobs.c.article_id.like("bench-%"))).scalar() or 0)
     started = time.monotonic()
     _bulk_insert(store, seed_rows(n, duration, engine, first), COLUMNS)
+    with store.engine.begin() as c:  # what a worker's finish does per job: the clips' published versions
+        publish_unclaimed_clips(c)
     seconds = time.monotonic() - started
     return {"seeded": n, "first": first, "seconds": round(seconds, 2), "rows_per_second": round(n / max(seconds, 1e-9)),
             "store": store.engine.dialect.name, "jobs": sum(store.counts().values())}

@@ -81,7 +81,7 @@ def follow_jobs(svc: VideoService, job_ids: list[str], board: JobBoard | None = 
         for job in jobs:
             if job.finished:
                 board.finish(job)
-                failed += job.status != "done"
+                failed += job.status not in ("done", "review")  # review: rendered, waiting for an editor
         pending = [job.id for job in unfinished]
         if pending:
             time.sleep(0.5)
@@ -92,12 +92,10 @@ def follow_jobs(svc: VideoService, job_ids: list[str], board: JobBoard | None = 
 def cmd_status(args: argparse.Namespace) -> int:
     import json
 
-    from videogen.service.videos import public_job
-
     svc = service()
     job = job_or_exit(args.job_id, svc.store.get)
     if args.json:
-        print(json.dumps(public_job(job, svc.settings.public_url.rstrip("/")), indent=2, ensure_ascii=False))
+        print(json.dumps(svc.job_view(job, svc.settings.public_url.rstrip("/")), indent=2, ensure_ascii=False))
         return EXIT_OK
     print(f"{job.id}  {job.status}  {job.stage or ''} {job.percent:.0f}%  {job.article_id}  {job.template}")
     if job.error:

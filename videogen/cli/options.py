@@ -104,6 +104,8 @@ def queue_options(p: argparse.ArgumentParser) -> None:
                    help="0 lowest, 9 highest (default 5)")
     p.add_argument("--force", action="store_true", help="render again even if already rendered")
     p.add_argument("--webhook-url", help="POSTed to when a job is done or failed")
+    p.add_argument("--publish", choices=("auto", "review"), default="auto",
+                   help="auto: live when rendered (default); review: wait for an editor (videogen review approve)")
 
 
 def job_id(p: argparse.ArgumentParser) -> None:
@@ -169,7 +171,8 @@ def job_options(args: argparse.Namespace) -> JobOptions:
     try:
         return JobOptions(template=args.template, voice=args.voice, tts=args.tts or "auto", priority=args.priority,
                           force=args.force, webhook_url=args.webhook_url, webhook_secret=None,
-                          max_duration=args.max_duration, height=args.height, fps=args.fps)
+                          max_duration=args.max_duration, height=args.height, fps=args.fps,
+                          publish=getattr(args, "publish", "auto"))
     except ValidationError as e:
         first = e.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "options"

@@ -71,9 +71,10 @@ def job_result(job: Job) -> str:
     """The line a finished job leaves: what came out, how long the render took and, apart,
     how long the job waited for a worker (a short render may have waited long behind others)."""
     label = job_label(job)
-    if job.status != "done":
+    if job.status not in ("done", "review"):
         return f"{label}: {job.status} — {job.error or 'no error recorded'}"
-    line = f"{label}: done — {job.duration or 0:.1f}s clip, {job.engine}"
+    waits = " (waiting for review: videogen review approve ID)" if job.status == "review" else ""
+    line = f"{label}: {job.status}{waits} — {job.duration or 0:.1f}s clip, {job.engine}"
     render = job.render_seconds
     if render is None and job.started_at and job.finished_at:
         render = (job.finished_at - job.started_at).total_seconds()

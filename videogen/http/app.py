@@ -21,8 +21,10 @@ from videogen.http.limits import BodyLimit
 from videogen.http.media import media_router
 from videogen.http.operations import operations_router
 from videogen.http.pages import page_router
+from videogen.http.pictures import pictures_router, upload_bodies
 from videogen.http.problems import install_problem_handlers
 from videogen.http.readgate import ReadGate
+from videogen.http.review import review_router
 from videogen.http.travel import travel_router
 from videogen.http.videos import videos_router
 from videogen.service.ingest.poller import FeedService
@@ -63,14 +65,16 @@ def create_app(settings: Settings, service: VideoService, run_sweeper: bool = Tr
     app.state.feeds = feeds
     app.state.plays = plays
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, larger=upload_bodies(settings))
     app.add_middleware(ReadGate)  # a burst of heavy reads leaves threads and connections to the rest
     app.add_middleware(Guards, allowed_hosts=settings.allowed_host_list, public_url=settings.public_url)
     auth = Auth(settings)  # one per app: its rate-limit buckets are shared by every route
     app.include_router(videos_router(settings, service, auth))
+    app.include_router(review_router(settings, service, auth))
     app.include_router(operations_router(settings, service, broker_check, queue_depth, auth=auth, plays=plays))
     app.include_router(feeds_router(settings, feeds, auth))
     app.include_router(lexicon_router(settings, service, auth))
+    app.include_router(pictures_router(settings, service, auth))
     app.include_router(media_router(service, auth))
     app.include_router(page_router(settings, service, auth))
     app.include_router(travel_router(settings, service, plays, auth))

@@ -38,7 +38,8 @@ class Auth:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.keys = [k.encode() for k in settings.api_key_list]
+        self.named = [(name, k.encode()) for name, k in settings.named_api_keys]
+        self.keys = [k for _name, k in self.named]
         self.writes = RateLimiter(settings.rate_limit)
         self.failures = RateLimiter(settings.auth_fail_limit)
         self.read: Callable[[Request], str] = self.check  # one callable: FastAPI runs it once a request
@@ -54,6 +55,13 @@ class Auth:
 
         self.write = write
 
+        def caller(request: Request, _who: str = Depends(read)) -> str:
+            """Dependency of the editorial routes: the name of the caller's key (``desk``,
+            ``key1``…), ``anonymous`` when no keys are configured."""
+            return self.name_of(request)
+
+        self.caller = caller
+
     @property
     def required(self) -> bool:
         return bool(self.keys)
@@ -68,6 +76,18 @@ class Auth:
         for k in self.keys:
             ok |= hmac.compare_digest(k, given)
         return ok
+
+    def name_of(self, request: Request) -> str:
+        """The name of the key a request carries (compared with every key in constant time),
+        ``anonymous`` without keys configured, ``""`` for no valid key."""
+        if not self.keys:
+            return "anonymous"
+        given = given_key(request).encode()
+        found = ""
+        for name, k in self.named:
+            if hmac.compare_digest(k, given):
+                found = found or name
+        return found
 
     def check(self, request: Request) -> str:
         """Raise 429 for an address over its wrong-key limit, 401 for a missing or wrong key;

@@ -7,10 +7,12 @@
 - ``csrf_problem``: a browser's cross-site write is refused (403 for a foreign ``Origin`` or
   ``Sec-Fetch-Site: cross-site``), and so is a body that is not JSON (415): a form or
   ``text/plain`` POST from another site can no longer queue, cancel or re-render (no-key mode
-  is otherwise open on 127.0.0.1)."""
+  is otherwise open on 127.0.0.1). The image upload route (``UPLOADS``) also takes
+  ``multipart/form-data``: a file stored by content, which changes no render by itself."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -25,6 +27,10 @@ PUBLIC_WRITES = frozenset({"/beacon"})
 """Writes any site may send, with any body type: the player's beacons (``navigator.sendBeacon``
 from an iframe on a newsroom's page, ``text/plain``). They change no stored content, only play
 counters, and the route checks its body itself; the Host check still applies."""
+
+
+UPLOADS = re.compile(r"^/v1/videos/[^/]+/pictures$")
+"""Where a POST may carry ``multipart/form-data`` (an image upload) besides JSON."""
 
 
 def host_name(host_header: str) -> str:
@@ -57,11 +63,12 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
-def csrf_problem(method: str, headers: Headers, scheme: str, public_url: str = "") -> Problem | None:
+def csrf_problem(method: str, headers: Headers, scheme: str, public_url: str = "",
+                 multipart: bool = False) -> Problem | None:
     """403 naming the header when an unsafe request comes from another site (its ``Origin``
     is neither this request's own origin nor the public URL's, or ``Sec-Fetch-Site`` says
     ``cross-site``); 415 naming Content-Type when an unsafe request has a body that is not
-    JSON. ``None`` when the request may go on. Requests without ``Origin`` (curl, servers)
+    JSON (or, with ``multipart``, multipart/form-data). ``None`` when the request may go on. Requests without ``Origin`` (curl, servers)
     pass: browsers send it on every cross-origin write."""
     if method.upper() not in UNSAFE:
         return None
@@ -78,7 +85,8 @@ def csrf_problem(method: str, headers: Headers, scheme: str, public_url: str = "
                            [{"field": "Origin", "message": "not this service's origin"}])
     has_body = headers.get("transfer-encoding") is not None or headers.get("content-length", "0").strip() not in ("", "0")
     ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-    if has_body and not (ctype == "application/json" or ctype.endswith("+json")):
+    if has_body and not (ctype == "application/json" or ctype.endswith("+json")
+                         or (multipart and ctype == "multipart/form-data")):
         return Problem(415, "Unsupported Media Type", f"the body must be application/json, not {ctype or 'untyped'!r}",
                        [{"field": "Content-Type", "message": "must be application/json"}])
     return None
@@ -96,7 +104,9 @@ class Guards:
             headers = Headers(scope=scope)
             problem = None if self.public_url else host_problem(headers.get("host"), self.allowed)
             if scope["path"] not in PUBLIC_WRITES:
-                problem = problem or csrf_problem(scope["method"], headers, scope.get("scheme", "http"), self.public_url)
+                multipart = scope["method"] == "POST" and UPLOADS.match(scope["path"]) is not None
+                problem = problem or csrf_problem(scope["method"], headers, scope.get("scheme", "http"), self.public_url,
+                                                  multipart)
             if problem is not None:
                 await problem_response(problem)(scope, receive, send)
                 return

@@ -10,20 +10,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from videogen.http.problems import Problem, problem_response
 
+#: A route whose bodies may be larger than the rest's: (method, path pattern, limit in bytes).
+LargerBodies = tuple[tuple[str, "re.Pattern[str]", int], ...]
+
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, whether or not they declare a
-    Content-Length, before the application reads them."""
+    """Refuse request bodies over ``limit`` bytes (or a ``larger`` route's own limit: image
+    uploads) with 413, whether or not they declare a Content-Length, before the application
+    reads them."""
 
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, larger: LargerBodies = ()):
+        self.app, self.default, self.larger = app, limit, larger
+
+    def limit_for(self, scope: Scope) -> int:
+        for method, path, limit in self.larger:
+            if scope.get("method") == method and path.match(scope.get("path", "")):
+                return limit
+        return self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.limit_for(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_big = Problem(413, "Payload Too Large", f"request bodies are limited to {self.limit} bytes")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        too_big = Problem(413, "Payload Too Large", f"request bodies are limited to {limit} bytes")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await problem_response(too_big)(scope, receive, send)
         seen = 0
 
@@ -32,7 +43,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooBig()
             return message
 

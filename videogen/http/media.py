@@ -14,7 +14,7 @@ from videogen.errors import StorageError
 from videogen.http.auth import Auth
 from videogen.http.problems import Problem, job_or_404, problems
 from videogen.outputs import CONTENT_TYPES, FILES, MANIFEST
-from videogen.service.videos import VideoService, is_published
+from videogen.service.videos import EDITABLE, VideoService
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -22,18 +22,32 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 def media_router(service: VideoService, auth: Auth | None = None) -> APIRouter:
     """The file routes; ``videogen.http.app.create_app`` includes them. The one exemption from
     the key that everything else under ``/v1/`` needs: the files of a published clip are
-    public (they are embedded in article pages); of anything else, a caller without a key
-    learns nothing, not even that the job exists."""
+    public (they are embedded in article pages); of anything else, a caller without a key (or a
+    live preview token of that version, ``?preview=``) learns nothing, not even that the job
+    exists. A clip an editor took down answers 410 to callers without a key; with a key any
+    version's files are served."""
     router = APIRouter()
     auth = auth or Auth(service.settings)
 
     def media(job_id: str, name: str, request: Request) -> Response:
         job = job_or_404(service, job_id)
-        if not is_published(job) and not auth.valid(request):
+        state, shown = service.public_version(job)
+        if shown is not None and shown.id == job.id:
+            return serve_file(service, job.output or "", name, request)
+        if auth.required and auth.valid(request) or service.preview_allowed(job, request.query_params.get("preview")):
+            if job.output and job.status in EDITABLE:
+                return serve_file(service, job.output, name, request, public=False)
+            raise Problem(404, "Not Found", f"the video is {job.status}, not rendered",
+                          headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
+        if state == "unpublished":
+            raise Problem(410, "Gone", "this video was withdrawn")
+        if not auth.required and job.output and job.status in EDITABLE:  # no keys: an open API serves any version
+            return serve_file(service, job.output, name, request, public=False)
+        if not auth.valid(request):
             raise Problem(404, "Not Found", f"no video {job_id}")
-        if not is_published(job) or not job.output:
-            raise Problem(404, "Not Found", f"the video is {job.status}, not done", headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
-        return serve_file(service, job.output, name, request)
+        raise Problem(404, "Not Found", f"the video is {job.status}, not done",
+                      headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
+
 
     def handler_for(name: str) -> Callable[[str, Request], Response]:
         # A closure, not a default argument: FastAPI would publish a default as a query
@@ -57,7 +71,9 @@ def media_router(service: VideoService, auth: Auth | None = None) -> APIRouter:
     return router
 
 
-def serve_file(service: VideoService, key: str, name: str, request: Request) -> Response:
+def serve_file(service: VideoService, key: str, name: str, request: Request, public: bool = True) -> Response:
+    """``name`` of the files at ``key``; ``public``: a published clip's file, cacheable by
+    anyone (else private: a version seen with a key or a preview token)."""
     storage = service.storage
     if storage.serve_mode == "redirect" and request.method == "GET":
         # Object storage hands the bytes out itself (Range included) from a presigned URL.
@@ -77,7 +93,7 @@ def serve_file(service: VideoService, key: str, name: str, request: Request) -> 
     except StorageError:
         raise Problem(404, "Not Found", f"{name} is missing from storage") from None
     headers = {
-        "ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": "public, max-age=86400",
+        "ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": "public, max-age=86400" if public else "private, no-store",
         "Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Content-Range, Content-Length, ETag",
         "X-Content-Type-Options": "nosniff",
     }

@@ -7,6 +7,8 @@
   ``<video>`` and schema.org ``VideoObject`` JSON-LD); ``videogen snippet ID`` prints the same.
 - ``GET /articles/{article id}``: a demo news page with the snippet under the story.
 - ``GET /``: the job dashboard (live progress, filters, enqueue form, re-render, cancel).
+- ``GET /review/{id}``: an editor's review page of one version (player, script, lexicon,
+  pictures, approve / reject / unpublish / publish), all read and written through the API.
 
 Plain server-rendered Jinja pages (``templates/pages/``) with a little vanilla JavaScript; no
 third-party scripts or fonts. Media is served by the API's own routes (Range, ETag).
@@ -33,7 +35,7 @@ from videogen.http.problems import JOB_ID, Problem, problems
 from videogen.render import i18n
 from videogen.render.templates import available_templates
 from videogen.service.store import STATUSES, Job
-from videogen.service.videos import VideoService, is_published, public_job
+from videogen.service.videos import VideoService
 from videogen.service.views import scrub_paths
 from videogen.settings import PROJECT_ROOT, Settings
 
@@ -136,8 +138,9 @@ class Pages:
         except JobNotFound:
             return None
 
-    def video(self, job: Job, base: str) -> dict[str, Any]:
-        """Everything the player, snippet and oEmbed say about a done job's video."""
+    def video(self, job: Job, base: str, preview: str | None = None) -> dict[str, Any]:
+        """Everything the player, snippet and oEmbed say about a done job's video (``preview``:
+        a preview token the media links carry)."""
         try:
             manifest = self.service.storage.manifest(job.output or "")
         except StorageError:
@@ -146,6 +149,7 @@ class Pages:
         lang = _lang(job)
         title = str(job.article.get("title") or "")
         media = f"{base}/v1/videos/{job.id}"
+        q = "?" + urlencode({"preview": preview}) if preview else ""
         uploaded = job.finished_at or job.created_at
         return {
             "id": job.id, "title": title, "lang": lang, "dir": i18n.text_direction(lang),
@@ -153,8 +157,8 @@ class Pages:
             "description": str(job.article.get("summary") or job.article.get("body") or title)[:500],
             "width": int(tpl.get("width") or 1920), "height": int(tpl.get("height") or 1080),
             "duration": float(manifest.get("duration") or job.duration or 0.0),
-            "video_url": f"{media}/video.mp4", "poster_url": f"{media}/poster.jpg",
-            "captions_url": f"{media}/captions.vtt", "embed_url": f"{base}/embed/{job.id}",
+            "video_url": f"{media}/video.mp4{q}", "poster_url": f"{media}/poster.jpg{q}",
+            "captions_url": f"{media}/captions.vtt{q}", "embed_url": f"{base}/embed/{job.id}",
             "upload_date": uploaded.isoformat(timespec="seconds"), "source": job.article.get("source"),
             "article_url": job.article.get("url"),
         }
@@ -177,9 +181,15 @@ class Pages:
         heading = i18n.text("watch_video_about", v["lang"], title=v["title"])
         return self.env.get_template("snippet.html").render(v=v, heading=heading, ld=self.video_object(v))
 
-    def latest_for_article(self, article_id: str, done_only: bool) -> Job | None:
-        jobs = self.service.store.list(status="done" if done_only else None, limit=1, article_id=article_id)
+    def latest_for_article(self, article_id: str) -> Job | None:
+        """The newest job of an article, whatever its state (its article page's progress)."""
+        jobs = self.service.store.list(limit=1, article_id=article_id)
         return jobs[0] if jobs else None
+
+    def gone(self) -> HTMLResponse:
+        """The neutral page of a clip an editor took down (410: it existed, it is withdrawn)."""
+        return self.render("player.html", 410, job=None, v=None, lang="en", dir="ltr", title="",
+                           message="This video is no longer available.")
 
     def by_article_url(self, url: str) -> Job | None:
         """The newest published job of the article at ``url`` (an index lookup, any age)."""
@@ -202,17 +212,31 @@ def page_router(settings: Settings, service: VideoService, auth: Auth | None = N
 
     # --- player -----------------------------------------------------------------------------
     @router.get("/embed/{job_id}", include_in_schema=False)
-    def embed(job_id: str, request: Request) -> HTMLResponse:
+    def embed(job_id: str, request: Request, preview: str | None = Query(None, max_length=64)) -> HTMLResponse:
+        """Any version's id shows its clip's published version; ``?preview=<token>`` shows this
+        version itself until the token expires (a bad or expired one counts as none)."""
+        missing = dict(job=None, v=None, lang="en", dir="ltr", message="This video does not exist.")
         job = pages.job(job_id)
-        if job is None or (private and not is_published(job)):
-            return pages.render("player.html", 404, job=None, v=None, lang="en", dir="ltr",
-                                message="This video does not exist.")
+        if job is None:
+            return pages.render("player.html", 404, **missing)
         base = pages.base(request)
+        if preview and service.preview_allowed(job, preview):
+            lang = _lang(job)
+            return pages.render("player.html", v=pages.video(job, base, preview), job=job, lang=lang, preview=True,
+                                dir=i18n.text_direction(lang), oembed=None, title=str(job.article.get("title") or ""))
+        state, shown = service.public_version(job)
+        if state == "unpublished":
+            return pages.gone()
+        # Not published: a version waiting for (or turned down by) an editor is not shown at all;
+        # without keys, the progress of an auto render is (as before versions existed).
+        if shown is None and (private or job.status in ("review", "rejected") or job.options.get("publish") == "review"):
+            return pages.render("player.html", 404, **missing)
+        job = shown or job
         lang = _lang(job)
         oembed = f"{base}/oembed?" + urlencode({"url": f"{base}/embed/{job.id}", "format": "json"})
         common: dict[str, Any] = dict(job=job, lang=lang, dir=i18n.text_direction(lang), oembed=oembed,
                       title=str(job.article.get("title") or ""), error=scrub_paths(job.error))
-        if is_published(job):
+        if shown is not None:
             return pages.render("player.html", v=pages.video(job, base), **common)
         message = {"failed": "This video could not be rendered.",
                    "cancelled": "This video was cancelled."}.get(job.status, "")
@@ -225,15 +249,19 @@ def page_router(settings: Settings, service: VideoService, auth: Auth | None = N
                format: str = Query("json", max_length=16)) -> Response:  # noqa: A002 - the oEmbed parameter's name
         if format != "json":
             raise Problem(501, "Not Implemented", f"oEmbed format {format!r} is not supported; use format=json")
-        job = None
+        job, state = None, "not published"
         path = urlsplit(url).path
         if m := EMBED_PATH.match(path):
-            job = pages.job(m.group(1))
+            asked = pages.job(m.group(1))
+            if asked is not None:
+                state, job = service.public_version(asked)
         elif m := ARTICLE_PATH.match(path):
-            job = pages.latest_for_article(m.group(1), done_only=True)
-        if job is None:
+            state, job = service.publishing.by_article(m.group(1))
+        if job is None and state != "unpublished":
             job = pages.by_article_url(url)
-        if job is None or not is_published(job):
+        if job is None and state == "unpublished":
+            raise Problem(410, "Gone", "this video was withdrawn")
+        if job is None:
             raise Problem(404, "Not Found", "no finished video for this URL")
         base = pages.base(request)
         v = pages.video(job, base)
@@ -255,19 +283,28 @@ def page_router(settings: Settings, service: VideoService, auth: Auth | None = N
                 responses={200: {"content": {"text/html": {}}, "description": "The snippet"}, **problems(404, 409)})
     def snippet(job_id: str, request: Request) -> HTMLResponse:
         job = pages.job(job_id)
-        if job is None or (not is_published(job) and not auth.valid(request)):
+        if job is None:
             raise Problem(404, "Not Found", f"no video {job_id[:40]!r}")
-        if not is_published(job):
-            raise Problem(409, "Conflict", f"the video is {job.status}, not done",
+        state, shown = service.public_version(job)
+        if state == "unpublished":
+            raise Problem(410, "Gone", "this video was withdrawn")
+        if shown is None and not auth.valid(request):
+            raise Problem(404, "Not Found", f"no video {job_id[:40]!r}")
+        if shown is None:
+            raise Problem(409, "Conflict", f"the video is {job.status} and its clip {state}",
                           headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
-        return HTMLResponse(pages.snippet(job, pages.base(request)), headers={"X-Content-Type-Options": "nosniff"})
+        return HTMLResponse(pages.snippet(shown, pages.base(request)), headers={"X-Content-Type-Options": "nosniff"})
 
     # --- demo article page ------------------------------------------------------------------------
     @router.get("/articles/{article_id}", include_in_schema=False)
     def article_page(article_id: str, request: Request) -> HTMLResponse:
-        job = pages.latest_for_article(article_id, done_only=True) if ARTICLE_ID.match(article_id) else None
+        state, job = service.publishing.by_article(article_id) if ARTICLE_ID.match(article_id) else ("not published", None)
+        if state == "unpublished":
+            return pages.gone()
         if job is None and ARTICLE_ID.match(article_id) and not private:  # keys set: published stories only
-            job = pages.latest_for_article(article_id, done_only=False)
+            job = pages.latest_for_article(article_id)
+            if job is not None and job.options.get("publish") == "review":
+                job = None  # a version for an editor is never on the public page
         if job is None:
             return pages.render("article.html", 404, a=None, lang="en", dir="ltr")
         a = job.article
@@ -275,7 +312,7 @@ def page_router(settings: Settings, service: VideoService, auth: Auth | None = N
         published = _date(a.get("published_at"))
         body = [p.strip() for p in re.split(r"\n\s*\n|\n", str(a.get("body") or "")) if p.strip()]
         base = pages.base(request)
-        done = is_published(job)
+        done = state == "published"
         return pages.render(
             "article.html", a=a, lang=lang, dir=i18n.text_direction(lang), paragraphs=body,
             date=i18n.long_date(published, lang) if published else None,
@@ -295,8 +332,17 @@ def page_router(settings: Settings, service: VideoService, auth: Auth | None = N
         counts = dict.fromkeys(STATUSES, 0) if private else service.store.counts()
         voices = sorted((v for v in service.chain.voices() if v.offline), key=lambda v: (v.language, -v.quality))
         return pages.render(
-            "dashboard.html", jobs=[public_job(j) for j in jobs], counts=counts,
+            "dashboard.html", jobs=service.job_views(jobs), counts=counts,
             statuses=STATUSES, status=status, templates=available_templates(settings.templates_dirs),
             voices=voices, keys_required=bool(settings.api_key_list), lang="en", dir="ltr")
+
+    # --- review page --------------------------------------------------------------------------------
+    @router.get("/review/{job_id}", include_in_schema=False)
+    def review(job_id: str) -> HTMLResponse:
+        # Like the dashboard with keys set, always: no job data here, not even whether the job
+        # exists; the page's script reads everything from the API with the tab's key.
+        code = 200 if re.match(JOB_ID, job_id) else 404
+        return pages.render("review.html", code, job_id=job_id if code == 200 else None,
+                            keys_required=bool(settings.api_key_list), lang="en", dir="ltr")
 
     return router

@@ -46,7 +46,7 @@ from videogen.service.plays import (
     top_stats,
 )
 from videogen.service.store import Job
-from videogen.service.videos import VideoService, is_published
+from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
 SITEMAP_PAGE = 50_000  # Google's most entries per sitemap file
@@ -218,7 +218,7 @@ def travel_router(settings: Settings, service: VideoService, plays: PlayCounter,
     auth = auth or Auth(settings)
     pages = Pages(settings, service)
     beacons = RateLimiter(settings.beacon_rate)
-    published: dict[str, tuple[bool, float]] = {}
+    published: dict[str, tuple[str | None, float]] = {}
 
     def xml_response(body: bytes, etag: str, last_modified: datetime | None, media_type: str) -> Response:
         headers = {"ETag": etag, "Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
@@ -290,11 +290,13 @@ def travel_router(settings: Settings, service: VideoService, plays: PlayCounter,
         return xml_response(mrss_xml(channel, items), etag, newest, "application/rss+xml; charset=utf-8")
 
     # --- beacons ----------------------------------------------------------------------------------
-    def is_public(job_id: str) -> bool:
+    def public_id(job_id: str) -> str | None:
+        """The published version shown for ``job_id`` (its clip's), whose plays a beacon counts."""
         try:
-            return is_published(service.store.get(job_id))
+            _state, shown = service.public_version(service.store.get(job_id))
         except JobNotFound:
-            return False
+            return None
+        return shown.id if shown is not None else None
 
     @router.post("/beacon", status_code=204, tags=["travel"], summary="A player event (navigator.sendBeacon); public",
                  responses={204: {"description": "Counted (or ignored: a machine's user agent)"}, **problems(404, 422, 429)},
@@ -320,12 +322,12 @@ def travel_router(settings: Settings, service: VideoService, plays: PlayCounter,
         if known is None or known[1] < time.monotonic():
             if len(published) > 10_000:
                 published.clear()
-            known = (await run_in_threadpool(is_public, video), time.monotonic() + PUBLISHED_TTL)
+            known = (await run_in_threadpool(public_id, video), time.monotonic() + PUBLISHED_TTL)
             published[video] = known
         if not known[0]:
             plays.ignore("unpublished")
             raise Problem(404, "Not Found", f"no published video {video}")
-        plays.add(video, event)
+        plays.add(known[0], event)
         return Response(status_code=204, headers=no_store)
 
     # --- stats ------------------------------------------------------------------------------------

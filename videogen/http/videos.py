@@ -134,13 +134,13 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
             q = {k: v for k, v in filters.items() if v is not None}
             q.update(limit=str(limit), cursor=make_cursor(Page(last.created_at, last.id), filters))
             nxt = f"{base}/v1/videos?{urlencode(q)}"
-        return {"items": [public_job(j, base) for j in items[:limit]], "next": nxt, "counts": service.store.counts(),
+        return {"items": service.job_views(items[:limit], base), "next": nxt, "counts": service.store.counts(),
                 "counts_exact": True}
 
     @router.get("/v1/videos/{job_id}", summary="Status, stage, percent, error and links of a job",
-                response_model=JobOut, responses=problems(401, 404, 422, 429))
+                response_model=JobOut, response_model_exclude_unset=True, responses=problems(401, 404, 422, 429))
     def get_job(job_id: str) -> dict[str, Any]:
-        return public_job(job_or_404(service, job_id), base)
+        return service.job_view(job_or_404(service, job_id), base)
 
     @router.delete("/v1/videos/{job_id}", dependencies=write, summary="Cancel a queued or rendering job",
                    response_model=JobOut, responses=problems(401, 404, 409, 422, 429))
@@ -178,7 +178,7 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
                 responses={202: {"description": '{"id": the new job}: renders with the job\'s options; unchanged '
                                                 "sentences come from the narration cache"},
                            **problems(400, 401, 404, 409, 413, 422, 429)})
-    async def put_script(job_id: str, request: Request) -> Response:
+    async def put_script(job_id: str, request: Request, by: str = Depends(auth.caller)) -> Response:
         await run_in_threadpool(job_or_404, service, job_id)
         body = parse_json_body(await request.body())
         if not isinstance(body, dict):
@@ -187,7 +187,7 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
         for key in sorted(set(body) - {"sentences"}):
             raise Problem(422, "Invalid request", f"{key}: unknown field", [{"field": key, "message": "unknown field"}])
         try:
-            job = await run_in_threadpool(service.correct, job_id, body.get("sentences"))
+            job = await run_in_threadpool(service.correct, job_id, body.get("sentences"), by)
         except InvalidInput as e:
             raise Problem(422, "Invalid request", str(e), [{"field": e.field, "message": e.message}]) from None
         except JobConflict as e:
@@ -210,7 +210,7 @@ def videos_router(settings: Settings, service: VideoService, auth: Auth | None =
     def events(job_id: str) -> JobEvents:
         job = job_or_404(service, job_id)
         return JobEvents(id=job.id, items=[JobEventOut(at=e.at.isoformat(timespec="milliseconds"), event=e.event,
-                                                       worker=e.worker, detail=scrub_paths(e.detail))
+                                                       worker=e.worker, detail=scrub_paths(e.detail), by=e.actor)
                                            for e in service.store.events(job.id)])
 
     return router

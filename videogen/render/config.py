@@ -48,7 +48,8 @@ class RenderConfig:
     """Everything a render reads besides the article and its ``RenderOptions``."""
 
     templates_dir: Path | tuple[Path, ...]  # one folder or several, searched in order
-    cache_dir: Path | None = None  # narration cache; None: no cache
+    cache_dir: Path | None = None  # narration cache (and prepared layers in its layers/); None: no cache
+    layer_cache_bytes: int = 1 << 30  # most bytes of prepared layers kept (0: none)
     voices_dir: Path | None = None  # extra Piper voices
     default_voices: Mapping[str, str] = field(default_factory=dict)  # language → voice of `auto`
     tts: TtsChoice = "auto"  # the default engine choice when the options name none

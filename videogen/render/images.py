@@ -11,9 +11,10 @@ import logging
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -21,11 +22,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from videogen.errors import ImageError, NetError, TransientImageError, TransientNetError
 from videogen.net import fetch_bytes
 from videogen.render.article import Article, ArticleImage
-from videogen.render.framing import CENTRE, Subject, subject_box
+from videogen.render.framing import CENTRE, Box, Subject, subject_box
+from videogen.render.layercache import LayerCache, layer_key
 
 log = logging.getLogger(__name__)
 
 RASTER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
+#: What an editor may upload (``inspect_image``): the formats every browser shows.
+UPLOAD_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 RASTER_CONTENT_TYPES = {"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}
 
 
@@ -38,6 +42,7 @@ class LoadedImage:
     #: Finds what crops and moves keep in view (``find_subject``), called once, when ``subject``
     #: is first read.
     find_subject: Callable[[], Subject] = field(default=lambda: CENTRE, repr=False, compare=False)
+    digest: bytes | None = None  # SHA-256 of the source's bytes: keys the layers drawn from it
 
     @functools.cached_property
     def subject(self) -> Subject:
@@ -70,8 +75,15 @@ def fetch_image_bytes(url: str, limits: ImageLimits) -> bytes:
         raise ImageError(str(e)) from None
 
 
-def read_source(img: ArticleImage, base_dir: Path | None, limits: ImageLimits) -> bytes:
-    """The raw bytes of an image, within the byte limit."""
+def read_source(img: ArticleImage, base_dir: Path | None, limits: ImageLimits,
+                known: Mapping[str, bytes] | None = None) -> bytes:
+    """The raw bytes of an image, within the byte limit: ``known`` holds sources the caller
+    already has (an editor's uploads, by their ``upload:`` src)."""
+    if known is not None and img.src in known:
+        data = known[img.src]
+        if len(data) > limits.max_bytes:
+            raise ImageError(f"{img.src} is {len(data)} bytes; the limit is {limits.max_bytes}")
+        return data
     if img.is_url:
         return fetch_image_bytes(img.src, limits)
     if not limits.allow_paths:
@@ -97,10 +109,28 @@ def read_source(img: ArticleImage, base_dir: Path | None, limits: ImageLimits) -
     return path.read_bytes()
 
 
-def decode_image(data: bytes, limits: ImageLimits, target: tuple[int, int] | None = None,
-                 background: tuple[int, int, int] = (24, 24, 28)) -> Image.Image:
-    """Bytes → upright RGB image. Size and format are checked before any pixel is decoded;
-    transparency is flattened onto ``background``; 16-bit and CMYK images are converted."""
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # Pillow's name: JPEG, PNG, WEBP...
+    width: int  # upright (EXIF orientation applied)
+    height: int
+
+
+def inspect_image(data: bytes, limits: ImageLimits, formats: frozenset[str] = UPLOAD_FORMATS) -> ImageInfo:
+    """Check that ``data`` is a whole, decodable image of one of ``formats`` within the byte
+    and pixel limits (a decompression bomb is refused before its pixels are decoded) and say
+    what it is. Raises ``ImageError`` saying why not."""
+    if len(data) > limits.max_bytes:
+        raise ImageError(f"the image is {len(data)} bytes; the limit is {limits.max_bytes}")
+    img = _open_checked(data, limits)
+    if img.format not in formats:
+        raise ImageError(f"{img.format} images are not accepted here; give a " + ", ".join(sorted(formats)))
+    rgb = decode_image(data, limits)
+    return ImageInfo(str(img.format), rgb.width, rgb.height)
+
+
+def _open_checked(data: bytes, limits: ImageLimits) -> Image.Image:
+    """The image's header read (no pixel decoded), its format and size checked."""
     if not data:
         raise ImageError("empty file")
     try:
@@ -120,6 +150,14 @@ def decode_image(data: bytes, limits: ImageLimits, target: tuple[int, int] | Non
         raise ImageError(f"image is only {w}×{h} pixels")
     if w * h > limits.max_pixels:
         raise ImageError(f"image is {w}×{h} = {w * h} pixels; the limit is {limits.max_pixels}")
+    return img
+
+
+def decode_image(data: bytes, limits: ImageLimits, target: tuple[int, int] | None = None,
+                 background: tuple[int, int, int] = (24, 24, 28)) -> Image.Image:
+    """Bytes → upright RGB image. Size and format are checked before any pixel is decoded;
+    transparency is flattened onto ``background``; 16-bit and CMYK images are converted."""
+    img = _open_checked(data, limits)
     if img.format == "JPEG" and target:
         # Decode big JPEGs at a reduced scale directly (DCT scaling): much faster, same result.
         img.draft("RGB", (target[0], target[1]))
@@ -147,8 +185,12 @@ def to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
 
 
 def load_images(article: Article, limits: ImageLimits, target: tuple[int, int] | None = None,
-                background: tuple[int, int, int] = (24, 24, 28)) -> tuple[list[LoadedImage], list[str]]:
-    """Every usable image of the article, and a warning for each one skipped.
+                background: tuple[int, int, int] = (24, 24, 28),
+                known: Mapping[str, bytes] | None = None,
+                cache: LayerCache | None = None) -> tuple[list[LoadedImage], list[str]]:
+    """Every usable image of the article, and a warning for each one skipped (``known``: the
+    bytes of sources the caller resolved, see ``read_source``; ``cache``: subjects found by
+    earlier renders, see ``find_subject``).
 
     A transient failure (an image host that times out) is raised, so the job can be retried,
     unless ``limits.skip_unreachable`` (the last attempt: better a clip without that photo than
@@ -157,7 +199,7 @@ def load_images(article: Article, limits: ImageLimits, target: tuple[int, int] |
     notes: list[str] = []
     for i, img in enumerate(article.images):
         try:
-            data = read_source(img, article.base_dir, limits)
+            data = read_source(img, article.base_dir, limits, known)
             rgb = decode_image(data, limits, target, background)
         except TransientImageError as e:
             if not limits.skip_unreachable:
@@ -169,8 +211,9 @@ def load_images(article: Article, limits: ImageLimits, target: tuple[int, int] |
             notes.append(f"images[{i}] skipped: {e}")
             log.warning("images[%d] (%s) skipped: %s", i, img.src[:200], e)
             continue
+        digest = hashlib.sha256(data).digest()
         loaded.append(LoadedImage(i, rgb, img.caption, img.credit,
-                                  functools.partial(find_subject, rgb, img, i, hashlib.sha256(data).digest())))
+                                  functools.partial(find_subject, rgb, img, i, digest, cache), digest))
     return loaded, notes
 
 
@@ -182,10 +225,12 @@ _SUBJECTS_LOCK = threading.Lock()
 SUBJECTS_KEPT = 64
 
 
-def find_subject(rgb: Image.Image, img: ArticleImage, index: int, digest: bytes | None = None) -> Subject:
+def find_subject(rgb: Image.Image, img: ArticleImage, index: int, digest: bytes | None = None,
+                 cache: LayerCache | None = None) -> Subject:
     """The subject of a loaded photo (the article's focus point, else faces, else detail); the
     middle when detection fails (never a reason to skip the photo). ``digest`` (of the photo's
-    bytes) lets a photo seen lately in this process skip detection."""
+    bytes) lets a photo seen lately in this process, or by an earlier render (``cache``), skip
+    detection."""
     focus = (img.focus.x, img.focus.y) if img.focus else None
     key = (digest, rgb.size, focus) if digest is not None else None
     if key is not None:
@@ -194,7 +239,12 @@ def find_subject(rgb: Image.Image, img: ArticleImage, index: int, digest: bytes 
                 _SUBJECTS.move_to_end(key)
                 return _SUBJECTS[key]
     try:
-        subject = subject_box(rgb, focus)
+        if key is not None and cache is not None and focus is None:  # a focus point is no detection
+            _arrays, meta = cache.get_or_make(layer_key("subject", digest, rgb.size),
+                                              lambda: ({}, subject_meta(subject_box(rgb, None))))
+            subject = subject_from_meta(meta)
+        else:
+            subject = subject_box(rgb, focus)
     except Exception as e:  # noqa: BLE001 - OpenCV raises cv2.error, and a photo is better shown centred
         log.warning("images[%d]: no subject found (%s): framed on the middle", index, e)
         return CENTRE
@@ -204,3 +254,17 @@ def find_subject(rgb: Image.Image, img: ArticleImage, index: int, digest: bytes 
             while len(_SUBJECTS) > SUBJECTS_KEPT:
                 _SUBJECTS.popitem(last=False)
     return subject
+
+
+def subject_meta(subject: Subject) -> dict[str, object]:
+    """A subject as JSON (the layer cache keeps it)."""
+    def box(b: Box | None) -> list[float] | None:
+        return [b.x0, b.y0, b.x1, b.y1] if b is not None else None
+
+    return {"kind": subject.kind, "focus": list(subject.focus), "box": box(subject.box),
+            "faces": [box(f) for f in subject.faces]}
+
+
+def subject_from_meta(meta: dict[str, Any]) -> Subject:
+    box = Box(*meta["box"]) if meta["box"] is not None else None
+    return Subject(meta["kind"], (meta["focus"][0], meta["focus"][1]), box, tuple(Box(*f) for f in meta["faces"]))

@@ -33,6 +33,7 @@ from videogen.render.cputime import CpuParts, children_cpu, process_cpu
 from videogen.render.encode import VideoEncoder
 from videogen.render.images import ImageLimits, load_images
 from videogen.render.keys import content_key
+from videogen.render.layercache import LayerCache
 from videogen.render.manifest import build_manifest, write_json
 from videogen.render.memory import map_large_blocks
 from videogen.render.narration import Narration, NarrationChain, Speech, VoiceInfo
@@ -80,6 +81,9 @@ class RenderOptions:
     lexicon: Mapping[str, str] = field(default_factory=dict)
     #: An editor's corrected script, (caption, spoken) pairs, the title first (``build_script``).
     script: tuple[tuple[str, str], ...] | None = None
+    #: Image sources the caller already holds, by ``images[].src`` (the service's uploads,
+    #: ``upload:<sha256>``): read from here, never fetched.
+    image_bytes: Mapping[str, bytes] = field(default_factory=dict)
 
     def resolved(self, config: RenderConfig) -> RenderOptions:
         return replace(self, tts=self.tts or config.tts, max_duration=self.max_duration or config.max_duration)
@@ -146,9 +150,12 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
                          options.allow_local_images, options.allow_outside_paths, options.skip_unreachable_images,
                          config.image_hosts)
     canvas_hint = canvas_size(template, template.motion.max_zoom)
+    # Layers drawn by an earlier render alike (a correction of this clip) are read back.
+    layer_cache = LayerCache(config.cache_dir / "layers" if config.cache_dir else None, config.layer_cache_bytes)
     cpu_before = process_cpu() + children_cpu()
     with ThreadPoolExecutor(1, thread_name_prefix="images") as pool:
-        images_future = pool.submit(cpu.timed("images", load_images), article, limits, canvas_hint)
+        images_future = pool.submit(cpu.timed("images", load_images), article, limits, canvas_hint,
+                                    known=options.image_bytes, cache=layer_cache)
         narration = chain.narrate(script.spoken[: 1 + keep], article.lang, options.tts, options.voice,
                                   progress=lambda f: st.report("narration", f), lexicon=options.lexicon)
         images, image_notes = images_future.result()
@@ -198,11 +205,11 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         # encoded.
         layers_pool = _CountingPool(cpu, "layers")
         try:
-            track_future = layers_pool.submit(cpu.timed("audio", _narration_track), timeline, speeches, sr, template, article.id, wav,
-                                              stings)
+            track_future = layers_pool.submit(cpu.timed("audio", _narration_track), timeline, speeches, sr, template,
+                                              article.id, wav, stings)
             with cpu.thread("layers"):
                 layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline,
-                                                  layers_pool, st.timings)
+                                                  layers_pool, st.timings, layer_cache)
             track, gain_db = track_future.result()
             renderer = FrameRenderer(timeline, layers, template.width, template.height)
             # The samples live on in the WAV (and the track, for MoviePy): nothing holds them
@@ -240,6 +247,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
                                   warnings, started_at, gain_db, n_images, cue_words,
                                   word_timing)
         manifest["stings"] = stings.manifest()
+        manifest["layer_cache"] = layer_cache.counts()
         st.timings["publish"] = round(time.perf_counter() - t5, 3)
         st.timings["total"] = round(time.perf_counter() - t0, 3)
         manifest["timings"] = dict(st.timings) | cpu.timings()

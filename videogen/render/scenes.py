@@ -7,7 +7,9 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import urlsplit
 
 import cv2
@@ -29,6 +31,7 @@ from videogen.render.compose import (
 from videogen.render.fonts import drop_missing
 from videogen.render.framing import Box
 from videogen.render.images import LoadedImage
+from videogen.render.layercache import LayerCache, layer_key, template_digest
 from videogen.render.memory import release_memory
 from videogen.render.script import Scene, Script, seed_for
 from videogen.render.templates import Template
@@ -44,11 +47,14 @@ def canvas_size(template: Template, zoom: float) -> tuple[int, int]:
 
 def build_layers(template: Template, article: Article, script: Script, scenes: list[Scene], images: list[LoadedImage],
                  timeline: Timeline, pool: ThreadPoolExecutor | None = None,
-                 timings: dict[str, float] | None = None) -> tuple[SceneLayers, Image.Image]:
+                 timings: dict[str, float] | None = None,
+                 cache: LayerCache | None = None) -> tuple[SceneLayers, Image.Image]:
     """Pre-render every visual layer once; returns the layers and the poster (the title card).
     With a ``pool``, only the title card is drawn before this returns: the rest is drawn in
     the pool while the title card's frames are encoded (its time goes in
-    ``timings["layers_overlapped"]``)."""
+    ``timings["layers_overlapped"]``). With a ``cache``, the cards, backgrounds and framed
+    photos an earlier render drew alike are read back instead of drawn."""
+    cache = cache or LayerCache(None)
     w, h = template.size
     m = template.motion
     lang = article.lang
@@ -56,12 +62,12 @@ def build_layers(template: Template, article: Article, script: Script, scenes: l
     meta_parts = []
     if article.published_at:
         meta_parts.append(i18n.long_date(article.published_at, lang))
-    title = cards.title_card(
-        template,
-        cards.TitleCardText(article.title, article.source, " · ".join(meta_parts) or None, direction),
-        seed=seed_for(article.id, "title"),
-        photo=images[0].image if images else None,
-    )
+    title_text = cards.TitleCardText(article.title, article.source, " · ".join(meta_parts) or None, direction)
+    title_seed = seed_for(article.id, "title")
+    title = _cached_image(cache, layer_key("title", template_digest(template), title_text, title_seed,
+                                           images[0].digest if images else None),
+                          lambda: cards.title_card(template, title_text, seed=title_seed,
+                                                   photo=images[0].image if images else None))
     title_seg = timeline.segments[0]
     title_layer = MovingLayer(_card_canvas(title, template), w, h, Move(1.0, m.title_zoom, 0.0, title_seg.end - title_seg.start))
     pages: list[OverlayPlanes | LazyOverlay] = [
@@ -72,7 +78,7 @@ def build_layers(template: Template, article: Article, script: Script, scenes: l
 
     def body() -> BodyLayers:
         started = time.perf_counter()
-        layers = _body_layers(template, article, scenes, images, timeline, meta_parts, direction)
+        layers = _body_layers(template, article, scenes, images, timeline, meta_parts, direction, cache)
         if timings is not None:
             timings["layers_overlapped"] = round(time.perf_counter() - started, 3)
         return layers
@@ -92,9 +98,37 @@ def _card_canvas(card: Image.Image, template: Template) -> Planes:
     return Planes.from_rgb(rgb)
 
 
+def _cached_image(cache: LayerCache, key: str, draw: Callable[[], Image.Image]) -> Image.Image:
+    """An RGB image (a card) from the cache, else drawn and kept."""
+    arrays, _meta = cache.get_or_make(key, lambda: ({"rgb": np.asarray(draw().convert("RGB"))}, {}))
+    return Image.fromarray(arrays["rgb"])
+
+
+def _cached_planes(cache: LayerCache, key: str, draw: Callable[[], tuple[Planes, dict[str, Any]]]) -> tuple[Planes, dict[str, Any]]:
+    """A canvas (and what is known of it) from the cache, else drawn and kept."""
+    def make() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        planes, meta = draw()
+        return {"buf": planes.buf}, {**meta, "w": planes.w, "h": planes.h}
+
+    arrays, meta = cache.get_or_make(key, make)
+    return Planes(meta["w"], meta["h"], arrays["buf"]), meta
+
+
+def _framed(photo: LoadedImage, size: tuple[int, int], kept_floor: float) -> tuple[Planes, dict[str, Any]]:
+    framed = backdrops.frame_photo(photo.image, size, photo.subject, kept_floor)
+    k = framed.keep
+    keep = [k.x0, k.y0, k.x1, k.y1] if k is not None else None
+    return Planes.from_rgb(framed.image), {"focus": list(framed.focus), "keep": keep}
+
+
+def _background(template: Template, seed: int, size: tuple[int, int]) -> tuple[Planes, dict[str, Any]]:
+    return Planes.from_rgb(backdrops.generated_background(template, seed, size)), {}
+
+
 def _body_layers(template: Template, article: Article, scenes: list[Scene], images: list[LoadedImage],
-                 timeline: Timeline, meta_parts: list[str], direction: str) -> BodyLayers:
+                 timeline: Timeline, meta_parts: list[str], direction: str, cache: LayerCache) -> BodyLayers:
     """The scenes, their credits, the header and the outro card."""
+    tdigest = template_digest(template)
     w, h = template.size
     m = template.motion
     lang = article.lang
@@ -102,8 +136,10 @@ def _body_layers(template: Template, article: Article, scenes: list[Scene], imag
     outro_lines = [i18n.text("read_more", lang, site=site.removeprefix("www.")) if site else i18n.text("thanks", lang)]
     if meta_parts:
         outro_lines.append(meta_parts[0])
-    outro = cards.outro_card(template, article.source or site or i18n.text("thanks", lang), outro_lines,
-                                seed=seed_for(article.id, "outro"), direction=direction)
+    outro_name = article.source or site or i18n.text("thanks", lang)
+    outro_seed = seed_for(article.id, "outro")
+    outro = _cached_image(cache, layer_key("outro", tdigest, outro_name, outro_lines, outro_seed, direction),
+                          lambda: cards.outro_card(template, outro_name, outro_lines, seed=outro_seed, direction=direction))
     outro_seg = timeline.segments[-1]
     outro_layer = MovingLayer(_card_canvas(outro, template), w, h, Move(1.0, 1.0 + (m.title_zoom - 1) / 2, 0.0, outro_seg.end - outro_seg.start))
     del outro
@@ -120,15 +156,19 @@ def _body_layers(template: Template, article: Article, scenes: list[Scene], imag
         if v.kind == "image" and v.image is not None:
             if v.image not in prepared:
                 photo = images[v.image]
-                framed = backdrops.frame_photo(photo.image, size, photo.subject, template.framing.kept_floor)
-                prepared[v.image] = (Planes.from_rgb(framed.image), framed.focus, framed.keep)
-                del framed
+                floor = template.framing.kept_floor
+                key = layer_key("photo", photo.digest, photo.image.size, photo.subject, size, floor)
+                planes, meta = (_cached_planes(cache, key, functools.partial(_framed, photo, size, floor))
+                                if photo.digest is not None else _framed(photo, size, floor))
+                kept = Box(*meta["keep"]) if meta["keep"] is not None else None
+                prepared[v.image] = (planes, (meta["focus"][0], meta["focus"][1]), kept)
             canvas, focus, keep = prepared[v.image]
             credit = images[v.image].credit
             label = i18n.photo_credit(credit, lang) if credit else None
             credits.append(OverlayPlanes(cards.credit_overlay(label, template, direction), w, h) if label else None)
         else:
-            canvas = Planes.from_rgb(backdrops.generated_background(template, v.seed, size))
+            canvas, _ = _cached_planes(cache, layer_key("background", tdigest, v.seed, size),
+                                       functools.partial(_background, template, v.seed, size))
             credits.append(None)
         z0, z1 = m.zoom_start, m.zoom_end
         pan = m.pan if not v.reverse else -m.pan

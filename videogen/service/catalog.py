@@ -1,6 +1,6 @@
 """The published clips, newest first, for what travels (video sitemap, MRSS feed): read from
-the job store page by page, kept to what ``is_published`` allows, one clip per article (its
-latest render, as on the article page)."""
+the job store page by page, each clip's published version only (``clips``, as
+``publishing.is_published`` decides), one clip per article (the latest finished)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select
 
-from videogen.service.schema import jobs
+from videogen.service.publishing import Clip, article_key, is_published
+from videogen.service.schema import clips, jobs
 from videogen.service.store import Job, JobStore
-from videogen.service.videos import is_published
 
 SCAN_BATCH = 500
 
@@ -27,7 +27,8 @@ def published_clips(store: JobStore, language: str | None = None) -> Iterator[Jo
     on (finished_at, id) through the ``jobs_by_status_finished`` index: each batch costs the
     same however many clips there are."""
     seen: set[str] = set()
-    q = (select(jobs).where(jobs.c.status == "done", jobs.c.output.is_not(None), jobs.c.finished_at.is_not(None))
+    q = (select(jobs).join(clips, and_(clips.c.published == jobs.c.id, clips.c.state == "published"))
+         .where(jobs.c.status == "done", jobs.c.output.is_not(None), jobs.c.finished_at.is_not(None))
          .order_by(jobs.c.finished_at.desc(), jobs.c.id.desc()).limit(SCAN_BATCH))
     after: tuple[datetime, str] | None = None
     while True:
@@ -37,7 +38,7 @@ def published_clips(store: JobStore, language: str | None = None) -> Iterator[Jo
             rows = c.execute(page).all()
         batch = [Job.from_row(r) for r in rows]
         for job in batch:
-            if job.article_id in seen or not is_published(job):
+            if job.article_id in seen or not is_published(job, Clip(job.template, article_key(job), job.id, "published")):
                 continue
             seen.add(job.article_id)
             lang = str(job.article.get("language") or "en").split("-")[0].lower()
@@ -55,6 +56,8 @@ def catalog_version(store: JobStore) -> tuple[str, datetime | None]:
     index lookup."""
     n = store.counts()["done"]  # the maintained counters, not a count of the table
     with store.engine.connect() as c:
+        # Any publish / unpublish moves the newest clip change (an index lookup).
+        changed = c.execute(select(clips.c.updated_at).order_by(clips.c.updated_at.desc()).limit(1)).scalar()
         row = c.execute(select(jobs.c.finished_at, jobs.c.id).where(jobs.c.status == "done", jobs.c.output.is_not(None),
                                                                     jobs.c.finished_at.is_not(None))
                         .order_by(jobs.c.finished_at.desc(), jobs.c.id.desc()).limit(1)).first()
@@ -65,5 +68,5 @@ def catalog_version(store: JobStore) -> tuple[str, datetime | None]:
         newest = newest.replace(tzinfo=UTC)
     elif newest is not None:
         newest = newest.astimezone(UTC)  # PostgreSQL: the session's zone (email's usegmt wants UTC itself)
-    tag = hashlib.sha256(f"{n}|{newest}|{ids}".encode()).hexdigest()[:24]
+    tag = hashlib.sha256(f"{n}|{newest}|{ids}|{changed}".encode()).hexdigest()[:24]
     return tag, newest

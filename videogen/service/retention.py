@@ -24,7 +24,7 @@ from sqlalchemy import and_, delete, exists, func, not_, select, update
 
 from videogen.errors import StorageError
 from videogen.outputs import FILES
-from videogen.service.schema import job_events, job_webhooks, jobs, now
+from videogen.service.schema import clips, job_events, job_webhooks, jobs, now
 from videogen.service.storage import Storage
 from videogen.service.store import JobStore
 from videogen.settings import Settings
@@ -66,7 +66,11 @@ def _newer(status_done: bool = False) -> Any:
 
 
 def _superseded(cutoff: datetime) -> Any:
-    return and_(jobs.c.status == "done", jobs.c.output.is_not(None), jobs.c.finished_at < cutoff, _newer(True))
+    """An older done version with a newer done one, unless it is a clip's published version (an
+    editor may have published it again): its files are what the embeds show."""
+    published = exists().where(clips.c.published == jobs.c.id)
+    return and_(jobs.c.status == "done", jobs.c.output.is_not(None), jobs.c.finished_at < cutoff, _newer(True),
+                ~published)
 
 
 def collect(store: JobStore, storage: Storage, settings: Settings, dry_run: bool = False,

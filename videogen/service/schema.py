@@ -27,8 +27,16 @@ BUCKET_INF = 1e12
 #: Longest article URL kept in ``jobs.canonical_url`` (an index key must stay small).
 CANONICAL_URL_MAX = 1000
 
-STATUSES = ("queued", "rendering", "done", "failed", "cancelled")
+#: ``review``: a finished render waiting for an editor (``options.publish == "review"``);
+#: ``rejected``: one an editor turned down (the reason is its ``rejected`` event's detail).
+STATUSES = ("queued", "rendering", "review", "done", "failed", "rejected", "cancelled")
 ACTIVE = ("queued", "rendering")
+#: Statuses of a render that ended (nothing more happens unless an editor or operator acts).
+FINISHED = ("review", "done", "failed", "rejected", "cancelled")
+#: What a clip's publication can be (``clips.state``).
+CLIP_STATES = ("published", "unpublished", "not published")
+#: Longest article key of a clip ("id:" + article id, "url:" + canonical URL or "job:" + job id).
+ARTICLE_KEY_MAX = CANONICAL_URL_MAX + 8
 
 metadata = MetaData()
 
@@ -93,6 +101,7 @@ job_events = Table(
     Column("event", String(32), nullable=False),
     Column("worker", String(200)),
     Column("detail", Text),
+    Column("actor", String(200)),  # v8: who did it (an API key's name, "cli"): editorial actions
 )
 
 # One row per caller's webhook of a job (v3): a job deduplicated across callers calls each
@@ -207,4 +216,22 @@ lexicon = Table(
     Column("lang", String(16), primary_key=True),
     Column("written", String(200), primary_key=True),
     Column("spoken", Text, nullable=False),
+)
+
+
+# Clips (v8): one row per article key and template: the article's clip, whose versions are its
+# jobs. ``published`` is the version the public surfaces show while ``state`` is "published";
+# "unpublished" is an editor's takedown (sticky: no auto version replaces it), "not published"
+# a clip none of whose versions went live yet. ``updated_at`` moves on every change (the
+# travel feeds' validators read its maximum).
+clips = Table(
+    "clips",
+    metadata,
+    Column("template", String(64), primary_key=True),
+    Column("article_key", String(ARTICLE_KEY_MAX), primary_key=True),
+    Column("published", String(32)),
+    Column("state", String(16), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("clips_by_published", "published"),
+    Index("clips_by_updated", "updated_at"),
 )

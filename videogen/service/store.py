@@ -7,6 +7,10 @@ State machine::
       ▲                  │  └──fail──────► failed
       └──requeue (stale heartbeat, transient error)
     queued/rendering ──cancel──► cancelled
+    rendering ──finish (publish "review")──► review ──approve──► done
+                                                └──reject───► rejected
+
+Which done version of a clip the public surfaces show is ``publishing``'s business (``clips``).
 
 A worker *claims* a queued job with a fresh lease token; every later write it makes (progress,
 heartbeat, finish) names that lease, so a worker whose job was taken from it (stale heartbeat,
@@ -23,7 +27,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -59,8 +63,10 @@ from videogen.service.schema import (
     ACTIVE,
     BUCKET_INF,
     CANONICAL_URL_MAX,
+    FINISHED,
     HISTOGRAM_BUCKETS,
     STATUSES,
+    clips,
     job_counts,
     job_events,
     job_webhooks,
@@ -155,7 +161,7 @@ class Job:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("done", "failed", "cancelled")
+        return self.status in FINISHED
 
 
 PoolTimeout = _PoolTimeout
@@ -218,6 +224,7 @@ class JobEvent:
     event: str
     worker: str | None
     detail: str | None
+    actor: str | None = None  # who did an editorial action (an API key's name, "cli")
 
 
 class JobStore:
@@ -307,12 +314,25 @@ class JobStore:
             yield c
         self.write_failure = None
 
+    def transaction(self) -> Any:
+        """One write transaction (a connection; committed when the block ends) for the
+        service modules that change jobs together with their own tables (``publishing``)."""
+        return self._tx()
+
     @staticmethod
-    def _event(c: Any, job_id: str, event: str, detail: str | None = None, worker: str | None = None) -> None:
+    def _event(c: Any, job_id: str, event: str, detail: str | None = None, worker: str | None = None,
+               actor: str | None = None) -> None:
         if worker is None:
             worker = c.execute(select(jobs.c.worker).where(jobs.c.id == job_id)).scalar()
         c.execute(insert(job_events).values(job_id=job_id, at=now(), event=event, worker=worker or None,
-                                            detail=detail[:2000] if detail else None))
+                                            detail=detail[:2000] if detail else None, actor=actor[:200] if actor else None))
+
+    record_event = _event  # the same, for ``publishing`` and ``VideoService`` inside their transactions
+
+    def add_event(self, job_id: str, event: str, detail: str | None = None, actor: str | None = None) -> None:
+        """Record an editorial action on ``job_id`` (who, what) in its own transaction."""
+        with self._tx() as c:
+            self._event(c, job_id, event, detail, "", actor)
 
     # --- reads ----------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -321,6 +341,14 @@ class JobStore:
         if row is None:
             raise JobNotFound(job_id)
         return self._with_hooks([Job.from_row(row)])[0]
+
+    @staticmethod
+    def get_in(c: Any, job_id: str) -> Job:
+        """``job_id`` read inside an open transaction ``c`` (without its webhook statuses)."""
+        row = c.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise JobNotFound(job_id)
+        return Job.from_row(row)
 
     def _with_hooks(self, found: builtins.list[Job]) -> builtins.list[Job]:
         """``found`` with each job's webhook statuses (``Job.hooks``) read in one query."""
@@ -367,13 +395,14 @@ class JobStore:
         return self._with_hooks(found)
 
     def by_canonical_url(self, url: str) -> Job | None:
-        """The newest published job whose article has this URL (trailing slashes ignored), found
-        through the ``jobs_by_canonical_url`` index."""
+        """The newest published version of a clip whose article has this URL (trailing slashes
+        ignored), found through the ``jobs_by_canonical_url`` index and the clips' published
+        versions."""
         want = canonical_url(url)
         if want is None:
             return None
-        q = (select(jobs).where(jobs.c.canonical_url == want, func.coalesce(jobs.c.status, "") == "done",
-                                jobs.c.output.is_not(None))
+        q = (select(jobs).join(clips, and_(clips.c.published == jobs.c.id, clips.c.state == "published"))
+             .where(jobs.c.canonical_url == want, func.coalesce(jobs.c.status, "") == "done", jobs.c.output.is_not(None))
              .order_by(jobs.c.created_at.desc()).limit(1))
         with self.engine.connect() as c:
             row = c.execute(q).first()
@@ -429,10 +458,11 @@ class JobStore:
         return self.counters().statuses
 
     def find_reusable(self, content_key: str) -> Job | None:
-        """The job to return for a duplicate enqueue: an active one, else the latest done one."""
+        """The job to return for a duplicate enqueue: an active one, else the latest done one
+        (or one waiting for review: the same render again would wait beside it)."""
         q = (
             select(jobs)
-            .where(jobs.c.content_key == content_key, jobs.c.status.in_(("queued", "rendering", "done")))
+            .where(jobs.c.content_key == content_key, jobs.c.status.in_(("queued", "rendering", "review", "done")))
             .order_by(jobs.c.created_at.desc())
             .limit(5)
         )
@@ -442,10 +472,10 @@ class JobStore:
         return active[0] if active else (found[0] if found else None)
 
     def events(self, job_id: str) -> builtins.list[JobEvent]:
-        q = select(job_events.c.at, job_events.c.event, job_events.c.worker, job_events.c.detail).where(
-            job_events.c.job_id == job_id).order_by(job_events.c.id)
+        q = select(job_events.c.at, job_events.c.event, job_events.c.worker, job_events.c.detail,
+                   job_events.c.actor).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
         with self.engine.connect() as c:
-            return [JobEvent(_utc(a), e, w, d) for a, e, w, d in c.execute(q)]
+            return [JobEvent(_utc(a), e, w, d, who) for a, e, w, d, who in c.execute(q)]
 
     def running(self, limit: int = 200) -> builtins.list[Job]:
         q = select(jobs).where(jobs.c.status == "rendering").order_by(jobs.c.started_at).limit(limit)
@@ -554,15 +584,20 @@ class JobStore:
         with self.engine.connect() as c:
             return c.execute(select(jobs.c.id).where(self._owned(job_id, lease))).first() is not None
 
-    def finish(self, job_id: str, lease: str, *, output: str, duration: float, render_seconds: float, engine: str) -> None:
+    def finish(self, job_id: str, lease: str, *, output: str, duration: float, render_seconds: float, engine: str,
+               status: str = "done", then: Callable[[Any], None] | None = None) -> None:
+        """End a render: ``status`` "done", or "review" (waits for an editor). ``then(c)`` runs
+        in the same transaction when the job was this lease's (publishing its clip)."""
         with self._tx() as c:
             res = c.execute(
                 update(jobs).where(self._owned(job_id, lease)).values(
-                    status="done", stage="done", percent=100.0, output=output, duration=duration,
+                    status=status, stage=status, percent=100.0, output=output, duration=duration,
                     render_seconds=render_seconds, engine=engine, finished_at=now(), lease=None, error=None)
             )
             if res.rowcount == 1:
-                self._event(c, job_id, "done", f"{duration:.1f}s clip rendered in {render_seconds:.1f}s")
+                self._event(c, job_id, status, f"{duration:.1f}s clip rendered in {render_seconds:.1f}s")
+                if then is not None:
+                    then(c)
         if res.rowcount != 1:
             raise LeaseLost(job_id)
 

@@ -13,12 +13,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from videogen.errors import Cancelled, InvalidInput, JobConflict, LeaseLost, VideogenError
+from videogen.errors import (
+    Cancelled,
+    InvalidArticle,
+    InvalidInput,
+    JobConflict,
+    LeaseLost,
+    VideogenError,
+)
 from videogen.net import check_url, resolve_checked
 from videogen.outputs import OUTPUT_FILES
 from videogen.render.article import Article, parse_article
@@ -36,6 +44,17 @@ from videogen.render.templates import (
     load_template,
 )
 from videogen.service.lexicon import Lexicons
+from videogen.service.pictures import StoredUploads, check_sources, parse_pictures, upload_digest
+from videogen.service.publishing import (
+    Clip,
+    ClipState,
+    Publishing,
+    PublishMode,
+    Review,
+    check_ttl,
+    preview_valid,
+    sign_preview,
+)
 from videogen.service.retention import collect
 from videogen.service.storage import Storage, open_storage
 from videogen.service.store import Job, JobStore, now, store_unreachable
@@ -58,16 +77,13 @@ Dispatch = Callable[[Job], None]
 Notify = Callable[..., None]  # (job) for a job's legacy jobs.webhook_url, (job, webhook id) for a job_webhooks row
 BrokerDepth = Callable[[], int]
 
+#: Statuses of a version an editor can see and edit: a finished render with files.
+EDITABLE = ("done", "review", "rejected")
+
 SEND_GRACE = 5.0
 """Seconds after which a queued job's wake-up call counts as being in the broker: a sweep
 compares the broker's depth with the queued jobs sent at least this long ago, so a call
 still on its way (counted in neither, or in one only) is not taken for a lost one."""
-
-
-def is_published(job: Job) -> bool:
-    """Whether the public surfaces (player, article page, snippet, oEmbed, media) may show
-    ``job``: today, a finished render. The one place that decides it."""
-    return job.status == "done" and bool(job.output)
 
 
 class JobOptions(BaseModel):
@@ -85,6 +101,8 @@ class JobOptions(BaseModel):
     max_duration: float | None = Field(None, gt=5, le=900)
     height: int | None = Field(None, ge=90, le=2160, description="Render smaller than the template (previews).")
     fps: float | None = Field(None, ge=5, le=60)
+    publish: PublishMode = Field("auto", description='"auto": a finished render goes live (status done); "review": it waits '
+                                                     "for an editor (status review) to approve or reject it.")
 
     @field_validator("webhook_url")
     @classmethod
@@ -135,6 +153,7 @@ class VideoService:
         self._queue_webhook = notify
         self._migrated = False
         self.lexicons = Lexicons(self.store.engine)
+        self.publishing = Publishing(self.store)
 
     @functools.cached_property
     def chain(self) -> NarrationChain:
@@ -163,8 +182,13 @@ class VideoService:
         self.chain.candidates(article.lang, options.tts, options.voice)
         if not local:
             for i, img in enumerate(article.images):
-                if not img.is_url:
-                    raise InvalidInput(f"images[{i}].src", "must be an http(s) URL (file paths are accepted from the CLI only)")
+                digest = upload_digest(img.src)
+                if digest is None and not img.is_url:
+                    raise InvalidInput(f"images[{i}].src", "must be an http(s) URL or an upload:<sha256> "
+                                       "(file paths are accepted from the CLI only)")
+                if digest is not None and not self.storage.has_upload(digest):
+                    raise InvalidInput(f"images[{i}].src", f"no upload {img.src}: POST the file to "
+                                       "/v1/videos/{id}/pictures first")
         if options.webhook_url:
             try:
                 _scheme, host, port = check_url(options.webhook_url)
@@ -258,34 +282,75 @@ class VideoService:
                 log.warning("job %s: no manifest to count its sentences (%s)", job.id, e)
         return [(ln.text, ln.spoken) for ln in lines]
 
-    def correct(self, job_id: str, sentences: object) -> Job:
+    def correct(self, job_id: str, sentences: object, by: str | None = None) -> Job:
         """A new render of ``job_id``'s article with an editor's script (``sentences``: the
-        shape ``script_of`` gives, as dicts): the job's options, forced; sentences whose spoken
-        text is unchanged are read from the narration cache. Raises InvalidInput naming the
-        field, JobConflict unless the job is done."""
+        shape ``script_of`` gives, as dicts): the job's options (publish mode included), forced;
+        sentences whose spoken text is unchanged are read from the narration cache. Raises
+        InvalidInput naming the field, JobConflict unless the job is a finished render (done,
+        in review or rejected) of a clip not taken down. ``by``: who, for the job's events."""
         old = self.store.get(job_id)
         edited = check_corrections(sentences)
-        if old.status != "done":
-            raise JobConflict(f"job {job_id} is {old.status}: only a done job's script can be corrected")
+        self._check_editable(old, "script")
         article = self.article_of(old)
         lexicon = self.lexicons.get(article.lang)  # the lexicon of now, as a rerender's
         script = corrected_lines(edited, self.script_of(old), article.lang, lexicon)
-        opts = {k: v for k, v in old.options.items() if k in JobOptions.model_fields and k not in ("force",)}
-        options = JobOptions(**opts, force=True, priority=old.priority, webhook_url=old.webhook_url,
-                             webhook_secret=old.webhook_secret)
-        local = "base_dir" in old.options or not TEMPLATE_NAME.match(str(old.options.get("template", "news")))
+        options, local = self._options_again(old)
         job, _created = self.enqueue(article, options, local=local, script=script)
+        return self._new_version(old, job, "script corrected", by)
+
+    def repicture(self, job_id: str, images: object, by: str | None = None) -> Job:
+        """A new render of ``job_id``'s article with an editor's pictures (``images``: the
+        shape ``pictures_of`` gives: chosen, ordered, dropped, with focal points; sources are
+        http(s) URLs or ``upload:`` ones): the job's options (publish mode included), forced,
+        and its corrected script if it had one. Raises InvalidInput naming the field,
+        JobConflict as ``correct``; nothing is stored then. ``by``: who, for the job's events."""
+        old = self.store.get(job_id)
+        pictures = parse_pictures(images, self.settings.max_images)
+        self._check_editable(old, "pictures")
+        data = {**old.article, "images": pictures}
+        try:
+            article = parse_article(data, base_dir=self.article_of(old).base_dir, limits=self.settings.article_limits())
+        except InvalidArticle as e:  # the article model's checks of src, caption and credit
+            raise InvalidInput(e.field, e.message) from None
+        options, local = self._options_again(old)
+        if not local:
+            check_sources(article, self.storage, self.settings.image_hosts)
+        job, _created = self.enqueue(article, options, local=local, script=_editors_script(old))
+        return self._new_version(old, job, "pictures changed", by)
+
+    def _check_editable(self, job: Job, what: str) -> None:
+        """An editor's correction starts from a finished render (done, in review or rejected)
+        of a clip not taken down: JobConflict otherwise."""
+        if job.status not in EDITABLE:
+            raise JobConflict(f"job {job.id} is {job.status}: only a done, in review or rejected version's {what} "
+                              "can be corrected")
+        self.publishing.check_editable(job)
+
+    def _new_version(self, old: Job, job: Job, event: str, by: str | None) -> Job:
+        """After an editor's correction: the old version's callers hear of the new one (review,
+        publish) and the old version's events say who made it."""
+        for hook in self.store.webhooks(old.id):
+            self.store.add_webhook(job.id, hook.url, hook.secret)
+        self.store.add_event(old.id, event, f"new version {job.id}", by)
         return self.store.get(job.id)
 
-    def rerender(self, job_id: str) -> tuple[Job, bool]:
-        old = self.store.get(job_id)
-        article = self.article_of(old)
+    def _options_again(self, old: Job) -> tuple[JobOptions, bool]:
+        """``old``'s options for a new render of it (forced, its priority and webhook), and
+        whether it came from the CLI (local images or a template path)."""
         opts = {k: v for k, v in old.options.items() if k in JobOptions.model_fields and k not in ("force",)}
         options = JobOptions(**opts, force=True, priority=old.priority, webhook_url=old.webhook_url,
                              webhook_secret=old.webhook_secret)
         # Only the CLI can have queued a job with local images or a template path.
         local = "base_dir" in old.options or not TEMPLATE_NAME.match(str(old.options.get("template", "news")))
-        job, created = self.enqueue(article, options, local=local)
+        return options, local
+
+    def rerender(self, job_id: str) -> tuple[Job, bool]:
+        """Render ``job_id`` again: its article, options and, for a corrected version, the
+        editor's script (a re-render must not undo a correction)."""
+        old = self.store.get(job_id)
+        article = self.article_of(old)
+        options, local = self._options_again(old)
+        job, created = self.enqueue(article, options, local=local, script=_editors_script(old))
         for hook in self.store.webhooks(old.id):  # every caller of the old render hears of the new one
             self.store.add_webhook(job.id, hook.url, hook.secret)
         return (self.store.get(job.id) if created else job), created
@@ -314,6 +379,70 @@ class VideoService:
         return QueueOut(broker_queue_depth=depth, broker_error=broker_error, counts=self.store.counts(),
                         stale_after=self.settings.stale_after, running=running, failed=failed_jobs,
                         workers=sorted(workers, key=lambda w: w.worker), generated_at=_iso(t)).model_dump()
+
+    # --- publishing (``videogen.service.publishing``) -----------------------------------------------
+    def public_version(self, job: Job) -> tuple[ClipState, Job | None]:
+        """What the public surfaces show for any version's id (see ``Publishing.public_version``)."""
+        return self.publishing.public_version(job)
+
+    def approve(self, job_id: str, by: str) -> Job:
+        job = self.publishing.approve(job_id, by)
+        self.notify_event(job, "video.published")
+        return job
+
+    def reject(self, job_id: str, by: str, reason: object) -> Job:
+        return self.publishing.reject(job_id, by, reason)
+
+    def unpublish(self, job_id: str, by: str) -> Job:
+        job = self.publishing.unpublish(job_id, by)
+        clip = self.publishing.clip_of(job)
+        self.notify_event(job, "video.unpublished")
+        if clip.published and clip.published != job.id:
+            self.notify_event(self.store.get(clip.published), "video.unpublished")
+        return self.store.get(job_id)
+
+    def publish(self, job_id: str, by: str) -> Job:
+        job, current = self.publishing.publish(job_id, by)
+        self.notify_event(current, "video.published")
+        if current.id != job.id:
+            self.notify_event(job, "video.published")
+        return self.store.get(job_id)
+
+    def preview_link(self, job_id: str, ttl: object, by: str) -> tuple[str, int]:
+        """A signed preview token of ``job_id`` (a finished render with files) and its expiry
+        (Unix seconds); the link is recorded as an event."""
+        seconds = check_ttl(ttl)
+        job = self.store.get(job_id)
+        if job.status not in EDITABLE or not job.output:
+            raise JobConflict(f"job {job_id} is {job.status}; only a rendered version (done, in review or rejected) can be previewed")
+        expires = int(time.time()) + seconds
+        self.store.add_event(job_id, "preview link", f"expires {_iso(datetime.fromtimestamp(expires, UTC))}", by)
+        return sign_preview(self.settings.preview_key, job_id, expires), expires
+
+    def preview_allowed(self, job: Job, token: str | None) -> bool:
+        """Whether ``token`` is a live preview token of ``job`` (which has files to show)."""
+        return bool(job.output) and job.status in EDITABLE and preview_valid(self.settings.preview_key, job.id, token)
+
+    def job_views(self, found: list[Job], base_url: str = "") -> list[dict[str, Any]]:
+        """``public_job`` of each job with its clip's publication and its review (two queries)."""
+        clips = self.publishing.clips_of(found)
+        reviews = self.publishing.reviews_of([j.id for j in found])
+        return [public_job(j, base_url, clips[j.id], reviews.get(j.id)) for j in found]
+
+    def job_view(self, job: Job, base_url: str = "") -> dict[str, Any]:
+        return self.job_views([job], base_url)[0]
+
+    def notify_event(self, job: Job, event: str) -> None:
+        """Queue an editorial event (``video.published``, ``video.unpublished``) to each of the
+        job's callers' webhooks. Never raises: a webhook must not undo an editor's action."""
+        if self._queue_webhook is None:
+            return
+        try:
+            targets: list[int | None] = ([None] if job.webhook_url else []) + [h.id for h in self.store.webhooks(job.id)]
+            for webhook_id in targets:
+                self._queue_webhook(job, webhook_id, event=event)
+        except Exception as e:  # noqa: BLE001 - a webhook must never undo the action
+            log.warning("could not queue %s webhooks of job %s: %s", event, job.id, e)
 
     def article_of(self, job: Job) -> Article:
         base = job.options.get("base_dir")
@@ -407,6 +536,7 @@ class VideoService:
                 skip_unreachable_images=job.attempts >= self.settings.max_attempts,
                 lexicon=o.get("lexicon") or {},
                 script=tuple((c, s) for c, s in o["script"]) if o.get("script") else None,
+                image_bytes=StoredUploads(article, self.storage),
             )
             staging = self.storage.staging_dir()
 
@@ -421,7 +551,9 @@ class VideoService:
             self.storage.publish(job.content_key, staging / "out", replace=bool(o.get("force")))
             m = result.manifest
             self.store.finish(job_id, lease, output=job.content_key, duration=m["duration"],
-                              render_seconds=round(time.monotonic() - started, 3), engine=m["narration"]["voice"])
+                              render_seconds=round(time.monotonic() - started, 3), engine=m["narration"]["voice"],
+                              status="review" if o.get("publish") == "review" else "done",
+                              then=self.publishing.on_finished(job))
         except (Cancelled, LeaseLost):
             log.warning("job %s was cancelled or taken over; dropping this attempt", job_id)
             return RunOutcome("lost")
@@ -466,7 +598,10 @@ class VideoService:
             return
         if job.webhook_url:
             try:
-                self._queue_webhook(job)
+                if job.status == "review":
+                    self._queue_webhook(job, None, event="video.review_requested")
+                else:
+                    self._queue_webhook(job)
             except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
                 log.warning("could not queue the webhook of job %s: %s", job.id, e)
         try:
@@ -480,11 +615,15 @@ class VideoService:
 
     def _notify_hook(self, job: Job, webhook_id: int) -> None:
         """Queue one caller's webhook, once: of all processes that try, the one that claims the
-        row queues it."""
+        row queues it. A render waiting for review names its event in the message (an editor
+        may approve it before the message is delivered)."""
         if self._queue_webhook is None or not self.store.claim_webhook(webhook_id):
             return
         try:
-            self._queue_webhook(job, webhook_id)
+            if job.status == "review":
+                self._queue_webhook(job, webhook_id, event="video.review_requested")
+            else:
+                self._queue_webhook(job, webhook_id)
         except Exception as e:  # noqa: BLE001 - a webhook must never fail the job
             log.warning("could not queue webhook %s of job %s: %s", webhook_id, job.id, e)
             self.store.set_hook_status(webhook_id, "could not be queued")
@@ -559,6 +698,11 @@ class _Heartbeat:
         self.store.heartbeat(self.job_id, self.lease, "publishing", 99.0)
 
 
+def _editors_script(job: Job) -> list[tuple[str, str]] | None:
+    """The corrected script ``job`` was rendered with, (caption, spoken) per sentence, or None."""
+    return [(c, s) for c, s in job.options["script"]] if job.options.get("script") else None
+
+
 def lost_wakeups(queued_sent: int, broker_depth: int) -> int:
     """How many wake-up calls the broker lost: queued jobs whose call was sent beyond the
     messages it holds (never below 0; messages of jobs no longer queued only hide losses
@@ -566,12 +710,13 @@ def lost_wakeups(queued_sent: int, broker_depth: int) -> int:
     return max(0, queued_sent - broker_depth)
 
 
-def public_job(job: Job, base_url: str = "") -> dict[str, Any]:
+def public_job(job: Job, base_url: str = "", clip: Clip | None = None, review: Review | None = None) -> dict[str, Any]:
     """What the API and ``videogen status --json`` show of a job: never a webhook's URL or
-    secret (``webhook.url`` is ``"set"``), and no filesystem path in the error."""
+    secret (``webhook.url`` is ``"set"``), and no filesystem path in the error. ``clip`` and
+    ``review`` (``VideoService.job_views`` reads them) add its publication and review."""
     statuses = ([job.webhook_status] if job.webhook_url else []) + list(job.hooks)
     links = {"self": f"{base_url}/v1/videos/{job.id}"}
-    if job.status == "done":
+    if job.status in EDITABLE and job.output:
         for f in OUTPUT_FILES:
             links[f.link] = f"{base_url}/v1/videos/{job.id}/{f.name}"
     return JobOut(
@@ -583,8 +728,11 @@ def public_job(job: Job, base_url: str = "") -> dict[str, Any]:
         started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), duration=job.duration,
         render_seconds=job.render_seconds, engine=job.engine,
         webhook=WebhookState(status=webhook_summary(statuses), count=len(statuses)) if statuses else None,
-        links=links,
-    ).model_dump(exclude={"deduplicated"})  # an enqueue answer adds it; no other view has it
+        links=links, publish="review" if job.options.get("publish") == "review" else "auto",
+        publication=clip.as_json() if clip is not None else None,
+        review=review.as_json() if review is not None else None,
+    ).model_dump(exclude={"deduplicated"} | ({"publication"} if clip is None else set())
+                 | ({"review"} if review is None else set()))  # an enqueue answer adds deduplicated
 
 
 def _iso(value: Any) -> str | None:

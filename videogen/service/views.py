@@ -55,9 +55,20 @@ class WebhookState(BaseModel):
     count: int = Field(1, description="Webhooks to call for this render (one per caller that asked for one).")
 
 
+class Publication(BaseModel):
+    state: str = Field(description='"published", "unpublished" (taken down by an editor) or "not published"')
+    version: str | None = Field(description="The clip's published version (a job id) while it is published")
+
+
+class ReviewOut(BaseModel):
+    by: str | None = Field(description="The name of the API key that approved or rejected this version")
+    at: str
+    reason: str | None = Field(description="Why it was rejected (null when approved)")
+
+
 class JobOut(BaseModel):
     id: str
-    status: str = Field(description="queued, rendering, done, failed or cancelled")
+    status: str = Field(description="queued, rendering, review (waiting for an editor), done, failed, rejected or cancelled")
     stage: str | None
     percent: float
     error: str | None
@@ -78,14 +89,20 @@ class JobOut(BaseModel):
     engine: str | None
     webhook: WebhookState | None
     links: dict[str, str]
+    publish: str = Field("auto", description='"auto" or "review": how its render ends (options.publish)')
+    publication: Publication | None = Field(None, description="Its clip's publication (one article, one template)")
+    review: ReviewOut | None = Field(None, description="The editor's decision, once approved or rejected")
     deduplicated: bool | None = Field(None, description="On enqueue: true when an existing job was returned.")
 
 
 class JobEventOut(BaseModel):
     at: str
-    event: str = Field(description="queued, rendering, done, failed, retry, requeued, cancelled or retried")
+    event: str = Field(description="queued, rendering, review, done, failed, retry, requeued, cancelled, retried; "
+                                   "editorial: approved, rejected, published, unpublished, script corrected, pictures changed, "
+                                   "preview link")
     worker: str | None
     detail: str | None
+    by: str | None = Field(None, description="Who did an editorial action (the API key's name, cli)")
 
 
 class JobEvents(BaseModel):

@@ -1,6 +1,8 @@
-"""Webhooks: a signed POST to the job's URL when it is done or failed.
+"""Webhooks: a signed POST to the job's URL when it is done or failed, when a render in review
+mode is waiting for an editor, and when an editor publishes or unpublishes its clip.
 
-Body: ``{"event": "video.done" | "video.failed", "job": {...}}``. Headers:
+Body: ``{"event": "video.done" | "video.failed" | "video.review_requested" | "video.published" |
+"video.unpublished", "job": {...}}``. Headers:
 ``X-Videogen-Event``, ``X-Videogen-Timestamp`` and ``X-Videogen-Signature: sha256=<hex>``, the
 HMAC-SHA256 of ``"<timestamp>.<body>"`` with the shared secret. Receivers check the signature
 with ``verify`` (constant-time) and reject old timestamps. The URL goes through the same
@@ -29,6 +31,20 @@ class WebhookError(VideogenError):
 
 class WebhookRefused(VideogenError):
     """The URL may not be called (bad scheme, non-public address): never retried."""
+
+
+#: Events a webhook message may name (``VideoService.notify_event`` and a render that ended in
+#: review); a message naming none announces the job's ending by its status.
+NAMED_EVENTS = ("video.review_requested", "video.published", "video.unpublished")
+
+
+def event_for(status: str, event: str | None = None) -> str:
+    """The event a webhook message announces: the one it names, else the job's ending:
+    ``video.review_requested`` for a render waiting for review, ``video.done``,
+    ``video.failed`` (failed or cancelled)."""
+    if event in NAMED_EVENTS:
+        return event
+    return {"review": "video.review_requested", "done": "video.done"}.get(status, "video.failed")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

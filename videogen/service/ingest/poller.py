@@ -177,7 +177,7 @@ class FeedService:
 
     def job_options(self, config: FeedConfig, template: str, extra: dict[str, Any] | None = None) -> JobOptions:
         o = config.options.model_dump(exclude_none=True)
-        return JobOptions(template=template, **{**o, **(extra or {})})
+        return JobOptions(template=template, **{"publish": config.publish, **o, **(extra or {})})
 
     def ingest(self, urls: list[str], config: FeedConfig | None = None, extra: dict[str, Any] | None = None,
                local: bool = False) -> tuple[list[Job], list[ItemOutcome]]:

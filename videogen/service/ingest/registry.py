@@ -80,8 +80,8 @@ class FeedConfig(BaseModel):
     item_content: ItemContent = Field("auto", description="auto: the item's own text unless it is a teaser, then "
                                                           "the linked page; feed: never the page; page: always.")
     max_items: int | None = Field(None, ge=1, le=1000, description="Newest items taken per poll (default VIDEOGEN_FEED_MAX_ITEMS).")
-    publish: Literal["auto", "review"] = Field("auto", description="Stored for editorial review; clips publish "
-                                                                   "automatically until review exists.")
+    publish: Literal["auto", "review"] = Field("auto", description="The publish mode of the feed's jobs: auto (live "
+                                                                   "when rendered) or review (wait for an editor).")
 
     @field_validator("templates")
     @classmethod

@@ -20,6 +20,9 @@ from videogen.errors import StorageError
 from videogen.outputs import FILES
 
 KEY_RE = re.compile(r"^[a-f0-9]{16,64}$")
+DIGEST_RE = re.compile(r"^[a-f0-9]{64}$")
+#: Where uploads live beside the renders (not a storage key: no render can take the name).
+UPLOADS = "uploads"
 ServeMode = Literal["stream", "redirect"]
 
 
@@ -36,6 +39,12 @@ def check_key(key: str) -> str:
     if not KEY_RE.match(key):
         raise StorageError(f"invalid storage key {key!r}")
     return key
+
+
+def check_digest(digest: str) -> str:
+    if not DIGEST_RE.match(digest):
+        raise StorageError(f"invalid upload digest {digest!r}")
+    return digest
 
 
 def check_name(name: str) -> str:
@@ -90,6 +99,20 @@ class Storage(ABC):
     def clean_staging(self, older_than: float) -> int:
         """Remove staging folders untouched for ``older_than`` seconds (left by killed
         workers). Returns how many were removed."""
+
+    @abstractmethod
+    def put_upload(self, digest: str, data: bytes) -> None:
+        """Keep an editor's uploaded image under the SHA-256 ``digest`` of ``data`` (the same
+        bytes twice are stored once). Whole or not at all: a reader never sees a part of it.
+        Raises StorageError."""
+
+    @abstractmethod
+    def read_upload(self, digest: str) -> bytes:
+        """The bytes of an upload. Raises StorageError (message with "not found" if missing)."""
+
+    @abstractmethod
+    def has_upload(self, digest: str) -> bool:
+        """Whether an upload with this digest is stored."""
 
     def presigned_url(self, key: str, name: str, expires: int | None = None) -> str:
         """A URL the storage serves ``name`` from itself (``serve_mode == "redirect"``).

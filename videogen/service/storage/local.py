@@ -12,9 +12,11 @@ from typing import Any
 from videogen.errors import StorageError
 from videogen.outputs import CONTENT_TYPES, MANIFEST, publish_folder
 from videogen.service.storage.base import (
+    UPLOADS,
     Storage,
     StoredFile,
     check_complete,
+    check_digest,
     check_key,
     check_name,
     new_staging_dir,
@@ -75,6 +77,32 @@ class LocalStorage(Storage):
 
     def delete(self, key: str) -> None:
         shutil.rmtree(self._dir(key), ignore_errors=True)
+
+    def _upload_path(self, digest: str) -> Path:
+        return self.root / UPLOADS / check_digest(digest)
+
+    def put_upload(self, digest: str, data: bytes) -> None:
+        path = self._upload_path(digest)
+        if path.is_file():
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".up-", delete=False) as f:
+                f.write(data)
+            Path(f.name).replace(path)  # atomic: readers see the whole file or none
+        except OSError as e:
+            raise StorageError(f"cannot store upload {digest[:12]}: {e.strerror or e}") from e
+
+    def read_upload(self, digest: str) -> bytes:
+        try:
+            return self._upload_path(digest).read_bytes()
+        except FileNotFoundError:
+            raise StorageError(f"upload {digest} not found") from None
+        except OSError as e:
+            raise StorageError(f"cannot read upload {digest[:12]}: {e.strerror or e}") from e
+
+    def has_upload(self, digest: str) -> bool:
+        return self._upload_path(digest).is_file()
 
     def check(self) -> None:
         try:

@@ -23,10 +23,12 @@ from urllib.parse import urlparse
 from videogen.errors import StorageError
 from videogen.outputs import CONTENT_TYPES, MANIFEST, MEDIA_FILES
 from videogen.service.storage.base import (
+    UPLOADS,
     ServeMode,
     Storage,
     StoredFile,
     check_complete,
+    check_digest,
     check_key,
     check_name,
     new_staging_dir,
@@ -183,6 +185,39 @@ class S3Storage(Storage):
             if "not found" in str(e):
                 raise StorageError(f"{key} has no manifest") from None
             raise
+
+    # --- uploads -----------------------------------------------------------------------------
+    def _upload_key(self, digest: str) -> str:
+        rel = f"{UPLOADS}/{check_digest(digest)}"
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def put_upload(self, digest: str, data: bytes) -> None:
+        try:  # one PUT: S3 makes an object visible whole or not at all
+            self.client.put_object(Bucket=self.bucket, Key=self._upload_key(digest), Body=data,
+                                   ContentType="application/octet-stream")
+        except Exception as e:  # noqa: BLE001 - any failure of the upload is a storage error
+            raise self._error(f"upload {digest[:12]}", e) from e
+
+    def read_upload(self, digest: str) -> bytes:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._upload_key(digest))["Body"]
+            try:
+                return bytes(body.read())
+            finally:
+                body.close()
+        except Exception as e:  # noqa: BLE001
+            if self._missing(e):
+                raise StorageError(f"upload {digest} not found") from None
+            raise self._error(f"read of upload {digest[:12]}", e) from e
+
+    def has_upload(self, digest: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._upload_key(digest))
+            return True
+        except Exception as e:  # noqa: BLE001
+            if self._missing(e):
+                return False
+            raise self._error(f"lookup of upload {digest[:12]}", e) from e
 
     def presigned_url(self, key: str, name: str, expires: int | None = None) -> str:
         return self.client.generate_presigned_url(
