@@ -298,8 +298,11 @@ def test_a_photo_seen_lately_is_not_detected_again(monkeypatch):
     data = short_article(images=[str(ASTRONAUT)])
     article = parse_article(data, base_dir=EXAMPLES)
     first, _ = load_images(article, ImageLimits(allow_outside=True))
+    assert not calls  # found when first read (by the scenes' layers), not at load
+    subject = first[0].subject
+    assert first[0].subject is subject and len(calls) == 1  # once
     again, _ = load_images(article, ImageLimits(allow_outside=True))
-    assert len(calls) == 1 and again[0].subject == first[0].subject
+    assert again[0].subject == subject and len(calls) == 1
     data["images"][0]["focus"] = {"x": 0.5, "y": 0.5}  # another focus point: another subject
     focused, _ = load_images(parse_article(data, base_dir=EXAMPLES), ImageLimits(allow_outside=True))
-    assert len(calls) == 2 and focused[0].subject.kind == "focus"
+    assert focused[0].subject.kind == "focus" and len(calls) == 2

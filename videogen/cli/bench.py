@@ -22,6 +22,16 @@ the next), so each measurement is repeated ``--repeat`` times (3 by default; the
 cold, warm and the floor interleaved, a fresh narration cache for every cold render) and the
 median is reported, with every value kept in the JSON.
 
+A busy machine makes the ratios lie: the floor needs both cores and slows down far more than
+the render, which already shares them with itself. So the 1-minute load average is recorded
+before every run (waiting up to ``--wait-quiet`` seconds for it to fall below ``--busy-load``,
+1.0 by default: the previous run's own load decays in well under a minute); a run that still
+starts at or above it is flagged, and the ratios are then not printed unless ``--allow-busy``
+(they are then marked "busy machine"). The project's CPU-seconds are also reported by part
+(x264/ffmpeg, frame drawing, pipe writer, narration, images, layers, audio, the rest; and the
+start-up until the first frame), from the render's own clocks in the manifest's ``timings``
+(``render.cputime``): CPU time depends far less on the machine's load than wall time.
+
 Each is measured as wall time, CPU time (user + system, children included) and peak RSS of
 the whole process tree (``/proc`` sampled every 50 ms: the sum over the process and all its
 descendants). Also: ``--long`` (a 5-minute clip: peak RSS must not grow with length) and
@@ -37,6 +47,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,6 +165,43 @@ class Measure:
     cpu_s: float
     peak_rss_mb: float
     extra: dict[str, Any] = field(default_factory=dict)
+    load_before: float | None = None  # 1-minute load average just before the run
+    busy: bool = False  # load_before was at or above the busy threshold
+
+
+@dataclass(frozen=True)
+class Quiet:
+    """When the machine counts as quiet enough to measure on."""
+
+    busy_load: float = 1.0  # a run starting at this 1-minute load average or above is flagged
+    wait_s: float = 0.0  # how long to wait, before each run, for the load to fall below it
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def wait_for_quiet(quiet: Quiet, sleep: Any = time.sleep) -> tuple[float, bool]:
+    """Wait up to ``quiet.wait_s`` for the 1-minute load average to fall below
+    ``quiet.busy_load``; returns the load average then and whether the machine is still busy."""
+    deadline = time.monotonic() + quiet.wait_s
+    load = load_average()
+    while load >= quiet.busy_load and time.monotonic() < deadline:
+        sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+        load = load_average()
+    return round(load, 2), load >= quiet.busy_load
+
+
+def measured_quietly(quiet: Quiet, measure: Any, *args: Any, **kwargs: Any) -> Any:
+    """``measure(*args, **kwargs)`` (returning a Measure, or a tuple starting with one) once the
+    machine is quiet or the wait is over, its load average before it recorded."""
+    load, busy = wait_for_quiet(quiet)
+    if busy:
+        _log(f"load average {load:.2f} ≥ {quiet.busy_load:g}: this run is flagged (busy machine)")
+    out = measure(*args, **kwargs)
+    m = out[0] if isinstance(out, tuple) else out
+    m.load_before, m.busy = load, busy
+    return out
 
 
 def run_measured(name: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
@@ -308,7 +356,9 @@ def service_throughput(workers: int, work: Path) -> Measure:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg()},
+    quiet = Quiet(args.busy_load, args.wait_quiet)
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg(),
+                                           "busy_load": quiet.busy_load, "allow_busy": args.allow_busy},
                                "quick": args.quick, "resolutions": {}}
     ref_given = dict(args.reference_seconds or [])
     try:
@@ -325,14 +375,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for k in range(args.repeat):
                 cache = work / f"cache-{res}-{k}"
                 _log(f"{res}: project render, cold narration cache ({k + 1}/{args.repeat})")
-                cold, _ = render_project("project cold", article, work / f"out-{res}", height, fps, work / "home", cache)
+                cold, _ = measured_quietly(quiet, render_project, "project cold", article, work / f"out-{res}", height,
+                                           fps, work / "home", cache)
                 _log(f"{res}: project render, warm narration cache ({k + 1}/{args.repeat})")
-                warm, _ = render_project("project warm", article, work / f"out-{res}-warm", height, fps, work / "home", cache)
+                warm, _ = measured_quietly(quiet, render_project, "project warm", article, work / f"out-{res}-warm",
+                                           height, fps, work / "home", cache)
                 if inputs is None:
                     inputs = floor_inputs(Path(cold.extra["video"]), work, height, cold.extra["frames"])
                 _log(f"{res}: encode floor ({k + 1}/{args.repeat})")
-                floor = encode_floor(inputs[0], None, work, height, fps, cold.extra["frames"])
-                floor_av = encode_floor(*inputs, work, height, fps, cold.extra["frames"])
+                floor = measured_quietly(quiet, encode_floor, inputs[0], None, work, height, fps, cold.extra["frames"])
+                floor_av = measured_quietly(quiet, encode_floor, *inputs, work, height, fps, cold.extra["frames"])
                 for key, m in (("project_cold", cold), ("project_warm", warm), ("floor", floor), ("floor_with_audio", floor_av)):
                     runs[key].append(m)
             for path in inputs or ():
@@ -340,30 +392,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for key, ms in runs.items():
                 r[key] = median_measure(ms)
             cold_w, warm_w, floor_w = r["project_cold"]["wall_s"], r["project_warm"]["wall_s"], r["floor"]["wall_s"]
-            r["ratio_cold_to_floor"] = round(cold_w / floor_w, 2)
-            r["ratio_warm_to_floor"] = round(warm_w / floor_w, 2)
-            r["ratio_cold_to_floor_with_audio"] = round(cold_w / r["floor_with_audio"]["wall_s"], 2)
+            busy_runs = sum(m.busy for ms in runs.values() for m in ms)
+            r["busy_runs"] = busy_runs
+            r["cpu_parts_cold"] = cpu_parts(runs["project_cold"])
+            r["cpu_parts_warm"] = cpu_parts(runs["project_warm"])
+            if busy_runs and not args.allow_busy:
+                for key in ("ratio_cold_to_floor", "ratio_warm_to_floor", "ratio_cold_to_floor_with_audio"):
+                    r[key] = None
+            else:
+                r["ratio_cold_to_floor"] = round(cold_w / floor_w, 2)
+                r["ratio_warm_to_floor"] = round(warm_w / floor_w, 2)
+                r["ratio_cold_to_floor_with_audio"] = round(cold_w / r["floor_with_audio"]["wall_s"], 2)
             if res in ref_given:
                 r["reference"] = {"name": "reference (given)", "wall_s": ref_given[res], "cpu_s": None,
                                   "peak_rss_mb": None, "extra": {"note": "measured earlier, passed with --reference-seconds"}}
             elif not args.skip_reference and res in RESOLUTIONS and args.reference.exists():
                 _log(f"{res}: reference render (naive MoviePy; minutes)")
                 r["reference"] = asdict(reference_render(res, fps, work, args.reference))
-            if r.get("reference"):
+            if r.get("reference") and r["ratio_cold_to_floor"] is not None:
                 r["speedup_vs_reference_cold"] = round(r["reference"]["wall_s"] / cold_w, 1)
             results["resolutions"][res] = r
         if args.long:
             _log("long: 5-minute clip")
             long_article = write_article(work / "long", repeat=7, article_id="bench-long")
             height, fps = QUICK if args.quick else RESOLUTIONS["1080"]
-            m, _ = render_project("project 5 min", long_article, work / "out-long", height, fps, work / "home",
+            m, _ = measured_quietly(quiet, render_project, "project 5 min", long_article, work / "out-long", height, fps, work / "home",
                                   work / "cache-long", max_duration=300)
             results["long"] = asdict(m)
         if args.service:
             results["service"] = {}
             for n in (1, 2):
                 _log(f"service: {n} worker(s)")
-                results["service"][str(n)] = asdict(service_throughput(n, work))
+                results["service"][str(n)] = asdict(measured_quietly(quiet, service_throughput, n, work))
         results["machine"]["load_avg_at_end"] = os.getloadavg()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -375,9 +435,26 @@ def median_measure(ms: list[Measure]) -> dict[str, Any]:
     CPU time and peak RSS beside it, and the largest peak RSS."""
     ordered = sorted(ms, key=lambda m: m.wall_s)
     out = asdict(ordered[(len(ordered) - 1) // 2])
-    out["runs"] = [{"wall_s": m.wall_s, "cpu_s": m.cpu_s, "peak_rss_mb": m.peak_rss_mb} for m in ms]
+    out["runs"] = [{"wall_s": m.wall_s, "cpu_s": m.cpu_s, "peak_rss_mb": m.peak_rss_mb, "load_before": m.load_before,
+                    "busy": m.busy} for m in ms]
     out["max_peak_rss_mb"] = max(m.peak_rss_mb for m in ms)
     return out
+
+
+#: The CPU-seconds parts of the manifest's timings (``render.cputime``), in the table's order,
+#: with the names the table gives them.
+CPU_PARTS = {"x264": "x264/ffmpeg", "drawing": "frame drawing", "writer": "pipe writer", "narration": "narration",
+             "images": "images", "layers": "layers", "audio": "audio", "other": "other"}
+
+
+def cpu_parts(ms: list[Measure]) -> dict[str, float] | None:
+    """The median over runs of each part's CPU-seconds, of the process total and of the
+    start-up's (``cpu_<part>`` in the manifest timings); None for a render without them."""
+    stages = [m.extra.get("stages_s", {}) for m in ms]
+    if not all("cpu_total" in st for st in stages):
+        return None
+    keys = [k for k in (*CPU_PARTS, "total", "startup") if all(f"cpu_{k}" in st for st in stages)]
+    return {k: round(float(statistics.median(st[f"cpu_{k}"] for st in stages)), 2) for k in keys}
 
 
 def _log(msg: str) -> None:
@@ -405,15 +482,28 @@ def table(results: dict[str, Any]) -> str:
                 note = f"{m['extra']['video_mb']} MB"
             elif m["extra"].get("note"):
                 note = m["extra"]["note"]
-            if len(m.get("runs", [])) > 1:
-                note += ("; " if note else "") + "wall of each run " + " / ".join(f"{x['wall_s']:g}" for x in m["runs"])
+            if m.get("runs"):
+                note += ("; " if note else "") + "each run (wall s @ load average before) " + " / ".join(
+                    f"{x['wall_s']:g}@{_fmt(x['load_before'])}{' BUSY' if x['busy'] else ''}" for x in m["runs"])
                 note += f", largest RSS {m['max_peak_rss_mb']:g} MB"
             lines.append(f"  {m['name']:<22}{_fmt(m['wall_s']):>9}{_fmt(m['cpu_s']):>9}{_fmt(m['peak_rss_mb']):>13}  {note}")
-        lines.append(f"  project cold / floor: {r['ratio_cold_to_floor']}×   warm / floor: {r['ratio_warm_to_floor']}×"
-                     f"   cold / floor with audio: {r['ratio_cold_to_floor_with_audio']}×"
-                     + (f"   reference / project cold: {r['speedup_vs_reference_cold']}×" if "speedup_vs_reference_cold" in r else ""))
+        if r["ratio_cold_to_floor"] is None:
+            lines.append(f"  no ratio: {r['busy_runs']} run(s) started at a load average ≥ {la_threshold(results)} (busy machine); "
+                         "measure on a quiet machine (--wait-quiet waits for one) or pass --allow-busy")
+        else:
+            busy = "  [busy machine: runs started at a high load average]" if r["busy_runs"] else ""
+            lines.append(f"  project cold / floor: {r['ratio_cold_to_floor']}×   warm / floor: {r['ratio_warm_to_floor']}×"
+                         f"   cold / floor with audio: {r['ratio_cold_to_floor_with_audio']}×"
+                         + (f"   reference / project cold: {r['speedup_vs_reference_cold']}×" if "speedup_vs_reference_cold" in r else "")
+                         + busy)
         st = r["project_cold"]["extra"]["stages_s"]
-        lines.append("  stages (cold): " + ", ".join(f"{k} {v:g}" for k, v in st.items()))
+        lines.append("  stages (cold), wall s: " + ", ".join(f"{k} {v:g}" for k, v in st.items() if not k.startswith("cpu_")))
+        for temp in ("cold", "warm"):
+            parts = r.get(f"cpu_parts_{temp}")
+            if parts:
+                lines.append(f"  CPU-s by part ({temp}, median): " + ", ".join(
+                    f"{name} {parts[k]:g}" for k, name in CPU_PARTS.items() if k in parts)
+                    + f"; total {parts['total']:g}" + (f"; start-up until the first frame {parts['startup']:g}" if "startup" in parts else ""))
     if "long" in results:
         m = results["long"]
         lines.append(f"\n5-minute clip ({m['extra']['duration_s']:g} s): wall {m['wall_s']} s, peak RSS {m['peak_rss_mb']} MB")
@@ -424,6 +514,10 @@ def table(results: dict[str, Any]) -> str:
     lines.append(f"\nmachine: {la['cpus']} CPUs, load average at start {la['load_avg_at_start'][0]:.2f}, "
                  f"at end {la.get('load_avg_at_end', [0])[0]:.2f}")
     return "\n".join(lines).lstrip("\n")
+
+
+def la_threshold(results: dict[str, Any]) -> str:
+    return f"{results['machine']['busy_load']:g}"
 
 
 def parse_ref(text: str) -> tuple[str, float]:
@@ -447,12 +541,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service", action="store_true", help="also clips/hour through `videogen serve`, 1 and 2 workers")
     p.add_argument("--repeat", type=int, default=3, metavar="N",
                    help="runs of the project (cold and warm) and of the floor, interleaved; medians reported (default 3)")
+    p.add_argument("--busy-load", type=float, default=1.0, metavar="LOAD",
+                   help="a run starting at this 1-minute load average or above is flagged busy, and the ratios are "
+                        "not printed (default 1.0; 0: every run counts as busy)")
+    p.add_argument("--wait-quiet", type=float, default=90.0, metavar="SECONDS",
+                   help="before each run, wait up to this long for the load average to fall below --busy-load "
+                        "(default 90; 0: do not wait)")
+    p.add_argument("--allow-busy", action="store_true",
+                   help="print the ratios even when runs were flagged busy (marked \"busy machine\")")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def main(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         print("videogen bench: error: --repeat must be at least 1", file=sys.stderr)
+        return 2
+    if args.busy_load < 0 or args.wait_quiet < 0:
+        print("videogen bench: error: --busy-load and --wait-quiet must be at least 0", file=sys.stderr)
         return 2
     results = run(args)
     print(json.dumps(results, indent=2) if args.json else table(results))

@@ -139,25 +139,29 @@ class MovingLayer:
 # steps: no jitter. Canvases are made OVERSAMPLE times larger than the window at the closest
 # zoom (title and outro cards included), so s stays >= OVERSAMPLE, away from 1.
 OVERSAMPLE = 1.1
-MAX_SHIFT = 96
-PAD = 128  # > MAX_SHIFT * the largest scale used (1.14 * OVERSAMPLE / 1.04 for the news template)
+# MAX_SHIFT 256 rather than 96: half as many plane views fall back to warpAffine (about 1.4 %
+# instead of 3 % on the news template's moves), each 2-3x the cost of a resize. The border
+# stays 128 px (320 px peaked 19 MB higher in a 1080p render): a shift whose crop would start before it
+# is simply not a fit, and the search goes on.
+MAX_SHIFT = 256
+PAD = 128  # > 96 * the largest scale used (1.14 * OVERSAMPLE / 1.04 for the news template)
 MAX_POSITION_ERROR = 1 / 32  # source pixels: the step in which warpAffine itself places its samples
-_K = np.arange(MAX_SHIFT)
 _scratch: dict[int, np.ndarray] = {}
 
 
 def _axis_plan(o: float, s: float, n_out: int, n_src: int) -> tuple[int, int, int] | None:
-    """(crop start L, crop length, output offset k) for one axis, or None."""
-    starts = o - _K * s
-    lo = np.rint(starts)
-    err = np.abs(lo - starts)
-    length = np.ceil((n_out + _K + 1) * s).astype(np.int64) + 1
-    ok = (err <= MAX_POSITION_ERROR) & (lo >= 0) & (lo + length <= n_src)
-    hits = np.flatnonzero(ok)
-    if hits.size == 0:
-        return None
-    k = int(hits[0])
-    return int(lo[k]), int(length[k]), k
+    """(crop start L, crop length, output offset k) for one axis, or None: the smallest k whose
+    start o - k s is within MAX_POSITION_ERROR of a whole pixel and whose crop fits. A plain
+    loop: it stops at the first hit (about the 16th k on average), where the same search as
+    numpy arrays over all MAX_SHIFT values of k took 0.6 CPU-s a minute of 1080p."""
+    for k in range(MAX_SHIFT):
+        start = o - k * s
+        lo = round(start)
+        if abs(lo - start) <= MAX_POSITION_ERROR:
+            length = math.ceil((n_out + k + 1) * s) + 1
+            if lo >= 0 and lo + length <= n_src:
+                return lo, length, k
+    return None
 
 
 def view(src: np.ndarray, dst: np.ndarray, s: float, ox: float, oy: float) -> None:

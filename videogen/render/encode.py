@@ -22,6 +22,7 @@ import imageio_ffmpeg
 
 from videogen.errors import RenderError
 from videogen.render.config import EncoderTuning
+from videogen.render.cputime import CpuParts, children_cpu
 from videogen.render.memory import child_env
 from videogen.render.templates import Encoding
 
@@ -134,9 +135,11 @@ class VideoEncoder:
     caller draws frame n+1 while ffmpeg takes frame n, and no frame is copied in Python."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float, audio_wav: Path | None,
-                 encoding: Encoding, tuning: EncoderTuning = _MEASURED, queue_size: int = 2):
+                 encoding: Encoding, tuning: EncoderTuning = _MEASURED, queue_size: int = 2,
+                 cpu: CpuParts | None = None):
         self.path = path
         self.tuning = tuning
+        self.cpu = cpu or CpuParts()  # where the drawing, writer and ffmpeg CPU-seconds go
         self.frame_bytes = width * height * 3 // 2
         cmd = [
             ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
@@ -179,6 +182,10 @@ class VideoEncoder:
             del self._stderr[:-40]
 
     def _write_loop(self) -> None:
+        with self.cpu.thread("writer"):
+            self._write_frames()
+
+    def _write_frames(self) -> None:
         assert self.proc.stdin is not None
         in_pipe: bytearray | None = None  # spliced last: its pages may still be in the pipe
         while True:
@@ -245,12 +252,15 @@ class VideoEncoder:
         def run() -> None:
             _lower_this_thread(self.tuning.frames_nice)
             try:
-                for i in range(n_frames):
-                    if stop.is_set():
-                        return
-                    buf = self.frame_buffer()
-                    draw(i, buf)
-                    self.submit(buf)
+                with self.cpu.thread("drawing"):
+                    for i in range(n_frames):
+                        if stop.is_set():
+                            return
+                        buf = self.frame_buffer()
+                        draw(i, buf)
+                        if i == 0:
+                            self.cpu.mark_first_frame()
+                        self.submit(buf)
             except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
                 failure.append(e)
 
@@ -276,7 +286,9 @@ class VideoEncoder:
             self.proc.stdin.close()
         except OSError:
             pass
+        before = children_cpu()
         rc = self.proc.wait()
+        self.cpu.add("x264", children_cpu() - before)  # ffmpeg: x264, the AAC encoder, the muxer
         self._err_thread.join(timeout=5)
         if rc != 0 or self._write_error is not None:
             raise RenderError(f"ffmpeg failed (exit {rc}): {self.error_text()}")

@@ -29,6 +29,7 @@ from videogen.render.brand import check_brand
 from videogen.render.captions import to_srt, to_webvtt
 from videogen.render.compose import FrameRenderer, Planes, as_moviepy_clip, limit_opencv_threads
 from videogen.render.config import EncoderTuning, RenderConfig, TtsChoice
+from videogen.render.cputime import CpuParts, children_cpu, process_cpu
 from videogen.render.encode import VideoEncoder
 from videogen.render.images import ImageLimits, load_images
 from videogen.render.keys import content_key
@@ -126,6 +127,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     options = options.resolved(config)
     assert options.tts is not None and options.max_duration is not None
     st = _Stages(progress)
+    cpu = CpuParts()
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
 
@@ -150,12 +152,16 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
     canvas_hint = canvas_size(template, template.motion.max_zoom)
     # Layers drawn by an earlier render alike (a correction of this clip) are read back.
     layer_cache = LayerCache(config.cache_dir / "layers" if config.cache_dir else None, config.layer_cache_bytes)
+    cpu_before = process_cpu() + children_cpu()
     with ThreadPoolExecutor(1, thread_name_prefix="images") as pool:
-        images_future = pool.submit(load_images, article, limits, canvas_hint, known=options.image_bytes,
-                                    cache=layer_cache)
+        images_future = pool.submit(cpu.timed("images", load_images), article, limits, canvas_hint,
+                                    known=options.image_bytes, cache=layer_cache)
         narration = chain.narrate(script.spoken[: 1 + keep], article.lang, options.tts, options.voice,
                                   progress=lambda f: st.report("narration", f), lexicon=options.lexicon)
         images, image_notes = images_future.result()
+    # The synthesis may run in threads of its own (and children): all the process's CPU in
+    # the stage but the images thread's.
+    cpu.add("narration", process_cpu() + children_cpu() - cpu_before - cpu.seconds.get("images", 0.0))
     warnings += narration.warnings + image_notes
     st.finish("narration", t1)
 
@@ -197,12 +203,13 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         # The narration track (levelled, written for ffmpeg) in one thread and the title card
         # here, at the same time; the other layers in a thread while the title's frames are
         # encoded.
-        layers_pool = ThreadPoolExecutor(1, thread_name_prefix="layers")
+        layers_pool = _CountingPool(cpu, "layers")
         try:
-            track_future = layers_pool.submit(_narration_track, timeline, speeches, sr, template, article.id, wav,
-                                              stings)
-            layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline,
-                                              layers_pool, st.timings, layer_cache)
+            track_future = layers_pool.submit(cpu.timed("audio", _narration_track), timeline, speeches, sr, template,
+                                              article.id, wav, stings)
+            with cpu.thread("layers"):
+                layers, title_card = build_layers(template, screen_article, script, scenes, images, timeline,
+                                                  layers_pool, st.timings, layer_cache)
             track, gain_db = track_future.result()
             renderer = FrameRenderer(timeline, layers, template.width, template.height)
             # The samples live on in the WAV (and the track, for MoviePy): nothing holds them
@@ -219,7 +226,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
                 _encode_with_moviepy(renderer, track, sr, video, template)
             else:
                 _encode(renderer, timeline, wav, video, template, config.encoder, lambda f: st.report("frames", f),
-                        stings)
+                        stings, cpu)
             st.finish("frames", t4)
         finally:
             layers_pool.shutdown(wait=True, cancel_futures=True)
@@ -243,7 +250,7 @@ def render_article(article: Article, options: RenderOptions, out_dir: Path, conf
         manifest["layer_cache"] = layer_cache.counts()
         st.timings["publish"] = round(time.perf_counter() - t5, 3)
         st.timings["total"] = round(time.perf_counter() - t0, 3)
-        manifest["timings"] = dict(st.timings)
+        manifest["timings"] = dict(st.timings) | cpu.timings()
         write_json(staging / MANIFEST, manifest)
         publish_folder(staging, out_dir)
         st.finish("publish", t5)
@@ -354,6 +361,18 @@ def _plan_stings(template: Template, engine: str) -> Stings:
     return stings
 
 
+class _CountingPool(ThreadPoolExecutor):
+    """A one-thread pool whose tasks count their CPU time as ``part`` (a task counting its own
+    part, e.g. the audio, is not counted twice)."""
+
+    def __init__(self, cpu: CpuParts, part: str):
+        super().__init__(1, thread_name_prefix=part)
+        self._cpu, self._part = cpu, part
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return super().submit(self._cpu.timed(self._part, fn), *args, **kwargs)
+
+
 def _narration_track(timeline: Timeline, speeches: list[Speech], sr: int, template: Template, article_id: str | None,
                      wav: Path, stings: Stings | None = None) -> tuple[np.ndarray, float]:
     """The clip's sound: each sentence at its place, levelled (and over the music bed if the
@@ -373,7 +392,8 @@ def _narration_track(timeline: Timeline, speeches: list[Speech], sr: int, templa
 
 
 def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path, template: Template,
-            tuning: EncoderTuning, progress: Callable[[float], None], stings: Stings | None = None) -> None:
+            tuning: EncoderTuning, progress: Callable[[float], None], stings: Stings | None = None,
+            cpu: CpuParts | None = None) -> None:
     """Encode the clip: the intro sting's frames, the narrated part's, the outro sting's."""
     n_intro = stings.intro_frames if stings else 0
     n_body = timeline.n_frames
@@ -382,7 +402,8 @@ def _encode(renderer: FrameRenderer, timeline: Timeline, wav: Path, video: Path,
     # Progress (where a cancelled job stops) at least once a second of clip.
     step = max(1, min(n_total // 100, round(template.fps)))
     try:
-        with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding, tuning) as enc:
+        with VideoEncoder(video, template.width, template.height, template.fps, wav, template.encoding, tuning,
+                          cpu=cpu) as enc:
             planes: dict[int, Planes] = {}  # one view per encoder buffer
 
             def draw(i: int, buf: bytearray) -> None:
