@@ -346,4 +346,4 @@ def test_unsatisfiable_range_is_416_without_public_caching(served):
     assert r.headers["cache-control"] == "no-store"
     ok = api.get(url, headers={"Range": "bytes=3-5"})
     assert ok.status_code == 206 and ok.content == data[3:6]
-    assert ok.headers["cache-control"] == "public, max-age=86400"
+    assert ok.headers["cache-control"] == "public, max-age=300"  # an unpublish reaches CDNs within 5 min

@@ -19,6 +19,11 @@ from videogen.service.videos import EDITABLE, VideoService
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
+#: How long a shared cache (a CDN) may serve a published clip's file without asking again: an
+#: unpublish takes the files off within this, and a revalidation is a cheap 304 (ETag).
+PUBLIC_MEDIA_CACHE = "public, max-age=300"
+
+
 def media_router(service: VideoService, auth: Auth | None = None) -> APIRouter:
     """The file routes; ``videogen.http.app.create_app`` includes them. The one exemption from
     the key that everything else under ``/v1/`` needs: the files of a published clip are
@@ -93,7 +98,7 @@ def serve_file(service: VideoService, key: str, name: str, request: Request, pub
     except StorageError:
         raise Problem(404, "Not Found", f"{name} is missing from storage") from None
     headers = {
-        "ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": "public, max-age=86400" if public else "private, no-store",
+        "ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": PUBLIC_MEDIA_CACHE if public else "private, no-store",
         "Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Content-Range, Content-Length, ETag",
         "X-Content-Type-Options": "nosniff",
     }
