@@ -13,8 +13,8 @@ from videogen.render.article import parse_article
 from videogen.render.pipeline import RenderOptions, render_article
 from videogen.settings import Settings
 
-from .helpers import EXAMPLES, short_article
-from .services import SERVICES, in_ci, missing
+from .helpers import ARTIFACTS, EXAMPLES, short_article
+from .services import CHROMIUM, CHROMIUM_FLAGS, SERVICES, in_ci, missing
 
 FAILED_STEP = pytest.StashKey[str]()
 
@@ -98,3 +98,16 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
         pytest.fail(f"cannot start the S3 test server (moto[server], from the test extra): {e}")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium (Debian's, driven by Playwright; never ``playwright install``) for
+    one module's browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield b
+        b.close()

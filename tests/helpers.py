@@ -16,6 +16,7 @@ from videogen.render.encode import ffmpeg_exe
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "articles"
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots of the browser tests
 
 
 # --- small articles -------------------------------------------------------------------------

@@ -34,6 +34,10 @@ import pytest
 PG_ADMIN = os.environ.get("VIDEOGEN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's Chromium as root, headless (shared/NOTES.md), playing without a click.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--autoplay-policy=no-user-gesture-required"]
 SERVICES = ("postgres", "redis", "browser", "multihost")
 CONNECT_TIMEOUT = 1.0
 

@@ -13,16 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .helpers import ROOT, short_article
-from .services import CHROMIUM
+from .helpers import ARTIFACTS, short_article
 from .stack import make_stack, wait_for
 
 pytestmark = pytest.mark.browser
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--autoplay-policy=no-user-gesture-required"]
-ARTIFACTS = ROOT / "test-artifacts"
 KEY = "browser-key-0123456789"
 SMALL = {"height": 240, "fps": 15}
 BODY = ("The exhibition takes up the whole east wing and runs until the end of next year.\n\n"
@@ -51,17 +46,6 @@ def stack(tmp_path_factory, settings):
         yield s
     finally:
         s.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture()

@@ -16,8 +16,7 @@ from videogen.service.videos import VideoService
 from videogen.settings import Settings
 
 from .ingest_server import FixtureServer, Route
-from .services import CHROMIUM
-from .test_browser import FLAGS
+from .services import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.browser
 KEY = "feeds-browser-key-0123456789"
@@ -57,7 +56,7 @@ def test_feeds_panel_adds_polls_shows_items_jobs_and_a_failing_feed(site):
 
     site.routes["/broken.rss"] = Route(b"<html><head><title>Oops</title></head><body>error</body></html>", "application/rss+xml")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -13,11 +13,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from .helpers import short_article
+from .helpers import ARTIFACTS, short_article
 from .ingest_server import FixtureServer, Route
-from .services import CHROMIUM
 from .stack import make_stack, wait_for
-from .test_browser import ARTIFACTS, FLAGS
 
 pytestmark = pytest.mark.browser
 
@@ -61,17 +59,6 @@ def site(tmp_path_factory, settings):
             yield s
         finally:
             s.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture()
