@@ -170,6 +170,7 @@ def test_review_round_trip(api):
         assert api.get(path).status_code == 410, path
     assert "no longer available" in api.get(f"/embed/{new_id}").text
     assert api.get("/oembed", params={"url": f"http://testserver/embed/{new_id}"}).status_code == 410
+    assert api.get("/oembed", params={"url": short_article()["url"]}).status_code == 410  # by the story's own URL
     assert new_id not in api.get("/sitemaps/videos.xml").text
     assert api.get(f"/v1/videos/{new_id}/video.mp4", headers=AUTH).status_code == 200  # files kept
     assert api.post(f"/v1/videos/{job_id}/unpublish", headers=AUTH).status_code == 409

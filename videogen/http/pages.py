@@ -191,10 +191,6 @@ class Pages:
         return self.render("player.html", 410, job=None, v=None, lang="en", dir="ltr", title="",
                            message="This video is no longer available.")
 
-    def by_article_url(self, url: str) -> Job | None:
-        """The newest published job of the article at ``url`` (an index lookup, any age)."""
-        return self.service.store.by_canonical_url(url)
-
     def render(self, name: str, code: int = 200, **values: Any) -> HTMLResponse:
         body = self.env.get_template(name).render(**values)
         return HTMLResponse(body, status_code=code, headers={
@@ -258,7 +254,7 @@ def page_router(settings: Settings, service: VideoService, auth: Auth | None = N
         elif m := ARTICLE_PATH.match(path):
             state, job = service.publishing.by_article(m.group(1))
         if job is None and state != "unpublished":
-            job = pages.by_article_url(url)
+            state, job = service.publishing.by_article_url(url)
         if job is None and state == "unpublished":
             raise Problem(410, "Gone", "this video was withdrawn")
         if job is None:

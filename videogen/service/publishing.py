@@ -226,6 +226,15 @@ class Publishing:
             found = [job]
         return found
 
+    def by_article_url(self, url: str) -> tuple[ClipState, Job | None]:
+        """The newest published clip of the article at ``url`` (oEmbed of a story's own URL),
+        else the state of its newest version's clip: "unpublished" after a takedown."""
+        published = self.store.by_canonical_url(url)
+        if published is not None:
+            return "published", published
+        newest = self.store.newest_by_canonical_url(url)
+        return (self.public_version(newest)[0], None) if newest is not None else ("not published", None)
+
     def by_article(self, article_id: str) -> tuple[ClipState, Job | None]:
         """The newest published clip of an article (any template) for its article page, else
         the state of its clips: "unpublished" when one was taken down and none is published."""

@@ -408,6 +408,16 @@ class JobStore:
             row = c.execute(q).first()
         return Job.from_row(row) if row is not None else None
 
+    def newest_by_canonical_url(self, url: str) -> Job | None:
+        """The newest job, in any state, whose article has this URL (through the same index)."""
+        want = canonical_url(url)
+        if want is None:
+            return None
+        q = select(jobs).where(jobs.c.canonical_url == want).order_by(jobs.c.created_at.desc()).limit(1)
+        with self.engine.connect() as c:
+            row = c.execute(q).first()
+        return Job.from_row(row) if row is not None else None
+
     def counters(self) -> Counters:
         """The maintained counters (``job_counts``): a read of a few rows, whatever the number
         of jobs; compacts them when deltas have piled up."""
