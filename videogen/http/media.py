@@ -14,6 +14,7 @@ from videogen.errors import StorageError
 from videogen.http.auth import Auth
 from videogen.http.problems import Problem, job_or_404, problems
 from videogen.outputs import CONTENT_TYPES, FILES, MANIFEST
+from videogen.service.store import Job
 from videogen.service.videos import EDITABLE, VideoService
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -40,19 +41,19 @@ def media_router(service: VideoService, auth: Auth | None = None) -> APIRouter:
         if shown is not None and shown.id == job.id:
             return serve_file(service, job.output or "", name, request)
         if auth.required and auth.valid(request) or service.preview_allowed(job, request.query_params.get("preview")):
-            if job.output and job.status in EDITABLE:
-                return serve_file(service, job.output, name, request, public=False)
-            raise Problem(404, "Not Found", f"the video is {job.status}, not rendered",
-                          headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
+            return version_file(job, name, request)
         if state == "unpublished":
             raise Problem(410, "Gone", "this video was withdrawn")
-        if not auth.required and job.output and job.status in EDITABLE:  # no keys: an open API serves any version
-            return serve_file(service, job.output, name, request, public=False)
-        if not auth.valid(request):
+        if auth.required:  # a wrong key or none: nothing about the job
             raise Problem(404, "Not Found", f"no video {job_id}")
-        raise Problem(404, "Not Found", f"the video is {job.status}, not done",
-                      headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
+        return version_file(job, name, request)  # no keys: an open API serves any version
 
+    def version_file(job: Job, name: str, request: Request) -> Response:
+        """A file of a version that is not the published one, privately; 404 until it has files."""
+        if job.output and job.status in EDITABLE:
+            return serve_file(service, job.output, name, request, public=False)
+        raise Problem(404, "Not Found", f"the video is {job.status}, not rendered",
+                      headers={"Retry-After": "5"} if job.status in ("queued", "rendering") else None)
 
     def handler_for(name: str) -> Callable[[str, Request], Response]:
         # A closure, not a default argument: FastAPI would publish a default as a query
