@@ -270,8 +270,9 @@ class VideoService:
         """What ``job`` says and shows, (caption, spoken) per sentence, the title first: the
         editor's script it was given, else its article's script with its lexicon, as many
         sentences as its clip kept when it is done."""
-        if job.options.get("script"):
-            return [(c, s) for c, s in job.options["script"]]
+        edited = _editors_script(job)
+        if edited:
+            return edited
         script = build_script(self.article_of(job), job.options.get("lexicon") or {})
         lines = [script.title, *script.lines]
         if job.status == "done" and job.output:
@@ -329,8 +330,7 @@ class VideoService:
     def _new_version(self, old: Job, job: Job, event: str, by: str | None) -> Job:
         """After an editor's correction: the old version's callers hear of the new one (review,
         publish) and the old version's events say who made it."""
-        for hook in self.store.webhooks(old.id):
-            self.store.add_webhook(job.id, hook.url, hook.secret)
+        self._carry_webhooks(old, job)
         self.store.add_event(old.id, event, f"new version {job.id}", by)
         return self.store.get(job.id)
 
@@ -351,9 +351,13 @@ class VideoService:
         article = self.article_of(old)
         options, local = self._options_again(old)
         job, created = self.enqueue(article, options, local=local, script=_editors_script(old))
-        for hook in self.store.webhooks(old.id):  # every caller of the old render hears of the new one
-            self.store.add_webhook(job.id, hook.url, hook.secret)
+        self._carry_webhooks(old, job)
         return (self.store.get(job.id) if created else job), created
+
+    def _carry_webhooks(self, old: Job, job: Job) -> None:
+        """Every caller of ``old``'s render hears of ``job``, its new render."""
+        for hook in self.store.webhooks(old.id):
+            self.store.add_webhook(job.id, hook.url, hook.secret)
 
     def queue_overview(self, broker_depth: Callable[[], int] | None = None, failed: int = 20) -> dict[str, Any]:
         """What the operator sees (GET /v1/queue, ``videogen queue``): broker queue depth, jobs
