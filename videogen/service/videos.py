@@ -6,7 +6,6 @@ render, publish, finish) and sweep for lost work. The broker is reached only thr
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import shutil
 import threading
@@ -277,7 +276,7 @@ class VideoService:
         lines = [script.title, *script.lines]
         if job.status == "done" and job.output:
             try:
-                manifest = json.loads(b"".join(self.storage.read(job.output, "manifest.json")))
+                manifest = self.storage.manifest(job.output)
                 lines = lines[: int(manifest["narration"]["lines"])]
             except (OSError, ValueError, KeyError, TypeError, VideogenError) as e:
                 log.warning("job %s: no manifest to count its sentences (%s)", job.id, e)
