@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import and_, select, update
@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from videogen.errors import InvalidInput, JobConflict, JobNotFound
-from videogen.service.schema import clips, job_events, jobs, now
+from videogen.service.schema import clips, job_events, jobs, now, utc
 from videogen.service.store import Job, JobStore, canonical_url
 
 PublishMode = Literal["auto", "review"]
@@ -195,8 +195,7 @@ class Publishing:
         out: dict[str, Review] = {}
         with self.store.engine.connect() as c:
             for job_id, event, at, actor, detail in c.execute(q):
-                at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
-                out[job_id] = Review(actor, at, detail if event == "rejected" else None, event)
+                out[job_id] = Review(actor, utc(at), detail if event == "rejected" else None, event)
         return out
 
     def public_version(self, job: Job) -> tuple[ClipState, Job | None]:

@@ -147,6 +147,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def utc(value: datetime) -> datetime:
+    """A time read from the store, aware: SQLite hands back naive datetimes, and they are UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
 
 # The feed registry (v4): one row per feed, with its configuration (JSON: templates, render
 # options, policy, item content mode, publish mode) and its polling state. ``claimed_until`` is

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ from videogen.service.schema import (
     job_webhooks,
     jobs,
     now,
+    utc,
+    utc_or_none,
 )
 
 #: Counter rows (deltas) beyond which a read of the counters compacts them into one per key.
@@ -102,15 +104,6 @@ class Counters:
     buckets: dict[float, int]
     render_seconds: float
     workers: dict[str, tuple[int, float]]
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes: they are UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
 
 
 def new_job_id() -> str:
@@ -156,7 +149,7 @@ class Job:
         d["options"] = json.loads(d["options"])
         d["article"] = json.loads(d["article"])
         for k in ("heartbeat_at", "created_at", "dispatched_at", "started_at", "finished_at"):
-            d[k] = _aware(d[k])
+            d[k] = utc_or_none(d[k])
         return cls(**d)
 
     @property
@@ -485,7 +478,7 @@ class JobStore:
         q = select(job_events.c.at, job_events.c.event, job_events.c.worker, job_events.c.detail,
                    job_events.c.actor).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
         with self.engine.connect() as c:
-            return [JobEvent(_utc(a), e, w, d, who) for a, e, w, d, who in c.execute(q)]
+            return [JobEvent(utc(a), e, w, d, who) for a, e, w, d, who in c.execute(q)]
 
     def running(self, limit: int = 200) -> builtins.list[Job]:
         q = select(jobs).where(jobs.c.status == "rendering").order_by(jobs.c.started_at).limit(limit)
@@ -724,7 +717,7 @@ class JobStore:
         for job_id, lease, attempts, worker, beat in stale:
             cas = and_(jobs.c.id == job_id, jobs.c.status == "rendering", jobs.c.attempts == attempts,
                        jobs.c.lease.is_(None) if lease is None else jobs.c.lease == lease, jobs.c.heartbeat_at < cutoff)
-            age = (now() - _utc(beat)).total_seconds() if beat else 0.0
+            age = (now() - utc(beat)).total_seconds() if beat else 0.0
             with self._tx() as c:
                 if attempts >= max_attempts:
                     error = f"the worker stopped responding during {max_attempts} attempts"

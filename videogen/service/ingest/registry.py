@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from videogen.errors import VideogenError
 from videogen.render.config import TtsChoice
 from videogen.service.ingest.feeds import ItemContent, Policy
-from videogen.service.schema import feed_items, feeds, now
+from videogen.service.schema import feed_items, feeds, now, utc_or_none
 
 MIN_EVERY, DEFAULT_EVERY = 5.0, 300.0
 #: Consecutive failed polls after which a feed is flagged ``failing`` (it keeps being polled).
@@ -127,26 +127,20 @@ class ItemRecord:
     seen_at: datetime
 
 
-def _aware(v: datetime | None) -> datetime | None:
-    from datetime import UTC
-
-    return None if v is None else (v.replace(tzinfo=UTC) if v.tzinfo is None else v)
-
-
 def _feed(row: Any) -> Feed:
     d = dict(row._mapping)
     return Feed(id=d["id"], url=d["url"], config=FeedConfig.model_validate_json(d["config"]), title=d["title"],
-                etag=d["etag"], last_modified=d["last_modified"], last_poll_at=_aware(d["last_poll_at"]),
+                etag=d["etag"], last_modified=d["last_modified"], last_poll_at=utc_or_none(d["last_poll_at"]),
                 last_status=d["last_status"], last_error=d["last_error"], failures=d["failures"] or 0,
-                items_seen=d["items_seen"] or 0, next_poll_at=_aware(d["next_poll_at"]) or now(),
-                created_at=_aware(d["created_at"]) or now())
+                items_seen=d["items_seen"] or 0, next_poll_at=utc_or_none(d["next_poll_at"]) or now(),
+                created_at=utc_or_none(d["created_at"]) or now())
 
 
 def _item(row: Any) -> ItemRecord:
     d = dict(row._mapping)
     return ItemRecord(id=d["id"], feed_id=d["feed_id"], guid=d["guid"], title=d["title"], link=d["link"],
                       article_id=d["article_id"], status=d["status"], reason=d["reason"],
-                      job_ids=json.loads(d["job_ids"]) if d["job_ids"] else [], seen_at=_aware(d["seen_at"]) or now())
+                      job_ids=json.loads(d["job_ids"]) if d["job_ids"] else [], seen_at=utc_or_none(d["seen_at"]) or now())
 
 
 class FeedRegistry:
