@@ -88,3 +88,11 @@ def top_level_atoms(path: Path) -> list[str]:
                 f.seek(size - 8, 1)
             atoms.append(kind)
     return atoms
+
+
+def watch_errors(page):
+    """``page`` (Playwright) collecting its console errors and uncaught exceptions in ``page.errors``."""
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(f"pageerror: {e}"))
+    return page

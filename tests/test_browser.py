@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .helpers import ARTIFACTS, short_article
+from .helpers import ARTIFACTS, short_article, watch_errors
 from .stack import make_stack, wait_for
 
 pytestmark = pytest.mark.browser
@@ -51,10 +51,7 @@ def stack(tmp_path_factory, settings):
 @pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 960, "height": 540})
-    pg = context.new_page()
-    pg.errors = []
-    pg.on("console", lambda m: pg.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-    pg.on("pageerror", lambda e: pg.errors.append(f"pageerror: {e}"))
+    pg = watch_errors(context.new_page())
     yield pg
     context.close()
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from .helpers import ARTIFACTS, short_article
+from .helpers import ARTIFACTS, short_article, watch_errors
 from .ingest_server import FixtureServer, Route
 from .stack import make_stack, wait_for
 
@@ -64,10 +64,7 @@ def site(tmp_path_factory, settings):
 @pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.errors = []
-    pg.on("console", lambda m: pg.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-    pg.on("pageerror", lambda e: pg.errors.append(f"pageerror: {e}"))
+    pg = watch_errors(context.new_page())
     pg.failed = []  # API answers >= 400 the page met: (status, path)
     pg.on("response", lambda r: pg.failed.append((r.status, r.url.split("/", 3)[3])) if r.status >= 400 else None)
     yield pg
