@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from videogen.render.article import load_articles
+from videogen.render.cputime import children_cpu, process_cpu
 from videogen.service.videos import JobOptions, VideoService
 from videogen.settings import Settings
 
@@ -31,8 +31,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "articles" / "fr-
 def cpu_seconds() -> float:
     """CPU time of this process and its finished children (ffmpeg, espeak-ng): steadier than
     wall time on a machine shared with other work."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return process_cpu() + children_cpu()
 
 
 def run(svc: VideoService, job_id: str) -> dict[str, float]:

@@ -17,12 +17,13 @@ import argparse
 import json
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from videogen.render.cputime import children_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,14 +74,13 @@ def template_variant(tree: Path, style: str | None, folder: Path) -> Path:
 
 def render(tree: Path, template: Path, article: Path, height: int, cache: Path, out: Path, mode: str = "encode") -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = children_cpu()
     proc = subprocess.run([sys.executable, "-c", _RENDER, str(article), str(template), str(height), str(cache), str(out),
                            mode],
                           env=env, capture_output=True, text=True, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     # The whole render's CPU (Python and ffmpeg): steadier than wall time on a shared machine.
-    result["cpu_s"] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 3)
+    result["cpu_s"] = round(children_cpu() - before, 3)
     return result
 
 

@@ -39,9 +39,9 @@ def sting_alone(height: int) -> dict[str, float]:
     """The intro's frames alone, no x264: ffmpeg decoding and letterboxing them to the canvas
     and each copied into a frame buffer (CPU ms per frame, ffmpeg's included), and its sound
     decoded and levelled (CPU ms)."""
-    import resource
     import time
 
+    from videogen.render.cputime import children_cpu, process_cpu
     from videogen.render.stings import plan_stings
     from videogen.render.templates import load_template
 
@@ -49,8 +49,7 @@ def sting_alone(height: int) -> dict[str, float]:
     stings = plan_stings(template)
 
     def cpu() -> float:
-        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+        return process_cpu() + children_cpu()
 
     t0, w0 = cpu(), time.perf_counter()
     source, _ = stings.frame_sources(template.width, template.height)

@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -58,6 +57,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videogen.render.config import EncoderTuning
+from videogen.render.cputime import children_cpu
 
 if TYPE_CHECKING:
     from videogen.render.templates import Template
@@ -207,7 +207,7 @@ def measured_quietly(quiet: Quiet, measure: Any, *args: Any, **kwargs: Any) -> A
 def run_measured(name: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
                  timeout: float = 3600) -> tuple[Measure, subprocess.CompletedProcess]:
     """Run ``cmd`` and measure it: wall, CPU of it and its descendants, peak tree RSS."""
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = TreeSampler(proc.pid)
@@ -219,8 +219,7 @@ def run_measured(name: str, cmd: list[str], env: dict[str, str] | None = None, c
     finally:
         sampler.stop()
     wall = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    cpu = children_cpu() - cpu0
     done = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     if proc.returncode != 0:
         raise RuntimeError(f"{name}: {' '.join(cmd[:4])}… exited {proc.returncode}:\n{err[-2000:]}")
