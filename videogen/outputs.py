@@ -7,8 +7,12 @@ serves them, the API routes and the CLI's ``download`` list them."""
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from videogen.errors import StorageError
 
@@ -35,6 +39,21 @@ FILES: tuple[str, ...] = tuple(f.name for f in OUTPUT_FILES)
 #: The files the manifest describes (everything but itself), uploaded before it.
 MEDIA_FILES: tuple[str, ...] = tuple(n for n in FILES if n != MANIFEST)
 CONTENT_TYPES: dict[str, str] = {f.name: f.content_type for f in OUTPUT_FILES}
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A file opened for writing that appears at ``path`` whole when the block ends: written
+    under a temporary name in the same folder (``.<name>.*.tmp``) and renamed into place, or
+    removed if the block raises. A reader sees the old file, the new one, or none."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def publish_folder(staging: Path, target: Path, replace: bool = True, name: str | None = None) -> bool:

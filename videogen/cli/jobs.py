@@ -30,6 +30,7 @@ from videogen.cli.options import (
     render_options,
     service,
 )
+from videogen.outputs import atomic_file
 
 if TYPE_CHECKING:
     from videogen.cli.progress import JobBoard
@@ -112,22 +113,13 @@ def _download_options(p: argparse.ArgumentParser) -> None:
 
 @group.command("download", "save a finished job's file", job_id, _download_options)
 def cmd_download(args: argparse.Namespace) -> int:
-    import os
-    import tempfile
-
     svc = service()
     job = finished_or_exit(job_or_exit(args.job_id, svc.store.get))
     target = Path(args.output)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in svc.storage.read(job.output or "", args.file):
-                f.write(chunk)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as f:
+        for chunk in svc.storage.read(job.output or "", args.file):
+            f.write(chunk)
     print(target)
     return EXIT_OK
 

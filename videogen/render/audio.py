@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
+
+from videogen.outputs import atomic_file
 
 # --- loudness (BS.1770 / EBU R128) ------------------------------------------------------------
 
@@ -229,14 +229,8 @@ def music_bed(duration: float, sample_rate: int, level_db: float, seed: int = 0)
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
     """16-bit mono WAV, written to a temporary name and renamed into place."""
     pcm = np.clip(np.round(samples * 32767), -32767, 32767).astype(np.int16)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".wav.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(sample_rate)
-            w.writeframes(pcm.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f, wave.open(f, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm.tobytes())

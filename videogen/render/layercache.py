@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from videogen.outputs import atomic_file
 from videogen.render import RENDERER_VERSION
 from videogen.render.templates import Template
 
@@ -119,15 +119,9 @@ class LayerCache:
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    entry: dict[str, Any] = {**arrays, _META: np.frombuffer(json.dumps(meta).encode(), np.uint8)}
-                    np.savez(f, **entry)
-                os.replace(tmp, self._path(key))
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_file(self._path(key)) as f:
+                entry: dict[str, Any] = {**arrays, _META: np.frombuffer(json.dumps(meta).encode(), np.uint8)}
+                np.savez(f, **entry)
             self._evict(keep=self._path(key))
         except OSError as e:
             log.warning("layer cache: cannot keep %s (%s)", key, e)

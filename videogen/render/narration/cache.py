@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
 
+from videogen.outputs import atomic_file
 from videogen.render.narration.base import Speech, VoiceInfo
 
 #: Bumped when how word timings are derived changes: older sidecars are then ignored (an
@@ -70,27 +69,11 @@ class SpeechCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         timing = json.dumps({"version": TIMING_VERSION, "timing": speech.timing,
                              "anchors": [list(a) for a in speech.anchors]})
-        _write_atomic(path.with_suffix(".json"), timing.encode())
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(2)
-                w.setframerate(speech.sample_rate)
-                w.writeframes(pcm.tobytes())
-            os.replace(tmp, path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path.with_suffix(".json")) as f:
+            f.write(timing.encode())
+        with atomic_file(path) as f, wave.open(f, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(speech.sample_rate)
+            w.writeframes(pcm.tobytes())
         return quantised
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-        raise

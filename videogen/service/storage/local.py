@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from videogen.errors import StorageError
-from videogen.outputs import CONTENT_TYPES, MANIFEST, publish_folder
+from videogen.outputs import CONTENT_TYPES, MANIFEST, atomic_file, publish_folder
 from videogen.service.storage.base import (
     UPLOADS,
     Storage,
@@ -87,9 +87,8 @@ class LocalStorage(Storage):
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".up-", delete=False) as f:
+            with atomic_file(path) as f:  # readers see the whole file or none
                 f.write(data)
-            Path(f.name).replace(path)  # atomic: readers see the whole file or none
         except OSError as e:
             raise StorageError(f"cannot store upload {digest[:12]}: {e.strerror or e}") from e
 
