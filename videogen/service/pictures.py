@@ -98,20 +98,27 @@ def _focus(value: object, where: str) -> dict[str, float]:
     return {"x": x, "y": y}
 
 
-def check_sources(article: Article, storage: Storage, allowed: Collection[str] = ()) -> None:
+def check_sources(article: Article, storage: Storage) -> None:
     """Every image of an API article is an http(s) URL or an upload this storage holds;
-    InvalidInput naming the image otherwise. A URL naming a non-public address (``allowed``
-    hosts aside) is refused now; the worker's fetch checks each resolved address again when it
-    connects."""
+    InvalidInput naming the image otherwise."""
     for i, img in enumerate(article.images):
         where = f"images[{i}].src"
         digest = upload_digest(img.src)
         if digest is not None:
             if not storage.has_upload(digest):
                 raise InvalidInput(where, f"no upload {img.src}: POST the file to /v1/videos/{{id}}/pictures first")
-            continue
-        if not img.is_url:
+        elif not img.is_url:
             raise InvalidInput(where, "must be an http(s) URL or an upload:<sha256> (file paths are accepted from the CLI only)")
+
+
+def check_addresses(article: Article, allowed: Collection[str] = ()) -> None:
+    """An editor's picture URL naming a non-public address (``allowed`` hosts aside) is refused
+    now, InvalidInput naming the image; the worker's fetch checks each resolved address again
+    when it connects."""
+    for i, img in enumerate(article.images):
+        if not img.is_url:
+            continue
+        where = f"images[{i}].src"
         try:
             _scheme, host, port = check_url(img.src)
         except NetError as e:

@@ -43,7 +43,7 @@ from videogen.render.templates import (
     load_template,
 )
 from videogen.service.lexicon import Lexicons
-from videogen.service.pictures import StoredUploads, check_sources, parse_pictures, upload_digest
+from videogen.service.pictures import StoredUploads, check_addresses, check_sources, parse_pictures
 from videogen.service.publishing import (
     Clip,
     ClipState,
@@ -180,14 +180,7 @@ class VideoService:
         check_bounds(options, template, self.settings.max_duration)
         self.chain.candidates(article.lang, options.tts, options.voice)
         if not local:
-            for i, img in enumerate(article.images):
-                digest = upload_digest(img.src)
-                if digest is None and not img.is_url:
-                    raise InvalidInput(f"images[{i}].src", "must be an http(s) URL or an upload:<sha256> "
-                                       "(file paths are accepted from the CLI only)")
-                if digest is not None and not self.storage.has_upload(digest):
-                    raise InvalidInput(f"images[{i}].src", f"no upload {img.src}: POST the file to "
-                                       "/v1/videos/{id}/pictures first")
+            check_sources(article, self.storage)
         if options.webhook_url:
             try:
                 _scheme, host, port = check_url(options.webhook_url)
@@ -314,7 +307,7 @@ class VideoService:
             raise InvalidInput(e.field, e.message) from None
         options, local = self._options_again(old)
         if not local:
-            check_sources(article, self.storage, self.settings.image_hosts)
+            check_addresses(article, self.settings.image_hosts)
         job, _created = self.enqueue(article, options, local=local, script=_editors_script(old))
         return self._new_version(old, job, "pictures changed", by)
 
